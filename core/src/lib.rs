@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod base62;
+pub mod code;
+#[cfg(feature = "signing")]
+pub mod keyring;
+pub mod share;
+pub mod template;
+pub mod url;
+
+pub use code::{peek, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, UnverifiedClaims};
+#[cfg(feature = "signing")]
+pub use keyring::{KeyStatus, Keyring, KeyringError, MintRequest, VerifiedClaims, Verifier, VerifyPolicy};
+pub use share::{referral_url, share_action, LinkOptions, ShareAction, ShareError, ShareMessage, Utm};
+pub use template::{MessageVars, Template, TemplateError};

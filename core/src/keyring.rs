@@ -41,6 +41,8 @@ pub enum KeyringError {
     KeyRetired(u32),
     #[error("key {0} is active; rotate to another key before retiring it")]
     RetiringActiveKey(u32),
+    #[error("a keyring needs exactly one active key, found {0}")]
+    ActiveKeyCount(usize),
 }
 
 impl KeyringError {
@@ -51,6 +53,7 @@ impl KeyringError {
             KeyringError::UnknownKey(_) => "unknown_key",
             KeyringError::KeyRetired(_) => "key_retired",
             KeyringError::RetiringActiveKey(_) => "retiring_active_key",
+            KeyringError::ActiveKeyCount(_) => "active_key_count",
         }
     }
 }
@@ -102,6 +105,29 @@ impl Keyring {
                 mac: new_mac(active_key_id, secret)?,
             }],
         })
+    }
+
+    /// A keyring from stored keys (e.g. loaded from a secret store at start):
+    /// exactly one must be active, ids must be unique.
+    pub fn from_keys<'a>(
+        keys: impl IntoIterator<Item = (u32, &'a [u8], KeyStatus)>,
+    ) -> Result<Keyring, KeyringError> {
+        let mut loaded: Vec<Key> = Vec::new();
+        for (id, secret, status) in keys {
+            if loaded.iter().any(|k| k.id == id) {
+                return Err(KeyringError::DuplicateKeyId(id));
+            }
+            loaded.push(Key {
+                id,
+                status,
+                mac: new_mac(id, secret)?,
+            });
+        }
+        let active = loaded.iter().filter(|k| k.status == KeyStatus::Active).count();
+        if active != 1 {
+            return Err(KeyringError::ActiveKeyCount(active));
+        }
+        Ok(Keyring { keys: loaded })
     }
 
     /// Adds a key that verifies but does not mint (e.g. loaded from config
@@ -338,4 +364,132 @@ pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
     // Any key length is valid for HMAC.
     let mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
     sign(&mac, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_780_000_000;
+
+    fn request() -> MintRequest {
+        MintRequest {
+            program_id: 7,
+            referrer: ReferrerId::Numeric(42),
+            channel: Channel::Email,
+            campaign: Some(3),
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let secret = b"super-secret-value-that-is-32-bytes!";
+        let mut ring = Keyring::new(1, secret).unwrap();
+        ring.rotate(2, b"another-secret-value-of-32-bytes-xx").unwrap();
+        let verifier = Verifier::new(ring.clone(), VerifyPolicy::for_program(7));
+        for text in [format!("{ring:?}"), format!("{verifier:?}"), format!("{ring:#?}")] {
+            assert!(!text.contains("super-secret"), "{text}");
+            assert!(!text.contains("another-secret"), "{text}");
+            assert!(!text.to_lowercase().contains(&hex_of(secret)), "{text}");
+        }
+        assert_eq!(format!("{ring:?}"), "{1: VerifyOnly, 2: Active}");
+    }
+
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert_eq!(
+            Keyring::new(1, &[0u8; 31]).unwrap_err(),
+            KeyringError::SecretTooShort { key_id: 1, len: 31 }
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_shared_codes_valid_until_retired() {
+        let mut ring = Keyring::new(1, &[1u8; 32]).unwrap();
+        let old_code = ring.mint(&request(), NOW).unwrap();
+        ring.rotate(2, &[2u8; 32]).unwrap();
+        assert_eq!(ring.active_key_id(), 2);
+        assert_eq!(ring.status(1), Some(KeyStatus::VerifyOnly));
+        let new_code = ring.mint(&request(), NOW).unwrap();
+        assert_eq!(peek_key(new_code.as_str()), 2);
+        let verifier = Verifier::new(ring.clone(), VerifyPolicy::for_program(7));
+        assert!(verifier.verify(old_code.as_str(), NOW + 10).is_ok());
+        assert!(verifier.verify(new_code.as_str(), NOW + 10).is_ok());
+
+        assert_eq!(ring.retire(2), Err(KeyringError::RetiringActiveKey(2)));
+        ring.retire(1).unwrap();
+        let verifier = Verifier::new(ring.clone(), VerifyPolicy::for_program(7));
+        assert_eq!(verifier.verify(old_code.as_str(), NOW + 10), Err(CodeError::RetiredKey(1)));
+        assert_eq!(ring.activate(1), Err(KeyringError::KeyRetired(1)));
+        assert_eq!(ring.rotate(2, &[9u8; 32]), Err(KeyringError::DuplicateKeyId(2)));
+    }
+
+    fn peek_key(code: &str) -> u32 {
+        crate::code::peek(code).unwrap().unverified().key_id
+    }
+
+    #[test]
+    fn from_keys_needs_exactly_one_active_key() {
+        let a = [1u8; 32];
+        let b = [2u8; 32];
+        assert_eq!(
+            Keyring::from_keys([(1, &a[..], KeyStatus::VerifyOnly)]).unwrap_err(),
+            KeyringError::ActiveKeyCount(0)
+        );
+        assert_eq!(
+            Keyring::from_keys([(1, &a[..], KeyStatus::Active), (2, &b[..], KeyStatus::Active)]).unwrap_err(),
+            KeyringError::ActiveKeyCount(2)
+        );
+        assert_eq!(
+            Keyring::from_keys([(1, &a[..], KeyStatus::Active), (1, &b[..], KeyStatus::Retired)]).unwrap_err(),
+            KeyringError::DuplicateKeyId(1)
+        );
+        let ring = Keyring::from_keys([(1, &a[..], KeyStatus::Retired), (2, &b[..], KeyStatus::Active)]).unwrap();
+        assert_eq!(ring.key_ids(), vec![(1, KeyStatus::Retired), (2, KeyStatus::Active)]);
+    }
+
+    #[test]
+    fn same_key_id_with_another_secret_is_a_bad_signature() {
+        let code = Keyring::new(1, &[1u8; 32]).unwrap().mint(&request(), NOW).unwrap();
+        let other = Verifier::new(Keyring::new(1, &[2u8; 32]).unwrap(), VerifyPolicy::for_program(7));
+        assert_eq!(other.verify(code.as_str(), NOW), Err(CodeError::BadSignature));
+    }
+
+    #[test]
+    fn policy_edges() {
+        let verifier = Verifier::new(
+            Keyring::new(1, &[1u8; 32]).unwrap(),
+            VerifyPolicy {
+                program_id: 7,
+                max_age_secs: 100,
+                max_clock_skew_secs: 5,
+            },
+        );
+        let code = verifier.mint(&request(), NOW).unwrap();
+        assert!(verifier.verify(code.as_str(), NOW - 5).is_ok());
+        assert_eq!(
+            verifier.verify(code.as_str(), NOW - 6),
+            Err(CodeError::IssuedInFuture { issued_at: NOW, now: NOW - 6 })
+        );
+        assert!(verifier.verify(code.as_str(), NOW + 99).is_ok());
+        assert_eq!(
+            verifier.verify(code.as_str(), NOW + 100),
+            Err(CodeError::Expired { issued_at: NOW, expired_at: NOW + 100 })
+        );
+        let other_program = verifier
+            .mint(&MintRequest { program_id: 8, ..request() }, NOW)
+            .unwrap();
+        assert_eq!(
+            verifier.verify(other_program.as_str(), NOW),
+            Err(CodeError::WrongProgram { expected: 7, found: 8 })
+        );
+        assert_eq!(
+            verifier.mint(&request(), 5),
+            Err(MintError::BeforeEpoch(5))
+        );
+    }
 }

@@ -41,8 +41,12 @@ fn bench_codes(c: &mut Criterion) {
     let payload = decoded[..decoded.len() - 8].to_vec();
 
     let mut group = c.benchmark_group("codes");
-    group.bench_function("mint", |b| b.iter(|| verifier.mint(black_box(&request), NOW)));
-    group.bench_function("verify", |b| b.iter(|| verifier.verify(black_box(&code), NOW + 60)));
+    group.bench_function("mint", |b| {
+        b.iter(|| verifier.mint(black_box(&request), NOW))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| verifier.verify(black_box(&code), NOW + 60))
+    });
     group.bench_function("peek", |b| b.iter(|| peek(black_box(&code))));
 
     let keyed = Hmac::<Sha256>::new_from_slice(&SECRET).expect("any key length");

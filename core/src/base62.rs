@@ -13,12 +13,21 @@ const DIGITS_PER_LIMB: usize = 10;
 /// Largest input accepted by [`decode`]; bounds work and memory.
 pub const MAX_TEXT_LEN: usize = 128;
 
+/// Digit values by byte; 0xff marks bytes outside the alphabet.
+const DIGIT_VALUES: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 62 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn digit_value(c: u8) -> Option<u64> {
-    match c {
-        b'0'..=b'9' => Some(u64::from(c - b'0')),
-        b'A'..=b'Z' => Some(u64::from(c - b'A') + 10),
-        b'a'..=b'z' => Some(u64::from(c - b'a') + 36),
-        _ => None,
+    match DIGIT_VALUES[usize::from(c)] {
+        0xff => None,
+        value => Some(u64::from(value)),
     }
 }
 
@@ -56,44 +65,67 @@ pub fn encode(bytes: &[u8]) -> String {
     digits.into_iter().map(char::from).collect()
 }
 
+/// Most bytes a text of [`MAX_TEXT_LEN`] characters can decode to.
+/// 62^128 < 2^763, so 128 digits fit in 96 bytes (12 limbs of 64 bits).
+pub const MAX_DECODED_LEN: usize = 96;
+const MAX_LIMBS: usize = MAX_DECODED_LEN / 8;
+
 /// Decodes text produced by [`encode`]. Returns `None` for an empty or
 /// over-long text, a character outside the alphabet, or a non-canonical
 /// leading `0` (so each byte string has exactly one text).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let mut buffer = [0u8; MAX_DECODED_LEN];
+    let len = decode_into(text, &mut buffer)?;
+    Some(buffer[MAX_DECODED_LEN - len..].to_vec())
+}
+
+/// Allocation-free [`decode`]: writes the bytes right-aligned at the end of
+/// `out` and returns how many there are.
+pub fn decode_into(text: &str, out: &mut [u8; MAX_DECODED_LEN]) -> Option<usize> {
     let text = text.as_bytes();
     if text.is_empty() || text.len() > MAX_TEXT_LEN || text[0] == b'0' {
         return None;
     }
     // Little-endian base-2^64 limbs.
-    let mut number: Vec<u64> = Vec::with_capacity(text.len() / 10 + 1);
-    let first = text.len() % DIGITS_PER_LIMB;
-    let (head, rest) = text.split_at(first);
-    let mut groups: Vec<&[u8]> = Vec::with_capacity(text.len() / DIGITS_PER_LIMB + 1);
-    if !head.is_empty() {
-        groups.push(head);
-    }
-    groups.extend(rest.chunks(DIGITS_PER_LIMB));
-    for group in groups {
+    let mut number = [0u64; MAX_LIMBS];
+    let mut used = 0usize;
+    let first = match text.len() % DIGITS_PER_LIMB {
+        0 => DIGITS_PER_LIMB,
+        n => n,
+    };
+    let mut start = 0;
+    let mut end = first;
+    while start < text.len() {
         let mut value: u64 = 0;
         let mut multiplier: u64 = 1;
-        for &c in group {
+        for &c in &text[start..end] {
             value = value * 62 + digit_value(c)?;
             multiplier *= 62;
         }
         let mut carry = u128::from(value);
-        for limb in number.iter_mut() {
+        for limb in number[..used].iter_mut() {
             let acc = u128::from(*limb) * u128::from(multiplier) + carry;
             *limb = acc as u64;
             carry = acc >> 64;
         }
         if carry != 0 {
-            number.push(carry as u64);
+            // 128 digits need at most 12 limbs; `get_mut` keeps it panic-free.
+            *number.get_mut(used)? = carry as u64;
+            used += 1;
+        }
+        start = end;
+        end += DIGITS_PER_LIMB;
+    }
+    let mut pos = MAX_DECODED_LEN;
+    for limb in &number[..used] {
+        let bytes = limb.to_le_bytes();
+        for b in bytes {
+            pos -= 1;
+            out[pos] = b;
         }
     }
-    let mut bytes: Vec<u8> = number.iter().rev().flat_map(|limb| limb.to_be_bytes()).collect();
-    let leading = bytes.iter().take_while(|b| **b == 0).count();
-    bytes.drain(..leading);
-    Some(bytes)
+    let leading = out[pos..].iter().take_while(|b| **b == 0).count();
+    Some(MAX_DECODED_LEN - pos - leading)
 }
 
 #[cfg(test)]

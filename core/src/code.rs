@@ -311,25 +311,31 @@ pub(crate) fn encode_code(payload: &[u8], tag: &[u8]) -> ReferralCode {
     ReferralCode(base62::encode(&bytes))
 }
 
-/// A code split into its parts; the payload is what the tag signs.
+/// A code split into its parts; the payload is what the tag signs. The
+/// bytes live on the stack: parsing allocates only for an opaque referrer.
 pub(crate) struct ParsedCode {
     pub claims: Claims,
-    pub bytes: Vec<u8>,
-    pub payload_len: usize,
+    buffer: [u8; base62::MAX_DECODED_LEN],
+    start: usize,
+    payload_end: usize,
 }
 
 impl ParsedCode {
     pub fn payload(&self) -> &[u8] {
-        &self.bytes[..self.payload_len]
+        &self.buffer[self.start..self.payload_end]
     }
     pub fn tag(&self) -> &[u8] {
-        &self.bytes[self.payload_len..]
+        &self.buffer[self.payload_end..]
     }
 }
 
 pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
-    let bytes = base62::decode(code).ok_or(CodeError::Malformed(Malformation::NotBase62))?;
-    let mut reader = Reader { bytes: &bytes, pos: 0 };
+    let mut buffer = [0u8; base62::MAX_DECODED_LEN];
+    let len = base62::decode_into(code, &mut buffer)
+        .ok_or(CodeError::Malformed(Malformation::NotBase62))?;
+    let start = base62::MAX_DECODED_LEN - len;
+    let bytes = &buffer[start..];
+    let mut reader = Reader { bytes, pos: 0 };
     let version = reader.byte()?;
     if version != CODE_VERSION {
         return Err(CodeError::UnsupportedVersion(version));
@@ -339,8 +345,9 @@ pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
         return Err(CodeError::Malformed(Malformation::ReservedFlags));
     }
     let channel_wire = flags & FLAG_CHANNEL_MASK;
-    let channel = Channel::from_wire(channel_wire)
-        .ok_or(CodeError::Malformed(Malformation::UnknownChannel(channel_wire)))?;
+    let channel = Channel::from_wire(channel_wire).ok_or(CodeError::Malformed(
+        Malformation::UnknownChannel(channel_wire),
+    ))?;
     let key_id = reader.varint_u32()?;
     let program_id = reader.varint_u32()?;
     let referrer = if flags & FLAG_OPAQUE_REFERRER != 0 {
@@ -378,8 +385,9 @@ pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
             campaign,
             issued_at,
         },
-        bytes,
-        payload_len,
+        buffer,
+        start,
+        payload_end: start + payload_len,
     })
 }
 
@@ -463,7 +471,7 @@ pub(crate) mod hex_bytes {
     }
 
     pub fn decode(text: &str) -> Option<Vec<u8>> {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return None;
         }
         text.as_bytes()

@@ -9,9 +9,7 @@ use core::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::code::{
-    self, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, TAG_LEN,
-};
+use crate::code::{self, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, TAG_LEN};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -123,7 +121,10 @@ impl Keyring {
                 mac: new_mac(id, secret)?,
             });
         }
-        let active = loaded.iter().filter(|k| k.status == KeyStatus::Active).count();
+        let active = loaded
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .count();
         if active != 1 {
             return Err(KeyringError::ActiveKeyCount(active));
         }
@@ -162,7 +163,9 @@ impl Keyring {
 
     /// Makes an existing verify-only key the active one again.
     pub fn activate(&mut self, key_id: u32) -> Result<(), KeyringError> {
-        let status = self.status(key_id).ok_or(KeyringError::UnknownKey(key_id))?;
+        let status = self
+            .status(key_id)
+            .ok_or(KeyringError::UnknownKey(key_id))?;
         if status == KeyStatus::Retired {
             return Err(KeyringError::KeyRetired(key_id));
         }
@@ -385,9 +388,14 @@ mod tests {
     fn debug_never_prints_a_secret() {
         let secret = b"super-secret-value-that-is-32-bytes!";
         let mut ring = Keyring::new(1, secret).unwrap();
-        ring.rotate(2, b"another-secret-value-of-32-bytes-xx").unwrap();
+        ring.rotate(2, b"another-secret-value-of-32-bytes-xx")
+            .unwrap();
         let verifier = Verifier::new(ring.clone(), VerifyPolicy::for_program(7));
-        for text in [format!("{ring:?}"), format!("{verifier:?}"), format!("{ring:#?}")] {
+        for text in [
+            format!("{ring:?}"),
+            format!("{verifier:?}"),
+            format!("{ring:#?}"),
+        ] {
             assert!(!text.contains("super-secret"), "{text}");
             assert!(!text.contains("another-secret"), "{text}");
             assert!(!text.to_lowercase().contains(&hex_of(secret)), "{text}");
@@ -423,9 +431,15 @@ mod tests {
         assert_eq!(ring.retire(2), Err(KeyringError::RetiringActiveKey(2)));
         ring.retire(1).unwrap();
         let verifier = Verifier::new(ring.clone(), VerifyPolicy::for_program(7));
-        assert_eq!(verifier.verify(old_code.as_str(), NOW + 10), Err(CodeError::RetiredKey(1)));
+        assert_eq!(
+            verifier.verify(old_code.as_str(), NOW + 10),
+            Err(CodeError::RetiredKey(1))
+        );
         assert_eq!(ring.activate(1), Err(KeyringError::KeyRetired(1)));
-        assert_eq!(ring.rotate(2, &[9u8; 32]), Err(KeyringError::DuplicateKeyId(2)));
+        assert_eq!(
+            ring.rotate(2, &[9u8; 32]),
+            Err(KeyringError::DuplicateKeyId(2))
+        );
     }
 
     fn peek_key(code: &str) -> u32 {
@@ -441,22 +455,46 @@ mod tests {
             KeyringError::ActiveKeyCount(0)
         );
         assert_eq!(
-            Keyring::from_keys([(1, &a[..], KeyStatus::Active), (2, &b[..], KeyStatus::Active)]).unwrap_err(),
+            Keyring::from_keys([
+                (1, &a[..], KeyStatus::Active),
+                (2, &b[..], KeyStatus::Active)
+            ])
+            .unwrap_err(),
             KeyringError::ActiveKeyCount(2)
         );
         assert_eq!(
-            Keyring::from_keys([(1, &a[..], KeyStatus::Active), (1, &b[..], KeyStatus::Retired)]).unwrap_err(),
+            Keyring::from_keys([
+                (1, &a[..], KeyStatus::Active),
+                (1, &b[..], KeyStatus::Retired)
+            ])
+            .unwrap_err(),
             KeyringError::DuplicateKeyId(1)
         );
-        let ring = Keyring::from_keys([(1, &a[..], KeyStatus::Retired), (2, &b[..], KeyStatus::Active)]).unwrap();
-        assert_eq!(ring.key_ids(), vec![(1, KeyStatus::Retired), (2, KeyStatus::Active)]);
+        let ring = Keyring::from_keys([
+            (1, &a[..], KeyStatus::Retired),
+            (2, &b[..], KeyStatus::Active),
+        ])
+        .unwrap();
+        assert_eq!(
+            ring.key_ids(),
+            vec![(1, KeyStatus::Retired), (2, KeyStatus::Active)]
+        );
     }
 
     #[test]
     fn same_key_id_with_another_secret_is_a_bad_signature() {
-        let code = Keyring::new(1, &[1u8; 32]).unwrap().mint(&request(), NOW).unwrap();
-        let other = Verifier::new(Keyring::new(1, &[2u8; 32]).unwrap(), VerifyPolicy::for_program(7));
-        assert_eq!(other.verify(code.as_str(), NOW), Err(CodeError::BadSignature));
+        let code = Keyring::new(1, &[1u8; 32])
+            .unwrap()
+            .mint(&request(), NOW)
+            .unwrap();
+        let other = Verifier::new(
+            Keyring::new(1, &[2u8; 32]).unwrap(),
+            VerifyPolicy::for_program(7),
+        );
+        assert_eq!(
+            other.verify(code.as_str(), NOW),
+            Err(CodeError::BadSignature)
+        );
     }
 
     #[test]
@@ -473,23 +511,35 @@ mod tests {
         assert!(verifier.verify(code.as_str(), NOW - 5).is_ok());
         assert_eq!(
             verifier.verify(code.as_str(), NOW - 6),
-            Err(CodeError::IssuedInFuture { issued_at: NOW, now: NOW - 6 })
+            Err(CodeError::IssuedInFuture {
+                issued_at: NOW,
+                now: NOW - 6
+            })
         );
         assert!(verifier.verify(code.as_str(), NOW + 99).is_ok());
         assert_eq!(
             verifier.verify(code.as_str(), NOW + 100),
-            Err(CodeError::Expired { issued_at: NOW, expired_at: NOW + 100 })
+            Err(CodeError::Expired {
+                issued_at: NOW,
+                expired_at: NOW + 100
+            })
         );
         let other_program = verifier
-            .mint(&MintRequest { program_id: 8, ..request() }, NOW)
+            .mint(
+                &MintRequest {
+                    program_id: 8,
+                    ..request()
+                },
+                NOW,
+            )
             .unwrap();
         assert_eq!(
             verifier.verify(other_program.as_str(), NOW),
-            Err(CodeError::WrongProgram { expected: 7, found: 8 })
+            Err(CodeError::WrongProgram {
+                expected: 7,
+                found: 8
+            })
         );
-        assert_eq!(
-            verifier.mint(&request(), 5),
-            Err(MintError::BeforeEpoch(5))
-        );
+        assert_eq!(verifier.mint(&request(), 5), Err(MintError::BeforeEpoch(5)));
     }
 }

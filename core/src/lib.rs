@@ -9,8 +9,14 @@ pub mod share;
 pub mod template;
 pub mod url;
 
-pub use code::{peek, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, UnverifiedClaims};
+pub use code::{
+    peek, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, UnverifiedClaims,
+};
 #[cfg(feature = "signing")]
-pub use keyring::{KeyStatus, Keyring, KeyringError, MintRequest, VerifiedClaims, Verifier, VerifyPolicy};
-pub use share::{referral_url, share_action, LinkOptions, ShareAction, ShareError, ShareMessage, Utm};
+pub use keyring::{
+    KeyStatus, Keyring, KeyringError, MintRequest, VerifiedClaims, Verifier, VerifyPolicy,
+};
+pub use share::{
+    referral_url, share_action, LinkOptions, ShareAction, ShareError, ShareMessage, Utm,
+};
 pub use template::{MessageVars, Template, TemplateError};

@@ -64,7 +64,11 @@ impl ShareError {
 }
 
 /// The referral URL for `code`, shared through `channel`.
-pub fn referral_url(options: &LinkOptions, code: &str, channel: Channel) -> Result<String, ShareError> {
+pub fn referral_url(
+    options: &LinkOptions,
+    code: &str,
+    channel: Channel,
+) -> Result<String, ShareError> {
     url::check_base_url(&options.base_url).map_err(ShareError::InvalidBaseUrl)?;
     if options.param.is_empty() || options.param.len() > 64 {
         return Err(ShareError::InvalidParam);
@@ -89,7 +93,8 @@ pub struct ShareMessage {
 impl ShareMessage {
     /// English defaults a host can start from.
     pub fn default_english() -> ShareMessage {
-        let parse = |s: &str| Template::parse(s).unwrap_or_else(|_| unreachable!("built-in template"));
+        let parse =
+            |s: &str| Template::parse(s).unwrap_or_else(|_| unreachable!("built-in template"));
         ShareMessage {
             subject: parse("{referrer_name} invited you to {product}"),
             body: parse("I've been using {product} and think you'd like it. {reward} Sign up with my link: {link}"),
@@ -106,12 +111,21 @@ pub enum ShareAction {
     /// Open `url` (a `mailto:`, `sms:` or https share intent).
     Open { url: String },
     /// Call `navigator.share({title, text, url})` or the native share sheet.
-    NativeShare { title: String, text: String, url: String },
+    NativeShare {
+        title: String,
+        text: String,
+        url: String,
+    },
 }
 
 /// Builds the share action for one channel. `link` is the referral URL for a
 /// code minted for that channel; `vars.link` is ignored and set to it.
-pub fn share_action(channel: Channel, link: &str, message: &ShareMessage, vars: &MessageVars) -> ShareAction {
+pub fn share_action(
+    channel: Channel,
+    link: &str,
+    message: &ShareMessage,
+    vars: &MessageVars,
+) -> ShareAction {
     let vars = MessageVars {
         link: link.to_owned(),
         ..vars.clone()
@@ -128,7 +142,9 @@ pub fn share_action(channel: Channel, link: &str, message: &ShareMessage, vars: 
     };
     let short_text = || message.body.render_without_link(&vars);
     match channel {
-        Channel::Link | Channel::Qr => ShareAction::Copy { text: link.to_owned() },
+        Channel::Link | Channel::Qr => ShareAction::Copy {
+            text: link.to_owned(),
+        },
         Channel::Email => {
             // RFC 6068: line breaks in a body are CRLF, percent-encoded.
             let body = normalise_crlf(&full_text());
@@ -154,7 +170,10 @@ pub fn share_action(channel: Channel, link: &str, message: &ShareMessage, vars: 
             ),
         },
         Channel::WhatsApp => ShareAction::Open {
-            url: format!("https://wa.me/?text={}", url::encode_component(&full_text())),
+            url: format!(
+                "https://wa.me/?text={}",
+                url::encode_component(&full_text())
+            ),
         },
         // `sms:?&body=` is the form both iOS and Android accept.
         Channel::Sms => ShareAction::Open {
@@ -169,7 +188,9 @@ pub fn share_action(channel: Channel, link: &str, message: &ShareMessage, vars: 
 }
 
 fn normalise_crlf(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n")
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
 
 #[cfg(test)]
@@ -179,7 +200,10 @@ mod tests {
     fn message() -> ShareMessage {
         ShareMessage {
             subject: Template::parse("{referrer_name} invited you to {product}").unwrap(),
-            body: Template::parse("Hi! {referrer_name} says: try {product}. {reward}\nJoin: {link}").unwrap(),
+            body: Template::parse(
+                "Hi! {referrer_name} says: try {product}. {reward}\nJoin: {link}",
+            )
+            .unwrap(),
         }
     }
 
@@ -195,8 +219,11 @@ mod tests {
     }
 
     fn param_of(url: &str, name: &str) -> String {
-        crate::url::query_param(url.trim_start_matches("mailto:").trim_start_matches("sms:"), name)
-            .unwrap_or_else(|| panic!("{name} missing in {url}"))
+        crate::url::query_param(
+            url.trim_start_matches("mailto:").trim_start_matches("sms:"),
+            name,
+        )
+        .unwrap_or_else(|| panic!("{name} missing in {url}"))
     }
 
     #[test]
@@ -213,7 +240,9 @@ mod tests {
         );
         assert_eq!(
             referral_url(&LinkOptions::new("ftp://x"), "A", Channel::Link),
-            Err(ShareError::InvalidBaseUrl("must start with https:// or http://"))
+            Err(ShareError::InvalidBaseUrl(
+                "must start with https:// or http://"
+            ))
         );
     }
 
@@ -237,14 +266,24 @@ mod tests {
                 ShareAction::Open { url } => {
                     // The whole target is one token: nothing a name holds can
                     // break out into another parameter or the fragment.
-                    assert!(!url.contains(' ') && !url.contains('\n') && !url.contains('#'), "{url}");
+                    assert!(
+                        !url.contains(' ') && !url.contains('\n') && !url.contains('#'),
+                        "{url}"
+                    );
                     match channel {
                         Channel::Email => {
                             assert_eq!(param_of(&url, "body"), expected_full.replace('\n', "\r\n"));
-                            assert_eq!(param_of(&url, "subject"), format!("{NASTY_NAME} invited you to Acme+Co"));
+                            assert_eq!(
+                                param_of(&url, "subject"),
+                                format!("{NASTY_NAME} invited you to Acme+Co")
+                            );
                         }
                         Channel::WhatsApp | Channel::Sms => {
-                            let name = if channel == Channel::Sms { "body" } else { "text" };
+                            let name = if channel == Channel::Sms {
+                                "body"
+                            } else {
+                                "text"
+                            };
                             assert_eq!(param_of(&url, name), expected_full);
                         }
                         Channel::X => {
@@ -265,8 +304,18 @@ mod tests {
             subject: Template::parse("Hi").unwrap(),
             body: Template::parse("Try {product}").unwrap(),
         };
-        let action = share_action(Channel::WhatsApp, "https://a.example/?ref=C", &message, &vars());
-        let ShareAction::Open { url } = action else { panic!() };
-        assert_eq!(param_of(&url, "text"), "Try Acme+Co https://a.example/?ref=C");
+        let action = share_action(
+            Channel::WhatsApp,
+            "https://a.example/?ref=C",
+            &message,
+            &vars(),
+        );
+        let ShareAction::Open { url } = action else {
+            panic!()
+        };
+        assert_eq!(
+            param_of(&url, "text"),
+            "Try Acme+Co https://a.example/?ref=C"
+        );
     }
 }

@@ -120,11 +120,12 @@ impl Template {
                     if name.contains('{') {
                         return Err(TemplateError::Unclosed { position });
                     }
-                    let placeholder =
-                        Placeholder::parse(name).ok_or_else(|| TemplateError::UnknownPlaceholder {
+                    let placeholder = Placeholder::parse(name).ok_or_else(|| {
+                        TemplateError::UnknownPlaceholder {
                             name: name.to_owned(),
                             position,
-                        })?;
+                        }
+                    })?;
                     if !text.is_empty() {
                         segments.push(Segment::Text(core::mem::take(&mut text)));
                     }
@@ -215,7 +216,10 @@ mod tests {
             t.render(&vars),
             "{Hi} Anna invites you to Acme: https://a.example/?ref=X"
         );
-        assert_eq!(t.render_without_link(&vars), "{Hi} Anna invites you to Acme:");
+        assert_eq!(
+            t.render_without_link(&vars),
+            "{Hi} Anna invites you to Acme:"
+        );
     }
 
     #[test]

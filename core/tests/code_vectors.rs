@@ -3,8 +3,8 @@
 
 use referral_core::keyring::hmac_sha256;
 use referral_core::{
-    peek, referral_url, share_action, Channel, Claims, KeyStatus, Keyring, LinkOptions, MessageVars, MintRequest,
-    ShareAction, ShareMessage, Template, Verifier, VerifyPolicy,
+    peek, referral_url, share_action, Channel, Claims, KeyStatus, Keyring, LinkOptions,
+    MessageVars, MintRequest, ShareAction, ShareMessage, Template, Verifier, VerifyPolicy,
 };
 use serde_json::Value;
 
@@ -30,7 +30,11 @@ fn shared_keyring(codes: &Value) -> Keyring {
             )
         })
         .collect();
-    Keyring::from_keys(keys.iter().map(|(id, secret, status)| (*id, secret.as_slice(), *status))).expect("keyring")
+    Keyring::from_keys(
+        keys.iter()
+            .map(|(id, secret, status)| (*id, secret.as_slice(), *status)),
+    )
+    .expect("keyring")
 }
 
 #[test]
@@ -38,12 +42,30 @@ fn hmac_matches_rfc4231() {
     // Expected values from RFC 4231 section 4, typed in independently of the
     // generator so a regression in both cannot hide.
     let rfc: [(&str, &str); 6] = [
-        ("1", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-        ("2", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
-        ("3", "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
-        ("4", "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
-        ("6", "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
-        ("7", "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+        (
+            "1",
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        ),
+        (
+            "2",
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        ),
+        (
+            "3",
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+        ),
+        (
+            "4",
+            "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+        ),
+        (
+            "6",
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+        ),
+        (
+            "7",
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+        ),
     ];
     let vectors = vectors();
     let cases = vectors["hmac_rfc4231"].as_array().expect("cases");
@@ -52,7 +74,11 @@ fn hmac_matches_rfc4231() {
         assert_eq!(case["case"], name);
         let key = unhex(case["key_hex"].as_str().unwrap());
         let data = unhex(case["data_hex"].as_str().unwrap());
-        assert_eq!(hex::encode(hmac_sha256(&key, &data)), expected, "RFC 4231 case {name}");
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, &data)),
+            expected,
+            "RFC 4231 case {name}"
+        );
         assert_eq!(case["hmac_sha256_hex"], expected);
     }
 }
@@ -74,7 +100,12 @@ fn minted_codes_match_byte_for_byte() {
         let ring = Keyring::new(key_id, &secret).unwrap();
         let request: MintRequest = serde_json::from_value(case["request"].clone()).unwrap();
         let code = ring.mint(&request, case["now"].as_u64().unwrap()).unwrap();
-        assert_eq!(code.as_str(), case["code"].as_str().unwrap(), "{}", case["name"]);
+        assert_eq!(
+            code.as_str(),
+            case["code"].as_str().unwrap(),
+            "{}",
+            case["name"]
+        );
         let claims: Claims = serde_json::from_value(case["claims"].clone()).unwrap();
         assert_eq!(peek(code.as_str()).unwrap().unverified(), &claims);
     }
@@ -88,9 +119,14 @@ fn verify_and_peek_cases_decide_identically() {
     let verifier = Verifier::new(shared_keyring(codes), policy);
     let mut failures = 0;
     for case in codes["verify"]["cases"].as_array().unwrap() {
-        let result = verifier.verify(case["code"].as_str().unwrap(), case["now"].as_u64().unwrap());
+        let result = verifier.verify(
+            case["code"].as_str().unwrap(),
+            case["now"].as_u64().unwrap(),
+        );
         match (&result, case.get("error")) {
-            (Err(error), Some(expected)) => assert_eq!(error.reason(), expected, "{}", case["name"]),
+            (Err(error), Some(expected)) => {
+                assert_eq!(error.reason(), expected, "{}", case["name"])
+            }
             (Ok(claims), None) => {
                 let expected: Claims = serde_json::from_value(case["ok"].clone()).unwrap();
                 assert_eq!(claims.claims(), &expected, "{}", case["name"]);
@@ -99,11 +135,16 @@ fn verify_and_peek_cases_decide_identically() {
         }
         failures += usize::from(result.is_err());
     }
-    assert!(failures >= 15, "the file must hold failing cases, found {failures}");
+    assert!(
+        failures >= 15,
+        "the file must hold failing cases, found {failures}"
+    );
     for case in codes["peek"]["cases"].as_array().unwrap() {
         let result = peek(case["code"].as_str().unwrap());
         match (&result, case.get("error")) {
-            (Err(error), Some(expected)) => assert_eq!(error.reason(), expected, "{}", case["name"]),
+            (Err(error), Some(expected)) => {
+                assert_eq!(error.reason(), expected, "{}", case["name"])
+            }
             (Ok(claims), None) => {
                 let expected: Claims = serde_json::from_value(case["ok"].clone()).unwrap();
                 assert_eq!(claims.unverified(), &expected, "{}", case["name"]);
@@ -148,15 +189,25 @@ fn share_cases_build_identically() {
         let link = referral_url(&options, case["code"].as_str().unwrap(), channel).unwrap();
         assert_eq!(link, case["link"].as_str().unwrap(), "{}", case["name"]);
         let action: ShareAction = serde_json::from_value(case["action"].clone()).unwrap();
-        assert_eq!(share_action(channel, &link, &message, &vars), action, "{}", case["name"]);
+        assert_eq!(
+            share_action(channel, &link, &message, &vars),
+            action,
+            "{}",
+            case["name"]
+        );
     }
     for case in share["invalid_base_urls"].as_array().unwrap() {
-        let error = referral_url(&LinkOptions::new(case["base_url"].as_str().unwrap()), "C", Channel::Link)
-            .expect_err("invalid base url");
+        let error = referral_url(
+            &LinkOptions::new(case["base_url"].as_str().unwrap()),
+            "C",
+            Channel::Link,
+        )
+        .expect_err("invalid base url");
         assert_eq!(error.reason(), case["error"].as_str().unwrap());
     }
     for case in share["invalid_templates"].as_array().unwrap() {
-        let error = Template::parse(case["template"].as_str().unwrap()).expect_err("invalid template");
+        let error =
+            Template::parse(case["template"].as_str().unwrap()).expect_err("invalid template");
         assert_eq!(error.reason(), case["error"].as_str().unwrap());
     }
 }

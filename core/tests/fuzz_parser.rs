@@ -5,7 +5,9 @@
 //! `FUZZ_ITERATIONS` scales the run (default 1,000,000 per kind);
 //! `FUZZ_SEED` replays a run. A deterministic generator keeps CI repeatable.
 
-use referral_core::{base62, peek, Channel, Keyring, MintRequest, ReferrerId, Verifier, VerifyPolicy};
+use referral_core::{
+    base62, peek, Channel, Keyring, MintRequest, ReferrerId, Verifier, VerifyPolicy,
+};
 
 struct XorShift(u64);
 
@@ -82,7 +84,10 @@ fn check(verifier: &Verifier, genuine: &[String], input: &str) {
 
 #[test]
 fn random_inputs_never_panic() {
-    let verifier = Verifier::new(Keyring::new(1, &[3u8; 32]).expect("key"), VerifyPolicy::for_program(7));
+    let verifier = Verifier::new(
+        Keyring::new(1, &[3u8; 32]).expect("key"),
+        VerifyPolicy::for_program(7),
+    );
     let genuine = genuine_codes(&verifier);
     let mut rng = XorShift(seed());
     for _ in 0..iterations() {
@@ -92,7 +97,9 @@ fn random_inputs_never_panic() {
             let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             String::from_utf8_lossy(&bytes).into_owned()
         } else {
-            (0..len).map(|_| char::from(ALPHABET[rng.below(62)])).collect()
+            (0..len)
+                .map(|_| char::from(ALPHABET[rng.below(62)]))
+                .collect()
         };
         check(&verifier, &genuine, &text);
     }
@@ -100,7 +107,10 @@ fn random_inputs_never_panic() {
 
 #[test]
 fn mutated_codes_never_panic_and_never_verify() {
-    let verifier = Verifier::new(Keyring::new(1, &[3u8; 32]).expect("key"), VerifyPolicy::for_program(7));
+    let verifier = Verifier::new(
+        Keyring::new(1, &[3u8; 32]).expect("key"),
+        VerifyPolicy::for_program(7),
+    );
     let genuine = genuine_codes(&verifier);
     let mut rng = XorShift(seed() ^ 0xdead_beef);
     let mut structurally_valid = 0usize;

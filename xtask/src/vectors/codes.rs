@@ -2,14 +2,21 @@
 //! codes with their claims, and codes that must fail with a given reason.
 
 use referral_core::keyring::hmac_sha256;
-use referral_core::{base62, Channel, Keyring, KeyStatus, MintRequest, ReferrerId, Verifier, VerifyPolicy};
+use referral_core::{
+    base62, Channel, KeyStatus, Keyring, MintRequest, ReferrerId, Verifier, VerifyPolicy,
+};
 use serde_json::{json, Value};
 
 use super::hex;
 
 /// Deterministic 32-byte secrets, so the file never changes by itself.
 fn secret(key_id: u32) -> Vec<u8> {
-    (0..32u8).map(|i| i.wrapping_mul(7).wrapping_add((key_id as u8).wrapping_mul(31))).collect()
+    (0..32u8)
+        .map(|i| {
+            i.wrapping_mul(7)
+                .wrapping_add((key_id as u8).wrapping_mul(31))
+        })
+        .collect()
 }
 
 const PROGRAM: u32 = 7;
@@ -28,11 +35,17 @@ fn keyring_with_active(key_id: u32) -> Result<Keyring, String> {
 fn shared_keyring() -> Result<Keyring, String> {
     let mut ring = keyring_with_active(1)?;
     ring.rotate(2, &secret(2)).map_err(|e| e.to_string())?;
-    ring.add_key(3, &secret(3), KeyStatus::Retired).map_err(|e| e.to_string())?;
+    ring.add_key(3, &secret(3), KeyStatus::Retired)
+        .map_err(|e| e.to_string())?;
     Ok(ring)
 }
 
-fn request(referrer: ReferrerId, channel: Channel, campaign: Option<u32>, program_id: u32) -> MintRequest {
+fn request(
+    referrer: ReferrerId,
+    channel: Channel,
+    campaign: Option<u32>,
+    program_id: u32,
+) -> MintRequest {
     MintRequest {
         program_id,
         referrer,
@@ -50,26 +63,94 @@ fn mint(key_id: u32, req: &MintRequest, now: u64) -> Result<String, String> {
 
 pub fn cases() -> Result<Value, String> {
     let uuid = vec![
-        0x6f, 0x2c, 0x1e, 0x8a, 0x4b, 0x3d, 0x4e, 0x1f, 0x9a, 0x7c, 0x55, 0x21, 0x0b, 0xee, 0x42, 0x19,
+        0x6f, 0x2c, 0x1e, 0x8a, 0x4b, 0x3d, 0x4e, 0x1f, 0x9a, 0x7c, 0x55, 0x21, 0x0b, 0xee, 0x42,
+        0x19,
     ];
     let opaque = |bytes: Vec<u8>| ReferrerId::opaque(bytes).map_err(|e| e.to_string());
     let mint_inputs: Vec<(&str, u32, MintRequest, u64)> = vec![
-        ("small numeric referrer", 2, request(ReferrerId::Numeric(42), Channel::Link, None, PROGRAM), NOW),
-        ("million-user numeric referrer", 2, request(ReferrerId::Numeric(1_000_000), Channel::Email, None, PROGRAM), NOW),
-        ("u32::MAX referrer", 2, request(ReferrerId::Numeric(u64::from(u32::MAX)), Channel::LinkedIn, None, PROGRAM), NOW),
-        ("u64::MAX referrer", 2, request(ReferrerId::Numeric(u64::MAX), Channel::X, None, u32::MAX), NOW),
-        ("uuid referrer with campaign", 2, request(opaque(uuid)?, Channel::WhatsApp, Some(2026), PROGRAM), NOW),
-        ("string referrer", 2, request(ReferrerId::from_text("usr_8f2kQ").map_err(|e| e.to_string())?, Channel::Sms, None, PROGRAM), NOW),
-        ("32-byte string referrer", 2, request(opaque(b"acct-0123456789abcdef0123456789a".to_vec())?, Channel::NativeShare, None, PROGRAM), NOW),
-        ("minted by the rotated-out key", 1, request(ReferrerId::Numeric(77), Channel::Qr, None, PROGRAM), NOW - 30 * 86_400),
-        ("issued at the epoch", 2, request(ReferrerId::Numeric(1), Channel::Link, None, PROGRAM), 1_704_067_200),
+        (
+            "small numeric referrer",
+            2,
+            request(ReferrerId::Numeric(42), Channel::Link, None, PROGRAM),
+            NOW,
+        ),
+        (
+            "million-user numeric referrer",
+            2,
+            request(
+                ReferrerId::Numeric(1_000_000),
+                Channel::Email,
+                None,
+                PROGRAM,
+            ),
+            NOW,
+        ),
+        (
+            "u32::MAX referrer",
+            2,
+            request(
+                ReferrerId::Numeric(u64::from(u32::MAX)),
+                Channel::LinkedIn,
+                None,
+                PROGRAM,
+            ),
+            NOW,
+        ),
+        (
+            "u64::MAX referrer",
+            2,
+            request(ReferrerId::Numeric(u64::MAX), Channel::X, None, u32::MAX),
+            NOW,
+        ),
+        (
+            "uuid referrer with campaign",
+            2,
+            request(opaque(uuid)?, Channel::WhatsApp, Some(2026), PROGRAM),
+            NOW,
+        ),
+        (
+            "string referrer",
+            2,
+            request(
+                ReferrerId::from_text("usr_8f2kQ").map_err(|e| e.to_string())?,
+                Channel::Sms,
+                None,
+                PROGRAM,
+            ),
+            NOW,
+        ),
+        (
+            "32-byte string referrer",
+            2,
+            request(
+                opaque(b"acct-0123456789abcdef0123456789a".to_vec())?,
+                Channel::NativeShare,
+                None,
+                PROGRAM,
+            ),
+            NOW,
+        ),
+        (
+            "minted by the rotated-out key",
+            1,
+            request(ReferrerId::Numeric(77), Channel::Qr, None, PROGRAM),
+            NOW - 30 * 86_400,
+        ),
+        (
+            "issued at the epoch",
+            2,
+            request(ReferrerId::Numeric(1), Channel::Link, None, PROGRAM),
+            1_704_067_200,
+        ),
     ];
     let ring = shared_keyring()?;
     let verifier = Verifier::new(ring.clone(), POLICY);
     let mut mint_cases = Vec::new();
     for (name, key_id, req, issued_at) in &mint_inputs {
         let code = mint(*key_id, req, *issued_at)?;
-        let claims = referral_core::peek(&code).map_err(|e| e.to_string())?.into_unverified();
+        let claims = referral_core::peek(&code)
+            .map_err(|e| e.to_string())?
+            .into_unverified();
         mint_cases.push(json!({
             "name": name,
             "key_id": key_id,
@@ -91,7 +172,11 @@ pub fn cases() -> Result<Value, String> {
     let other_payload = String::from_utf8(other_payload).map_err(|e| e.to_string())?;
     let unknown_key = mint(9, &mint_inputs[0].2, NOW)?;
     let retired_key = mint(3, &mint_inputs[0].2, NOW)?;
-    let wrong_program = mint(2, &request(ReferrerId::Numeric(42), Channel::Link, None, 8), NOW)?;
+    let wrong_program = mint(
+        2,
+        &request(ReferrerId::Numeric(42), Channel::Link, None, 8),
+        NOW,
+    )?;
     let future = mint(2, &mint_inputs[0].2, NOW + 301)?;
     let skewed_ok = mint(2, &mint_inputs[0].2, NOW + 300)?;
     let old = mint(2, &mint_inputs[0].2, NOW - 90 * 86_400)?;
@@ -106,8 +191,22 @@ pub fn cases() -> Result<Value, String> {
     let verify_inputs: Vec<(&str, String, u64)> = vec![
         ("valid", valid.clone(), NOW),
         ("valid, verified a day later", valid.clone(), NOW + 86_400),
-        ("rotated-out key still verifies", mint_cases[7]["code"].as_str().unwrap_or_default().to_owned(), NOW),
-        ("uuid referrer", mint_cases[4]["code"].as_str().unwrap_or_default().to_owned(), NOW),
+        (
+            "rotated-out key still verifies",
+            mint_cases[7]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            NOW,
+        ),
+        (
+            "uuid referrer",
+            mint_cases[4]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            NOW,
+        ),
         ("tampered tag", tampered, NOW),
         ("tampered payload", other_payload, NOW),
         ("unknown key", unknown_key, NOW),

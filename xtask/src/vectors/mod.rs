@@ -13,12 +13,15 @@ pub const VECTOR_PATH: &str = "tests/vectors/vectors.json";
 
 pub fn generate() -> Result<Value, String> {
     let mut sections = Map::new();
-    sections.insert("format".into(), json!({
-        "version": 1,
-        "generated_by": "cargo xtask vectors",
-        "times": "Unix seconds",
-        "errors": "each failing case names the core reason code it must fail with"
-    }));
+    sections.insert(
+        "format".into(),
+        json!({
+            "version": 1,
+            "generated_by": "cargo xtask vectors",
+            "times": "Unix seconds",
+            "errors": "each failing case names the core reason code it must fail with"
+        }),
+    );
     sections.insert("hmac_rfc4231".into(), codes::hmac_rfc4231());
     sections.insert("codes".into(), codes::cases()?);
     sections.insert("share".into(), share::cases()?);
@@ -31,7 +34,8 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
     text.push('\n');
     let path = root.join(VECTOR_PATH);
     if check {
-        let committed = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let committed =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         if committed != text {
             return Err(format!(
                 "{} is out of date: run `cargo xtask vectors` and commit the result",

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: README's test command.
+# Installs what it needs first (idempotent), then runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "test vectors are up to date"
+cargo xtask vectors --check
+
+step "cargo test (workspace)"
+cargo test --workspace
+
+step "core without the signing feature (what the browser links)"
+cargo test -p referral-core --no-default-features --lib
+
+step "main command smoke run"
+cargo run -q -p quickstart > /dev/null

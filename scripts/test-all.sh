@@ -22,5 +22,14 @@ cargo test --workspace
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 
+step "bindings: build the cdylib, generate Swift/Kotlin, build the Python wheel"
+cargo xtask bindings
+
+step "generated Swift is up to date"
+cargo xtask bindings --check
+
+step "bindings tests: Python (pytest), Kotlin (JVM), cross-language codes"
+cargo xtask test-bindings
+
 step "main command smoke run"
 cargo run -q -p quickstart > /dev/null

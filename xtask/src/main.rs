@@ -2,7 +2,12 @@
 //!
 //! - `vectors`         regenerate `tests/vectors/vectors.json`
 //! - `vectors --check` fail if the committed file differs from a fresh one
+//! - `bindings`        build the ffi library; generate Swift, Kotlin, the Python wheel
+//! - `bindings --check` fail if the committed Swift sources are stale
+//! - `test-bindings`   run the Python and Kotlin tests and the cross-language check
 
+mod bindings;
+mod test_bindings;
 mod vectors;
 
 use std::path::PathBuf;
@@ -15,9 +20,12 @@ fn workspace_root() -> PathBuf {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = args.iter().any(|a| a == "--check");
     let result = match args.first().map(String::as_str) {
-        Some("vectors") => vectors::run(&workspace_root(), args.iter().any(|a| a == "--check")),
-        _ => Err("usage: cargo xtask vectors [--check]".to_owned()),
+        Some("vectors") => vectors::run(&workspace_root(), check),
+        Some("bindings") => bindings::run(&workspace_root(), check),
+        Some("test-bindings") => test_bindings::run(&workspace_root()),
+        _ => Err("usage: cargo xtask <vectors|bindings|test-bindings> [--check]".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,94 @@
+//! Share links and per-channel share actions.
+
+use referral_core as core_;
+
+use crate::{Channel, ReferralError};
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Utm {
+    pub source: String,
+    pub campaign: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LinkOptions {
+    pub base_url: String,
+    /// Query parameter for the code; `ref` is the convention.
+    pub param: String,
+    pub utm: Option<Utm>,
+}
+
+impl From<LinkOptions> for core_::LinkOptions {
+    fn from(o: LinkOptions) -> Self {
+        core_::LinkOptions {
+            base_url: o.base_url,
+            param: o.param,
+            utm: o.utm.map(|u| core_::Utm {
+                source: u.source,
+                campaign: u.campaign,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct MessageVars {
+    pub referrer_name: String,
+    pub product: String,
+    pub reward: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ShareAction {
+    Copy { text: String },
+    Open { url: String },
+    NativeShare { title: String, text: String, url: String },
+}
+
+impl From<core_::ShareAction> for ShareAction {
+    fn from(a: core_::ShareAction) -> Self {
+        match a {
+            core_::ShareAction::Copy { text } => ShareAction::Copy { text },
+            core_::ShareAction::Open { url } => ShareAction::Open { url },
+            core_::ShareAction::NativeShare { title, text, url } => ShareAction::NativeShare { title, text, url },
+        }
+    }
+}
+
+/// The referral URL for `code` shared through `channel`.
+#[uniffi::export]
+pub fn referral_url(options: LinkOptions, code: &str, channel: Channel) -> Result<String, ReferralError> {
+    Ok(core_::referral_url(&options.into(), code, channel.into())?)
+}
+
+/// A pre-written message (subject + body templates), checked when built.
+#[derive(Debug, uniffi::Object)]
+pub struct ShareMessage {
+    inner: core_::ShareMessage,
+}
+
+#[uniffi::export]
+impl ShareMessage {
+    /// Templates may use `{referrer_name}`, `{product}`, `{reward}`, `{link}`;
+    /// anything else fails with reason `unknown_placeholder`.
+    #[uniffi::constructor]
+    pub fn new(subject: &str, body: &str) -> Result<std::sync::Arc<Self>, ReferralError> {
+        Ok(std::sync::Arc::new(ShareMessage {
+            inner: core_::ShareMessage {
+                subject: core_::Template::parse(subject)?,
+                body: core_::Template::parse(body)?,
+            },
+        }))
+    }
+
+    /// What the share button for `channel` does with `link`.
+    pub fn action(&self, channel: Channel, link: &str, vars: MessageVars) -> ShareAction {
+        let vars = core_::MessageVars {
+            referrer_name: vars.referrer_name,
+            product: vars.product,
+            reward: vars.reward,
+            link: String::new(),
+        };
+        core_::share_action(channel.into(), link, &self.inner, &vars).into()
+    }
+}

@@ -1,0 +1,126 @@
+//! `cargo xtask test-bindings`: after `cargo xtask bindings`, installs the
+//! wheel into a fresh venv and runs pytest, compiles the generated Kotlin
+//! with the tests and runs them on the JVM, then verifies with core the codes
+//! each language minted for the other (Python → Kotlin → Rust, and back).
+
+use std::path::Path;
+use std::process::Command;
+
+use referral_core::{Keyring, KeyStatus, ReferrerId, Verifier, VerifyPolicy};
+use serde_json::Value;
+
+use crate::bindings::run_cmd;
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+pub fn kotlinc(root: &Path) -> String {
+    std::env::var("KOTLINC").unwrap_or_else(|_| {
+        root.join("target/tools/node_modules/kotlin-compiler/bin/kotlinc-jvm")
+            .display()
+            .to_string()
+    })
+}
+
+pub fn kotlin_classpath(root: &Path) -> String {
+    [
+        "/usr/share/java/jna.jar".to_owned(),
+        "/usr/share/java/gson.jar".to_owned(),
+        root.join("target/tools/node_modules/kotlin-compiler/lib/kotlin-stdlib.jar")
+            .display()
+            .to_string(),
+    ]
+    .join(":")
+}
+
+fn wheel(root: &Path) -> Result<std::path::PathBuf, String> {
+    std::fs::read_dir(root.join("target/wheels"))
+        .map_err(|e| format!("target/wheels: {e} (run `cargo xtask bindings` first)"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| "no wheel in target/wheels".to_owned())
+}
+
+fn run_python(root: &Path) -> Result<(), String> {
+    let venv = root.join("target/py-test-venv");
+    let _ = std::fs::remove_dir_all(&venv);
+    run_cmd(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
+    let pip = venv.join("bin/pip");
+    run_cmd(Command::new(&pip).args(["install", "-q"]).arg(wheel(root)?).arg("pytest"))?;
+    run_cmd(
+        Command::new(venv.join("bin/python"))
+            .current_dir(root.join("ffi/python"))
+            .args(["-m", "pytest", "-q", "tests"]),
+    )
+}
+
+fn run_kotlin(root: &Path) -> Result<(), String> {
+    let jar = root.join("target/kotlin/tests.jar");
+    std::fs::create_dir_all(root.join("target/kotlin")).map_err(|e| e.to_string())?;
+    run_cmd(
+        Command::new(kotlinc(root))
+            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
+            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .arg(root.join("ffi/kotlin/tests/VectorTests.kt"))
+            .arg("-d")
+            .arg(&jar),
+    )?;
+    run_cmd(
+        Command::new("java")
+            .arg(format!("-Djna.library.path={}", root.join("target/release").display()))
+            .arg("-cp")
+            .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+            .arg("dev.referralsdk.tests.VectorTestsKt")
+            .arg(root),
+    )
+}
+
+/// Rust's side of the cross-language check.
+fn verify_foreign_codes(root: &Path) -> Result<(), String> {
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join(crate::vectors::VECTOR_PATH)).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let codes = &vectors["codes"];
+    let keys: Vec<(u32, Vec<u8>, KeyStatus)> = codes["keyring"]
+        .as_array()
+        .ok_or("keyring")?
+        .iter()
+        .map(|k| -> Result<_, String> {
+            let secret = crate::vectors::unhex(k["secret_hex"].as_str().ok_or("secret")?).ok_or("hex")?;
+            let status = serde_json::from_value(k["status"].clone()).map_err(|e| e.to_string())?;
+            Ok((k["key_id"].as_u64().ok_or("key id")? as u32, secret, status))
+        })
+        .collect::<Result<_, _>>()?;
+    let keyring = Keyring::from_keys(keys.iter().map(|(id, s, st)| (*id, s.as_slice(), *st))).map_err(|e| e.to_string())?;
+    let policy: VerifyPolicy = serde_json::from_value(codes["policy"].clone()).map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(keyring, policy);
+    let mut checked = 0;
+    for language in ["python", "kotlin"] {
+        let path = root.join(format!("target/cross/minted-by-{language}.json"));
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let items: Vec<Value> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        for item in items {
+            let code = item["code"].as_str().ok_or("code")?;
+            let now = item["now"].as_u64().ok_or("now")?;
+            let claims = verifier
+                .verify(code, now)
+                .map_err(|e| format!("{language}-minted {code} refused by Rust: {}", e.reason()))?;
+            let expected = crate::vectors::unhex(item["referrer_hex"].as_str().ok_or("referrer")?).ok_or("hex")?;
+            if claims.claims().referrer != ReferrerId::Opaque(expected) {
+                return Err(format!("{language}-minted {code}: wrong referrer"));
+            }
+            checked += 1;
+        }
+    }
+    println!("rust verified {checked} codes minted in Python and Kotlin");
+    Ok(())
+}
+
+pub fn run(root: &Path) -> Result<(), String> {
+    run_python(root)?;
+    run_kotlin(root)?;
+    verify_foreign_codes(root)
+}

@@ -22,11 +22,11 @@ cargo test --workspace
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 
+step "committed Swift bindings are up to date (before regenerating them)"
+cargo xtask bindings --check
+
 step "bindings: build the cdylib, generate Swift/Kotlin, build the Python wheel"
 cargo xtask bindings
-
-step "generated Swift is up to date"
-cargo xtask bindings --check
 
 step "bindings tests: Python (pytest), Kotlin (JVM), cross-language codes"
 cargo xtask test-bindings

@@ -5,6 +5,7 @@
 //! - `bindings`        build the ffi library; generate Swift, Kotlin, the Python wheel
 //! - `bindings --check` fail if the committed Swift sources are stale
 //! - `test-bindings`   run the Python and Kotlin tests and the cross-language check
+//! - `bench-bindings`  calls per second from Python and Kotlin
 
 mod bindings;
 mod test_bindings;
@@ -25,7 +26,8 @@ fn main() -> ExitCode {
         Some("vectors") => vectors::run(&workspace_root(), check),
         Some("bindings") => bindings::run(&workspace_root(), check),
         Some("test-bindings") => test_bindings::run(&workspace_root()),
-        _ => Err("usage: cargo xtask <vectors|bindings|test-bindings> [--check]".to_owned()),
+        Some("bench-bindings") => test_bindings::bench(&workspace_root()),
+        _ => Err("usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings> [--check]".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

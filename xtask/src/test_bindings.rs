@@ -48,11 +48,12 @@ fn run_python(root: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&venv);
     run_cmd(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     let pip = venv.join("bin/pip");
-    run_cmd(Command::new(&pip).args(["install", "-q"]).arg(wheel(root)?).arg("pytest"))?;
+    run_cmd(Command::new(&pip).args(["install", "-q"]).arg(wheel(root)?).args(["pytest", "flask"]))?;
+    // The binding's tests, then the Flask host example's.
     run_cmd(
         Command::new(venv.join("bin/python"))
-            .current_dir(root.join("ffi/python"))
-            .args(["-m", "pytest", "-q", "tests"]),
+            .current_dir(root)
+            .args(["-m", "pytest", "-q", "ffi/python/tests", "examples/python-backend"]),
     )
 }
 
@@ -123,4 +124,32 @@ pub fn run(root: &Path) -> Result<(), String> {
     run_python(root)?;
     run_kotlin(root)?;
     verify_foreign_codes(root)
+}
+
+/// `cargo xtask bench-bindings`: calls per second from Python and Kotlin
+/// (after `bindings` and `test-bindings`, which leave the venv and jars).
+pub fn bench(root: &Path) -> Result<(), String> {
+    let venv_python = root.join("target/py-test-venv/bin/python");
+    if !venv_python.exists() {
+        run_python(root)?;
+    }
+    println!("\n## Python ({})", python());
+    run_cmd(Command::new(&venv_python).arg(root.join("ffi/python/bench/bench_calls.py")))?;
+    let jar = root.join("target/kotlin/bench.jar");
+    run_cmd(
+        Command::new(kotlinc(root))
+            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
+            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .arg(root.join("ffi/kotlin/bench/Bench.kt"))
+            .arg("-d")
+            .arg(&jar),
+    )?;
+    println!("\n## Kotlin (JVM)");
+    run_cmd(
+        Command::new("java")
+            .arg(format!("-Djna.library.path={}", root.join("target/release").display()))
+            .arg("-cp")
+            .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+            .arg("dev.referralsdk.bench.BenchKt"),
+    )
 }

@@ -63,9 +63,13 @@ pub fn channel_from_name(name: String) -> Option<Channel> {
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ReferrerId {
-    Numeric { id: u64 },
+    Numeric {
+        id: u64,
+    },
     /// 1 to 32 bytes: a UUID's 16 bytes or a short string id's UTF-8.
-    Opaque { bytes: Vec<u8> },
+    Opaque {
+        bytes: Vec<u8>,
+    },
 }
 
 impl From<core_::ReferrerId> for ReferrerId {

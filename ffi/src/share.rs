@@ -40,9 +40,17 @@ pub struct MessageVars {
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ShareAction {
-    Copy { text: String },
-    Open { url: String },
-    NativeShare { title: String, text: String, url: String },
+    Copy {
+        text: String,
+    },
+    Open {
+        url: String,
+    },
+    NativeShare {
+        title: String,
+        text: String,
+        url: String,
+    },
 }
 
 impl From<core_::ShareAction> for ShareAction {
@@ -50,14 +58,20 @@ impl From<core_::ShareAction> for ShareAction {
         match a {
             core_::ShareAction::Copy { text } => ShareAction::Copy { text },
             core_::ShareAction::Open { url } => ShareAction::Open { url },
-            core_::ShareAction::NativeShare { title, text, url } => ShareAction::NativeShare { title, text, url },
+            core_::ShareAction::NativeShare { title, text, url } => {
+                ShareAction::NativeShare { title, text, url }
+            }
         }
     }
 }
 
 /// The referral URL for `code` shared through `channel`.
 #[uniffi::export]
-pub fn referral_url(options: LinkOptions, code: &str, channel: Channel) -> Result<String, ReferralError> {
+pub fn referral_url(
+    options: LinkOptions,
+    code: &str,
+    channel: Channel,
+) -> Result<String, ReferralError> {
     Ok(core_::referral_url(&options.into(), code, channel.into())?)
 }
 

@@ -30,7 +30,13 @@ fn bindgen(root: &Path, language: &str, out_dir: &Path) -> Result<(), String> {
     run_cmd(
         Command::new(root.join("target/release/uniffi-bindgen"))
             .current_dir(root.join("ffi"))
-            .args(["generate", "--no-format", "--language", language, "--out-dir"])
+            .args([
+                "generate",
+                "--no-format",
+                "--language",
+                language,
+                "--out-dir",
+            ])
             .arg(out_dir)
             .arg("--library")
             .arg(cdylib_path(root)),
@@ -40,11 +46,15 @@ fn bindgen(root: &Path, language: &str, out_dir: &Path) -> Result<(), String> {
 pub fn build_cdylib(root: &Path) -> Result<(), String> {
     // Library and bindgen in one invocation: uniffi is compiled once, with
     // the `cli` feature, for both.
-    run_cmd(
-        Command::new(env!("CARGO"))
-            .current_dir(root)
-            .args(["build", "--release", "-p", "referral-ffi", "--lib", "--bin", "uniffi-bindgen"]),
-    )
+    run_cmd(Command::new(env!("CARGO")).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "referral-ffi",
+        "--lib",
+        "--bin",
+        "uniffi-bindgen",
+    ]))
 }
 
 /// Generated Swift, laid out for `ffi/swift/Package.swift`.
@@ -57,11 +67,16 @@ fn generate_swift(root: &Path, dest: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&swift_dir).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&ffi_dir).map_err(|e| e.to_string())?;
     let copy = |from: &str, to: &Path| -> Result<(), String> {
-        std::fs::copy(tmp.join(from), to).map(|_| ()).map_err(|e| format!("{from}: {e}"))
+        std::fs::copy(tmp.join(from), to)
+            .map(|_| ())
+            .map_err(|e| format!("{from}: {e}"))
     };
     copy("ReferralSDK.swift", &swift_dir.join("ReferralSDK.swift"))?;
     copy("ReferralSDKFFI.h", &ffi_dir.join("ReferralSDKFFI.h"))?;
-    copy("ReferralSDKFFI.modulemap", &ffi_dir.join("module.modulemap"))?;
+    copy(
+        "ReferralSDKFFI.modulemap",
+        &ffi_dir.join("module.modulemap"),
+    )?;
     Ok(())
 }
 
@@ -94,11 +109,14 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
     }
     generate_swift(root, &root.join("ffi/swift/Sources"))?;
     bindgen(root, "kotlin", &root.join("target/bindings/kotlin"))?;
-    run_cmd(
-        Command::new(maturin())
-            .current_dir(root)
-            .args(["build", "--release", "-m", "ffi/Cargo.toml", "-o", "target/wheels"]),
-    )?;
+    run_cmd(Command::new(maturin()).current_dir(root).args([
+        "build",
+        "--release",
+        "-m",
+        "ffi/Cargo.toml",
+        "-o",
+        "target/wheels",
+    ]))?;
     println!("Swift: ffi/swift/Sources, Kotlin: target/bindings/kotlin, wheel: target/wheels");
     Ok(())
 }

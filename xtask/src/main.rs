@@ -27,7 +27,10 @@ fn main() -> ExitCode {
         Some("bindings") => bindings::run(&workspace_root(), check),
         Some("test-bindings") => test_bindings::run(&workspace_root()),
         Some("bench-bindings") => test_bindings::bench(&workspace_root()),
-        _ => Err("usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings> [--check]".to_owned()),
+        _ => Err(
+            "usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings> [--check]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

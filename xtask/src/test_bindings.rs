@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use referral_core::{Keyring, KeyStatus, ReferrerId, Verifier, VerifyPolicy};
+use referral_core::{KeyStatus, Keyring, ReferrerId, Verifier, VerifyPolicy};
 use serde_json::Value;
 
 use crate::bindings::run_cmd;
@@ -48,12 +48,23 @@ fn run_python(root: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&venv);
     run_cmd(Command::new(python()).args(["-m", "venv"]).arg(&venv))?;
     let pip = venv.join("bin/pip");
-    run_cmd(Command::new(&pip).args(["install", "-q"]).arg(wheel(root)?).args(["pytest", "flask"]))?;
+    run_cmd(
+        Command::new(&pip)
+            .args(["install", "-q"])
+            .arg(wheel(root)?)
+            .args(["pytest", "flask"]),
+    )?;
     // The binding's tests, then the Flask host example's.
     run_cmd(
         Command::new(venv.join("bin/python"))
             .current_dir(root)
-            .args(["-m", "pytest", "-q", "ffi/python/tests", "examples/python-backend"]),
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "ffi/python/tests",
+                "examples/python-backend",
+            ]),
     )
 }
 
@@ -70,7 +81,10 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
     )?;
     run_cmd(
         Command::new("java")
-            .arg(format!("-Djna.library.path={}", root.join("target/release").display()))
+            .arg(format!(
+                "-Djna.library.path={}",
+                root.join("target/release").display()
+            ))
             .arg("-cp")
             .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
             .arg("dev.referralsdk.tests.VectorTestsKt")
@@ -81,7 +95,8 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
 /// Rust's side of the cross-language check.
 fn verify_foreign_codes(root: &Path) -> Result<(), String> {
     let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join(crate::vectors::VECTOR_PATH)).map_err(|e| e.to_string())?,
+        &std::fs::read_to_string(root.join(crate::vectors::VECTOR_PATH))
+            .map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
     let codes = &vectors["codes"];
@@ -90,18 +105,22 @@ fn verify_foreign_codes(root: &Path) -> Result<(), String> {
         .ok_or("keyring")?
         .iter()
         .map(|k| -> Result<_, String> {
-            let secret = crate::vectors::unhex(k["secret_hex"].as_str().ok_or("secret")?).ok_or("hex")?;
+            let secret =
+                crate::vectors::unhex(k["secret_hex"].as_str().ok_or("secret")?).ok_or("hex")?;
             let status = serde_json::from_value(k["status"].clone()).map_err(|e| e.to_string())?;
             Ok((k["key_id"].as_u64().ok_or("key id")? as u32, secret, status))
         })
         .collect::<Result<_, _>>()?;
-    let keyring = Keyring::from_keys(keys.iter().map(|(id, s, st)| (*id, s.as_slice(), *st))).map_err(|e| e.to_string())?;
-    let policy: VerifyPolicy = serde_json::from_value(codes["policy"].clone()).map_err(|e| e.to_string())?;
+    let keyring = Keyring::from_keys(keys.iter().map(|(id, s, st)| (*id, s.as_slice(), *st)))
+        .map_err(|e| e.to_string())?;
+    let policy: VerifyPolicy =
+        serde_json::from_value(codes["policy"].clone()).map_err(|e| e.to_string())?;
     let verifier = Verifier::new(keyring, policy);
     let mut checked = 0;
     for language in ["python", "kotlin"] {
         let path = root.join(format!("target/cross/minted-by-{language}.json"));
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let items: Vec<Value> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         for item in items {
             let code = item["code"].as_str().ok_or("code")?;
@@ -109,7 +128,8 @@ fn verify_foreign_codes(root: &Path) -> Result<(), String> {
             let claims = verifier
                 .verify(code, now)
                 .map_err(|e| format!("{language}-minted {code} refused by Rust: {}", e.reason()))?;
-            let expected = crate::vectors::unhex(item["referrer_hex"].as_str().ok_or("referrer")?).ok_or("hex")?;
+            let expected = crate::vectors::unhex(item["referrer_hex"].as_str().ok_or("referrer")?)
+                .ok_or("hex")?;
             if claims.claims().referrer != ReferrerId::Opaque(expected) {
                 return Err(format!("{language}-minted {code}: wrong referrer"));
             }
@@ -147,7 +167,10 @@ pub fn bench(root: &Path) -> Result<(), String> {
     println!("\n## Kotlin (JVM)");
     run_cmd(
         Command::new("java")
-            .arg(format!("-Djna.library.path={}", root.join("target/release").display()))
+            .arg(format!(
+                "-Djna.library.path={}",
+                root.join("target/release").display()
+            ))
             .arg("-cp")
             .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
             .arg("dev.referralsdk.bench.BenchKt"),

@@ -140,9 +140,53 @@ fn verify_foreign_codes(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Compiles and runs the Kotlin host example; it must exit 0 and print a
+/// share target for every channel.
+fn run_kotlin_example(root: &Path) -> Result<(), String> {
+    let jar = root.join("target/kotlin/example.jar");
+    run_cmd(
+        Command::new(kotlinc(root))
+            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
+            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .arg(root.join("examples/kotlin-host/Main.kt"))
+            .arg("-d")
+            .arg(&jar),
+    )?;
+    let output = Command::new("java")
+        .arg(format!(
+            "-Djna.library.path={}",
+            root.join("target/release").display()
+        ))
+        .arg("-cp")
+        .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+        .arg("dev.referralsdk.example.MainKt")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        return Err(format!(
+            "kotlin example failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    for expected in [
+        "mailto:?subject=",
+        "https://wa.me/?text=",
+        "sms:?&body=",
+        "peek(\"not-a-code\") -> malformed",
+    ] {
+        if !stdout.contains(expected) {
+            return Err(format!("kotlin example output lacks {expected:?}"));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path) -> Result<(), String> {
     run_python(root)?;
     run_kotlin(root)?;
+    run_kotlin_example(root)?;
     verify_foreign_codes(root)
 }
 

@@ -5,6 +5,7 @@ pub mod base62;
 pub mod code;
 #[cfg(feature = "signing")]
 pub mod keyring;
+pub mod nudge;
 pub mod share;
 pub mod template;
 pub mod url;

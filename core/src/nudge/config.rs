@@ -1,0 +1,359 @@
+//! Nudge configuration: success moments, eligibility, suppression,
+//! offboarding and experiments. Loaded from JSON or TOML (features `json`,
+//! `toml`) or any serde format, then [`NudgeConfig::validate`]d: every
+//! problem is reported at load with the path of the field at fault.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::Span;
+use super::event::PropValue;
+use crate::template::Template;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NudgeConfig {
+    /// Success moments; the highest-priority match wins (ties: first listed).
+    pub moments: Vec<Moment>,
+    #[serde(default)]
+    pub eligibility: Eligibility,
+    #[serde(default)]
+    pub suppression: Suppression,
+    #[serde(default)]
+    pub offboarding: Offboarding,
+    #[serde(default)]
+    pub experiment: Option<Experiment>,
+    /// `{product}` and `{reward}` for every moment's message.
+    #[serde(default)]
+    pub product: String,
+    #[serde(default)]
+    pub reward: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moment {
+    /// Unique name, reported in decisions (`first_report`, `nps_promoter`).
+    pub name: String,
+    /// The event that can trigger it.
+    pub event: String,
+    /// All must hold on the event's properties.
+    #[serde(default)]
+    pub when: Vec<Predicate>,
+    /// Only the Nth occurrence of `event` (1-based) triggers, e.g. the 3rd report.
+    #[serde(default)]
+    pub occurrence: Option<u32>,
+    #[serde(default)]
+    pub priority: i32,
+    pub message: Template,
+    /// Alternative messages; with an experiment, users are split between the
+    /// moment's own message (variant `control`) and these.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// A cancel-flow moment: may ask when other rules would wait (see
+    /// [`Offboarding`]).
+    #[serde(default)]
+    pub offboarding: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub message: Template,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    Equals,
+    AtLeast,
+    AtMost,
+    OneOf,
+}
+
+/// `{"property": "score", "op": "at_least", "value": 9}`; `one_of` takes a
+/// list: `{"property": "plan", "op": "one_of", "value": ["pro", "team"]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Predicate {
+    pub property: String,
+    pub op: Operator,
+    pub value: PredicateValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PredicateValue {
+    One(PropValue),
+    Many(Vec<PropValue>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eligibility {
+    /// The event that marks signup; account age counts from it (or from the
+    /// first event seen, or the host-set profile).
+    #[serde(default)]
+    pub signup_event: Option<String>,
+    #[serde(default)]
+    pub min_account_age: Span,
+    /// While this event has not happened, the user is onboarding: no asks.
+    #[serde(default)]
+    pub onboarding_completed_event: Option<String>,
+    /// Plans allowed to be asked (from the `plan` event property or the
+    /// profile); empty means any.
+    #[serde(default)]
+    pub plans: Vec<String>,
+    /// Roles allowed to be asked (`role` property or profile); empty means any.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Only active customers (`active_customer` property or profile).
+    #[serde(default)]
+    pub require_active_customer: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    /// Events that mean the user just hit friction.
+    #[serde(default = "default_friction_events")]
+    pub friction_events: Vec<String>,
+    #[serde(default = "default_friction_window")]
+    pub friction_window: Span,
+    #[serde(default = "default_cooldown_after_shown")]
+    pub cooldown_after_shown: Span,
+    #[serde(default = "default_cooldown_after_dismissed")]
+    pub cooldown_after_dismissed: Span,
+    /// At most this many asks in any rolling 30 days (1 to 16).
+    #[serde(default = "default_max_asks")]
+    pub max_asks_per_30_days: u32,
+    #[serde(default = "default_quiet_after_referred")]
+    pub quiet_after_referred: Span,
+}
+
+fn default_friction_events() -> Vec<String> {
+    ["error", "integration_failed", "payment_failed"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+fn default_friction_window() -> Span {
+    Span::hours(24)
+}
+fn default_cooldown_after_shown() -> Span {
+    Span::days(3)
+}
+fn default_cooldown_after_dismissed() -> Span {
+    Span::days(14)
+}
+fn default_max_asks() -> u32 {
+    3
+}
+fn default_quiet_after_referred() -> Span {
+    Span::days(30)
+}
+
+impl Default for Suppression {
+    fn default() -> Self {
+        Suppression {
+            friction_events: default_friction_events(),
+            friction_window: default_friction_window(),
+            cooldown_after_shown: default_cooldown_after_shown(),
+            cooldown_after_dismissed: default_cooldown_after_dismissed(),
+            max_asks_per_30_days: default_max_asks(),
+            quiet_after_referred: default_quiet_after_referred(),
+        }
+    }
+}
+
+/// What a cancel-flow (`offboarding: true`) moment may skip. Opt-out, the
+/// holdout and onboarding are never skipped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offboarding {
+    #[serde(default = "yes")]
+    pub bypass_cooldown: bool,
+    #[serde(default = "yes")]
+    pub bypass_cap: bool,
+    #[serde(default)]
+    pub bypass_friction: bool,
+    #[serde(default = "yes")]
+    pub bypass_eligibility: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Offboarding {
+    fn default() -> Self {
+        Offboarding {
+            bypass_cooldown: true,
+            bypass_cap: true,
+            bypass_friction: false,
+            bypass_eligibility: true,
+        }
+    }
+}
+
+/// Deterministic assignment: FNV-1a 64 of `"<name>\0<user id>"`; the
+/// bucket is that modulo 10,000.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    /// Users in buckets below this (out of 10,000) are never asked, so the
+    /// lift referrals bring can be measured against them.
+    #[serde(default)]
+    pub holdout_basis_points: u32,
+}
+
+/// Why a configuration was refused; `field` is the path of the culprit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid nudge config at `{field}`: {problem}")]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn reason(&self) -> &'static str {
+        "invalid_nudge_config"
+    }
+
+    fn at(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Most asks the rolling-cap ring remembers; bounds the state.
+pub const MAX_ASKS_CAP: u32 = 16;
+
+impl NudgeConfig {
+    /// Checks what serde cannot: unique names, usable predicates and
+    /// windows. Every loader calls it; call it yourself after any other serde
+    /// deserialisation.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.moments.is_empty() {
+            return Err(ConfigError::at(
+                "moments",
+                "at least one success moment is needed",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, moment) in self.moments.iter().enumerate() {
+            let path = format!("moments[{i}]");
+            if moment.name.trim().is_empty() {
+                return Err(ConfigError::at(format!("{path}.name"), "must not be empty"));
+            }
+            if !names.insert(moment.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("duplicate moment name {:?}", moment.name),
+                ));
+            }
+            if moment.event.trim().is_empty() {
+                return Err(ConfigError::at(
+                    format!("{path}.event"),
+                    "must not be empty",
+                ));
+            }
+            if moment.occurrence == Some(0) {
+                return Err(ConfigError::at(
+                    format!("{path}.occurrence"),
+                    "is 1-based: use 1 for the first",
+                ));
+            }
+            if self.suppression.friction_events.contains(&moment.event) {
+                return Err(ConfigError::at(
+                    format!("{path}.event"),
+                    format!("{:?} is also a friction event", moment.event),
+                ));
+            }
+            for (j, predicate) in moment.when.iter().enumerate() {
+                let field = format!("{path}.when[{j}].value");
+                match (predicate.op, &predicate.value) {
+                    (Operator::OneOf, PredicateValue::Many(values)) if !values.is_empty() => {}
+                    (Operator::OneOf, _) => {
+                        return Err(ConfigError::at(field, "one_of needs a non-empty list"));
+                    }
+                    (_, PredicateValue::Many(_)) => {
+                        return Err(ConfigError::at(field, "only one_of takes a list"));
+                    }
+                    (Operator::AtLeast | Operator::AtMost, PredicateValue::One(value))
+                        if value.as_number().is_none() =>
+                    {
+                        return Err(ConfigError::at(field, "at_least and at_most need a number"));
+                    }
+                    _ => {}
+                }
+            }
+            let mut variant_names = BTreeSet::from(["control"]);
+            for (j, variant) in moment.variants.iter().enumerate() {
+                if !variant_names.insert(variant.name.as_str()) {
+                    return Err(ConfigError::at(
+                        format!("{path}.variants[{j}].name"),
+                        format!("duplicate or reserved variant name {:?}", variant.name),
+                    ));
+                }
+            }
+        }
+        let s = &self.suppression;
+        if s.max_asks_per_30_days == 0 || s.max_asks_per_30_days > MAX_ASKS_CAP {
+            return Err(ConfigError::at(
+                "suppression.max_asks_per_30_days",
+                format!("must be 1 to {MAX_ASKS_CAP}"),
+            ));
+        }
+        if s.cooldown_after_dismissed < s.cooldown_after_shown {
+            return Err(ConfigError::at(
+                "suppression.cooldown_after_dismissed",
+                "must be at least cooldown_after_shown",
+            ));
+        }
+        if let Some(experiment) = &self.experiment {
+            if experiment.name.trim().is_empty() {
+                return Err(ConfigError::at("experiment.name", "must not be empty"));
+            }
+            if experiment.holdout_basis_points > 10_000 {
+                return Err(ConfigError::at(
+                    "experiment.holdout_basis_points",
+                    "must be 0 to 10000",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and validates a JSON configuration.
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<NudgeConfig, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: NudgeConfig =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ConfigError {
+                field: e.path().to_string(),
+                problem: e.inner().to_string(),
+            })?;
+        de.end().map_err(|e| ConfigError::at(".", e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses and validates a TOML configuration.
+    #[cfg(feature = "toml")]
+    pub fn from_toml(text: &str) -> Result<NudgeConfig, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let config: NudgeConfig =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError {
+                field: e.path().to_string(),
+                problem: e.inner().message().to_owned(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,422 @@
+//! The success-moment nudge engine: decides **when** to ask a user to refer.
+//!
+//! `evaluate(config, state, event, now)` is pure and deterministic: the same
+//! config, state, event and time give the same decision and the same new
+//! state on every platform. It records the event into the state (occurrence
+//! counts, friction, profile facts) and, when it decides to ask, records the
+//! ask (so a second call cannot ask again inside the cooldown). The host
+//! records what the user then did with [`record`].
+//!
+//! Checks, in order, for an event that matches a success moment:
+//! opted out → holdout → onboarding (never skipped) → eligibility → recent friction →
+//! quiet after a referral → cooldown → rolling cap → ask. A cancel-flow
+//! moment may skip some of them (see [`config::Offboarding`]).
+
+pub mod config;
+pub mod duration;
+pub mod event;
+pub mod state;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{ConfigError, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
+pub use duration::Span;
+pub use event::{Event, PropValue};
+pub use state::{FrictionMark, NudgeState, Profile, StateError};
+
+use crate::template::MessageVars;
+use config::Eligibility;
+
+const THIRTY_DAYS: u64 = 30 * 86_400;
+
+/// A decision: ask now, or stay quiet and say why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Ask(Ask),
+    Quiet { reason: QuietReason },
+}
+
+impl Decision {
+    pub fn is_ask(&self) -> bool {
+        matches!(self, Decision::Ask(_))
+    }
+
+    /// `ask`, or the quiet reason's stable code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Decision::Ask(_) => "ask",
+            Decision::Quiet { reason } => reason.code(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ask {
+    pub moment: String,
+    /// `control` or an experiment variant's name.
+    pub variant: String,
+    /// The moment's (or variant's) message, rendered.
+    pub message: String,
+    /// Why now: which event, which occurrence, and whether a cancel-flow
+    /// moment skipped a rule that would otherwise have waited.
+    pub why: Why,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Why {
+    pub event: String,
+    pub occurrence: u32,
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypassed: Vec<String>,
+}
+
+/// Why no ask. `code()` is the stable machine-readable form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum QuietReason {
+    /// The event matches no success moment.
+    NoMatchingMoment,
+    /// The user said "don't ask again".
+    OptedOut,
+    /// The user is in the experiment's holdout: never asked.
+    Holdout,
+    /// Onboarding is not finished.
+    Onboarding,
+    /// An eligibility rule failed; `rule` names it.
+    NotEligible { rule: String },
+    /// Friction happened `seconds_ago`: `event`.
+    RecentFriction { event: String, seconds_ago: u64 },
+    /// The user referred someone recently; quiet until `until`.
+    RecentlyReferred { until: u64 },
+    /// An ask was shown or dismissed recently; quiet until `until`.
+    Cooldown { until: u64 },
+    /// `max_asks_per_30_days` reached; the oldest ask leaves the window at `until`.
+    CapReached { until: u64 },
+}
+
+impl QuietReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            QuietReason::NoMatchingMoment => "no_matching_moment",
+            QuietReason::OptedOut => "opted_out",
+            QuietReason::Holdout => "holdout",
+            QuietReason::Onboarding => "onboarding",
+            QuietReason::NotEligible { .. } => "not_eligible",
+            QuietReason::RecentFriction { .. } => "recent_friction",
+            QuietReason::RecentlyReferred { .. } => "recently_referred",
+            QuietReason::Cooldown { .. } => "cooldown",
+            QuietReason::CapReached { .. } => "cap_reached",
+        }
+    }
+}
+
+/// What the user did with an ask (or the product learned), for [`record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The ask was actually displayed (if later than the decision).
+    Shown,
+    /// "Not now": the longer cooldown starts.
+    Dismissed,
+    /// "Don't ask again": permanent.
+    OptedOut,
+    /// The user shared their link.
+    Shared,
+    /// Someone the user referred signed up: the quiet period starts.
+    Referred,
+}
+
+/// FNV-1a 64: tiny, stable across platforms and versions (unlike std's
+/// `DefaultHasher`), good enough to spread users over buckets.
+pub fn fnv1a64(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            // A NUL byte between parts: ("ab","c") and ("a","bc") differ.
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        for byte in part.as_bytes() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The user's bucket (0..10,000) in `experiment`.
+pub fn bucket(experiment: &str, user_id: &str) -> u32 {
+    (fnv1a64(&[experiment, user_id]) % 10_000) as u32
+}
+
+/// True when the user is in the experiment's holdout.
+pub fn in_holdout(config: &NudgeConfig, user_id: &str) -> bool {
+    config
+        .experiment
+        .as_ref()
+        .is_some_and(|e| bucket(&e.name, user_id) < e.holdout_basis_points)
+}
+
+fn learn_profile(eligibility: &Eligibility, state: &mut NudgeState, event: &Event, now: u64) {
+    if state.first_seen.is_none() {
+        state.first_seen = Some(now);
+    }
+    if eligibility.signup_event.as_deref() == Some(event.name.as_str())
+        && state.profile.signed_up_at.is_none()
+    {
+        state.profile.signed_up_at = Some(now);
+    }
+    if eligibility.onboarding_completed_event.as_deref() == Some(event.name.as_str())
+        && state.profile.onboarding_completed_at.is_none()
+    {
+        state.profile.onboarding_completed_at = Some(now);
+    }
+    if let Some(plan) = event.property("plan").and_then(PropValue::as_text) {
+        state.profile.plan = Some(state::cut(plan));
+    }
+    if let Some(role) = event.property("role").and_then(PropValue::as_text) {
+        state.profile.role = Some(state::cut(role));
+    }
+    if let Some(PropValue::Bool(active)) = event.property("active_customer") {
+        state.profile.active_customer = Some(*active);
+    }
+}
+
+fn predicate_holds(predicate: &Predicate, event: &Event) -> bool {
+    let Some(actual) = event.property(&predicate.property) else {
+        return false;
+    };
+    match (&predicate.op, &predicate.value) {
+        (Operator::Equals, PredicateValue::One(expected)) => actual.same_as(expected),
+        (Operator::AtLeast, PredicateValue::One(bound)) => {
+            matches!((actual.as_number(), bound.as_number()), (Some(a), Some(b)) if a >= b)
+        }
+        (Operator::AtMost, PredicateValue::One(bound)) => {
+            matches!((actual.as_number(), bound.as_number()), (Some(a), Some(b)) if a <= b)
+        }
+        (Operator::OneOf, PredicateValue::Many(values)) => values.iter().any(|v| actual.same_as(v)),
+        // `validate` refuses the other shapes at load.
+        _ => false,
+    }
+}
+
+/// The rule that makes the user ineligible, if any.
+fn ineligible(eligibility: &Eligibility, state: &NudgeState, now: u64) -> Option<QuietReason> {
+    let not = |rule: &str| {
+        Some(QuietReason::NotEligible {
+            rule: rule.to_owned(),
+        })
+    };
+    let since = state
+        .profile
+        .signed_up_at
+        .or(state.first_seen)
+        .unwrap_or(now);
+    if now.saturating_sub(since) < eligibility.min_account_age.secs() {
+        return not("min_account_age");
+    }
+    let in_set = |set: &[String], value: &Option<String>| {
+        set.is_empty() || value.as_ref().is_some_and(|v| set.iter().any(|s| s == v))
+    };
+    if !in_set(&eligibility.plans, &state.profile.plan) {
+        return not("plan");
+    }
+    if !in_set(&eligibility.roles, &state.profile.role) {
+        return not("role");
+    }
+    if eligibility.require_active_customer && state.profile.active_customer != Some(true) {
+        return not("active_customer");
+    }
+    None
+}
+
+/// Decides whether to ask now, recording the event (and an ask) in `state`.
+pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now: u64) -> Decision {
+    learn_profile(&config.eligibility, state, event, now);
+    let suppression = &config.suppression;
+    if suppression.friction_events.iter().any(|f| *f == event.name) {
+        if state.friction.len() >= state::FRICTION_RING {
+            state.friction.remove(0);
+        }
+        state.friction.push(FrictionMark {
+            event: state::cut(&event.name),
+            at: now,
+        });
+    }
+
+    // Count this occurrence for every moment event (bounded by the config).
+    let occurrence = if config.moments.iter().any(|m| m.event == event.name) {
+        let count = match state.counts.get_mut(event.name.as_str()) {
+            Some(count) => count,
+            None => state.counts.entry(state::cut(&event.name)).or_insert(0),
+        };
+        *count = count.saturating_add(1);
+        *count
+    } else {
+        0
+    };
+    let quiet = |reason| Decision::Quiet { reason };
+
+    let Some(moment) = config
+        .moments
+        .iter()
+        .filter(|m| m.event == event.name)
+        .filter(|m| m.occurrence.is_none_or(|n| n == occurrence))
+        .filter(|m| m.when.iter().all(|p| predicate_holds(p, event)))
+        .fold(None::<&Moment>, |best, m| match best {
+            Some(b) if b.priority >= m.priority => Some(b),
+            _ => Some(m),
+        })
+    else {
+        return quiet(QuietReason::NoMatchingMoment);
+    };
+
+    if state.is_opted_out() {
+        return quiet(QuietReason::OptedOut);
+    }
+    if in_holdout(config, &state.user_id) {
+        return quiet(QuietReason::Holdout);
+    }
+    let offboarding = moment.offboarding.then_some(&config.offboarding);
+    let mut bypassed = Vec::new();
+    let mut skip = |allowed: bool, rule: &str| {
+        if allowed {
+            bypassed.push(rule.to_owned());
+        }
+        allowed
+    };
+
+    // Onboarding is never skipped, not even by a cancel flow.
+    if config.eligibility.onboarding_completed_event.is_some()
+        && state.profile.onboarding_completed_at.is_none()
+    {
+        return quiet(QuietReason::Onboarding);
+    }
+    if let Some(reason) = ineligible(&config.eligibility, state, now) {
+        if !skip(
+            offboarding.is_some_and(|o| o.bypass_eligibility),
+            reason.code(),
+        ) {
+            return quiet(reason);
+        }
+    }
+    if let Some(mark) = state
+        .friction
+        .last()
+        .filter(|mark| now.saturating_sub(mark.at) < suppression.friction_window.secs())
+    {
+        if !skip(
+            offboarding.is_some_and(|o| o.bypass_friction),
+            "recent_friction",
+        ) {
+            return quiet(QuietReason::RecentFriction {
+                event: mark.event.clone(),
+                seconds_ago: now.saturating_sub(mark.at),
+            });
+        }
+    }
+    if let Some(referred) = state.last_referred {
+        let until = referred.saturating_add(suppression.quiet_after_referred.secs());
+        if now < until
+            && !skip(
+                offboarding.is_some_and(|o| o.bypass_cooldown),
+                "recently_referred",
+            )
+        {
+            return quiet(QuietReason::RecentlyReferred { until });
+        }
+    }
+    let cooldown_until = [
+        state
+            .last_shown
+            .map(|t| t.saturating_add(suppression.cooldown_after_shown.secs())),
+        state
+            .last_dismissed
+            .map(|t| t.saturating_add(suppression.cooldown_after_dismissed.secs())),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    if let Some(until) = cooldown_until.filter(|until| now < *until) {
+        if !skip(offboarding.is_some_and(|o| o.bypass_cooldown), "cooldown") {
+            return quiet(QuietReason::Cooldown { until });
+        }
+    }
+    state.asks.retain(|t| now.saturating_sub(*t) < THIRTY_DAYS);
+    if state.asks.len() >= suppression.max_asks_per_30_days as usize {
+        let until = state
+            .asks
+            .first()
+            .map_or(now, |t| t.saturating_add(THIRTY_DAYS));
+        if !skip(offboarding.is_some_and(|o| o.bypass_cap), "cap_reached") {
+            return quiet(QuietReason::CapReached { until });
+        }
+    }
+
+    let (variant, template) = match (&config.experiment, moment.variants.is_empty()) {
+        (Some(experiment), false) => {
+            let arms = moment.variants.len() as u64 + 1;
+            let pick = fnv1a64(&[&experiment.name, &moment.name, &state.user_id]) % arms;
+            match pick
+                .checked_sub(1)
+                .and_then(|i| moment.variants.get(i as usize))
+            {
+                Some(v) => (v.name.clone(), &v.message),
+                None => ("control".to_owned(), &moment.message),
+            }
+        }
+        _ => ("control".to_owned(), &moment.message),
+    };
+    let message = template.render(&MessageVars {
+        referrer_name: state.profile.display_name.clone(),
+        product: config.product.clone(),
+        reward: config.reward.clone(),
+        link: state.profile.share_link.clone(),
+    });
+
+    // The ask is recorded now, so the cooldown holds even if the host never
+    // reports `Shown`. The ring keeps at most the cap's size.
+    state.last_shown = Some(now);
+    state.asks.push(now);
+    let keep = state
+        .asks
+        .len()
+        .saturating_sub(config::MAX_ASKS_CAP as usize);
+    state.asks.drain(..keep);
+    state.total_asks = state.total_asks.saturating_add(1);
+    Decision::Ask(Ask {
+        moment: moment.name.clone(),
+        variant,
+        message,
+        why: Why {
+            event: event.name.clone(),
+            occurrence,
+            priority: moment.priority,
+            bypassed,
+        },
+    })
+}
+
+/// Records what happened after an ask (or a referral signup) at `now`.
+pub fn record(state: &mut NudgeState, outcome: Outcome, now: u64) {
+    match outcome {
+        Outcome::Shown => {
+            state.last_shown = Some(state.last_shown.map_or(now, |t| t.max(now)));
+        }
+        Outcome::Dismissed => state.last_dismissed = Some(now),
+        Outcome::OptedOut => {
+            if state.opted_out_at.is_none() {
+                state.opted_out_at = Some(now);
+            }
+        }
+        Outcome::Shared => {
+            state.last_shared = Some(now);
+            state.total_shares = state.total_shares.saturating_add(1);
+        }
+        Outcome::Referred => {
+            state.last_referred = Some(now);
+            state.total_referred = state.total_referred.saturating_add(1);
+        }
+    }
+}

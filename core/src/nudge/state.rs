@@ -1,0 +1,246 @@
+//! The per-user nudge state the host stores (localStorage, SharedPreferences,
+//! a database row). Versioned and bounded.
+//!
+//! Size bound: the state holds fixed fields, at most [`FRICTION_RING`]
+//! friction marks (each an event name of at most [`MAX_NAME_LEN`] bytes), at
+//! most `max_asks_per_30_days` (≤ 16) ask times, and one occurrence counter
+//! per distinct moment event in the config. So its size depends on the
+//! config, never on how many events the user produced; a typical state is
+//! 200–400 bytes of JSON (see the `state_stays_bounded` test).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Friction marks kept (most recent last).
+pub const FRICTION_RING: usize = 4;
+/// Event names and profile strings are cut to this many bytes in state.
+pub const MAX_NAME_LEN: usize = 64;
+pub const STATE_VERSION: u32 = 2;
+
+/// What the host knows about the user. Events can fill it in too (see
+/// `Eligibility`); values the host sets win until an event changes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_up_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onboarding_completed_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_customer: Option<bool>,
+    /// `{referrer_name}` in messages.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub display_name: String,
+    /// `{link}` in messages, when the host has the user's link at hand.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub share_link: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrictionMark {
+    pub event: String,
+    pub at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NudgeState {
+    /// Format version; older versions are migrated by [`NudgeState::from_stored`].
+    pub v: u32,
+    pub user_id: String,
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<u64>,
+    /// Occurrences of each moment event seen so far (for "the 3rd report").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub friction: Vec<FrictionMark>,
+    /// Times of recent asks, oldest first, for the rolling 30-day cap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asks: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_shown: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_dismissed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opted_out_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_shared: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_referred: Option<u64>,
+    #[serde(default)]
+    pub total_asks: u32,
+    #[serde(default)]
+    pub total_shares: u32,
+    #[serde(default)]
+    pub total_referred: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("stored nudge state version {0} is newer than this SDK understands")]
+    FutureVersion(u32),
+    #[error("stored nudge state is not valid: {0}")]
+    Invalid(String),
+}
+
+impl StateError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            StateError::FutureVersion(_) => "future_state_version",
+            StateError::Invalid(_) => "invalid_state",
+        }
+    }
+}
+
+/// Version 1 stored one `last_friction` instead of a ring, and `asked_at`
+/// instead of `last_shown`. Kept to show (and test) the migration path.
+#[derive(Deserialize)]
+struct StateV1 {
+    user_id: String,
+    #[serde(default)]
+    last_friction: Option<FrictionMark>,
+    #[serde(default)]
+    asked_at: Vec<u64>,
+    #[serde(default)]
+    dismissed_at: Option<u64>,
+    #[serde(default)]
+    opted_out: bool,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(default = "one")]
+    v: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+pub(crate) fn cut(text: &str) -> String {
+    if text.len() <= MAX_NAME_LEN {
+        return text.to_owned();
+    }
+    let mut end = MAX_NAME_LEN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+impl NudgeState {
+    pub fn new(user_id: &str) -> NudgeState {
+        NudgeState {
+            v: STATE_VERSION,
+            user_id: cut(user_id),
+            profile: Profile::default(),
+            first_seen: None,
+            counts: BTreeMap::new(),
+            friction: Vec::new(),
+            asks: Vec::new(),
+            last_shown: None,
+            last_dismissed: None,
+            opted_out_at: None,
+            last_shared: None,
+            last_referred: None,
+            total_asks: 0,
+            total_shares: 0,
+            total_referred: 0,
+        }
+    }
+
+    /// Reads a stored state of any known version (JSON), migrating old ones.
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<NudgeState, StateError> {
+        let version: VersionOnly =
+            serde_json::from_str(text).map_err(|e| StateError::Invalid(e.to_string()))?;
+        match version.v {
+            1 => {
+                let old: StateV1 =
+                    serde_json::from_str(text).map_err(|e| StateError::Invalid(e.to_string()))?;
+                Ok(NudgeState::from_v1(old))
+            }
+            STATE_VERSION => {
+                serde_json::from_str(text).map_err(|e| StateError::Invalid(e.to_string()))
+            }
+            newer => Err(StateError::FutureVersion(newer)),
+        }
+    }
+
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        // Serialising plain data to a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn from_v1(old: StateV1) -> NudgeState {
+        let mut state = NudgeState::new(&old.user_id);
+        state.friction.extend(old.last_friction);
+        state.last_shown = old.asked_at.last().copied();
+        state.total_asks = old.asked_at.len() as u32;
+        state.asks = old.asked_at;
+        state.asks.sort_unstable();
+        let keep = state
+            .asks
+            .len()
+            .saturating_sub(crate::nudge::config::MAX_ASKS_CAP as usize);
+        state.asks.drain(..keep);
+        state.last_dismissed = old.dismissed_at;
+        // v1 had no timestamp for the opt-out: the migration time is unknown,
+        // so 0 records "opted out at some point", which is all that matters.
+        state.opted_out_at = old.opted_out.then_some(0);
+        state
+    }
+
+    /// True after "don't ask again"; permanent.
+    pub fn is_opted_out(&self) -> bool {
+        self.opted_out_at.is_some()
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_version_one() {
+        let v1 = r#"{"v":1,"user_id":"u1","last_friction":{"event":"error","at":100},"asked_at":[50,90],"dismissed_at":95,"opted_out":true}"#;
+        let state = NudgeState::from_json(v1).unwrap();
+        assert_eq!(state.v, STATE_VERSION);
+        assert_eq!(
+            state.friction,
+            vec![FrictionMark {
+                event: "error".into(),
+                at: 100
+            }]
+        );
+        assert_eq!(state.asks, vec![50, 90]);
+        assert_eq!(state.last_shown, Some(90));
+        assert_eq!(state.last_dismissed, Some(95));
+        assert!(state.is_opted_out());
+        // A state without "v" is version 1 too.
+        assert_eq!(
+            NudgeState::from_json(r#"{"user_id":"u2"}"#)
+                .unwrap()
+                .user_id,
+            "u2"
+        );
+        assert_eq!(
+            NudgeState::from_json(r#"{"v":99,"user_id":"u"}"#),
+            Err(StateError::FutureVersion(99))
+        );
+        assert_eq!(
+            NudgeState::from_json("[").unwrap_err().reason(),
+            "invalid_state"
+        );
+        let round = NudgeState::from_json(&state.to_json()).unwrap();
+        assert_eq!(round, state);
+    }
+}

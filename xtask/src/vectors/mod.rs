@@ -3,6 +3,7 @@
 //! the file is what core does today; CI regenerates it and fails on a diff.
 
 mod codes;
+mod nudge;
 mod share;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ pub fn generate() -> Result<Value, String> {
     sections.insert("hmac_rfc4231".into(), codes::hmac_rfc4231());
     sections.insert("codes".into(), codes::cases()?);
     sections.insert("share".into(), share::cases()?);
+    sections.insert("nudge".into(), nudge::cases()?);
     Ok(Value::Object(sections))
 }
 

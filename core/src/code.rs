@@ -269,6 +269,7 @@ impl fmt::Display for ReferralCode {
 }
 
 /// Serialises the signed part of a code (everything but the tag).
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 pub(crate) fn encode_payload(claims: &Claims) -> Result<Vec<u8>, MintError> {
     let since_epoch = claims
         .issued_at
@@ -304,6 +305,7 @@ pub(crate) fn encode_payload(claims: &Claims) -> Result<Vec<u8>, MintError> {
     Ok(out)
 }
 
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 pub(crate) fn encode_code(payload: &[u8], tag: &[u8]) -> ReferralCode {
     let mut bytes = Vec::with_capacity(payload.len() + tag.len());
     bytes.extend_from_slice(payload);
@@ -313,6 +315,7 @@ pub(crate) fn encode_code(payload: &[u8], tag: &[u8]) -> ReferralCode {
 
 /// A code split into its parts; the payload is what the tag signs. The
 /// bytes live on the stack: parsing allocates only for an opaque referrer.
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 pub(crate) struct ParsedCode {
     pub claims: Claims,
     buffer: [u8; base62::MAX_DECODED_LEN],
@@ -320,6 +323,7 @@ pub(crate) struct ParsedCode {
     payload_end: usize,
 }
 
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 impl ParsedCode {
     pub fn payload(&self) -> &[u8] {
         &self.buffer[self.start..self.payload_end]
@@ -397,6 +401,7 @@ pub fn peek(code: &str) -> Result<UnverifiedClaims, CodeError> {
     parse(code).map(|parsed| UnverifiedClaims(parsed.claims))
 }
 
+#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);

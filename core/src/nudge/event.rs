@@ -127,7 +127,8 @@ pub struct Event {
     pub properties: Vec<(String, PropValue)>,
 }
 
-mod properties_as_map {
+/// Serde helpers: properties as a JSON object, kept as ordered pairs.
+pub mod properties_as_map {
     use core::fmt;
 
     use serde::ser::SerializeMap;

@@ -402,7 +402,7 @@ pub fn peek(code: &str) -> Result<UnverifiedClaims, CodeError> {
 }
 
 #[cfg_attr(not(feature = "signing"), allow(dead_code))]
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -410,12 +410,22 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    #[cfg_attr(not(feature = "signing"), allow(dead_code))]
+    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, pos: 0 }
+    }
+
+    #[cfg_attr(not(feature = "signing"), allow(dead_code))]
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     fn byte(&mut self) -> Result<u8, CodeError> {
         let b = *self
             .bytes
@@ -437,7 +447,7 @@ impl<'a> Reader<'a> {
     }
 
     /// LEB128, canonical only: no overlong forms, no overflow past u64.
-    fn varint(&mut self) -> Result<u64, CodeError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, CodeError> {
         let bad = CodeError::Malformed(Malformation::BadVarint);
         let mut value: u64 = 0;
         for index in 0..10u32 {
@@ -457,7 +467,7 @@ impl<'a> Reader<'a> {
         Err(bad)
     }
 
-    fn varint_u32(&mut self) -> Result<u32, CodeError> {
+    pub(crate) fn varint_u32(&mut self) -> Result<u32, CodeError> {
         u32::try_from(self.varint()?).map_err(|_| CodeError::Malformed(Malformation::BadVarint))
     }
 }

@@ -261,6 +261,76 @@ impl Keyring {
     }
 }
 
+/// Typed codes: short, case-insensitive codes a person can read out
+/// (`7R2K-9QXM-A4`), for signups that never clicked a link. See
+/// `docs/code-format.md` ("Typed codes") for the layout and its margin.
+const TYPED_CODE_DOMAIN: &[u8] = b"referral-typed-code/v1";
+/// 32 bits: one success in about 4.3 billion guesses per attempt.
+pub const TYPED_CODE_TAG_LEN: usize = 4;
+
+/// What a typed code says once verified.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TypedCodeClaims {
+    pub key_id: u32,
+    pub program_id: u32,
+    pub referrer: u64,
+}
+
+impl Keyring {
+    fn typed_tag(mac: &HmacSha256, program_id: u32, body: &[u8]) -> [u8; 32] {
+        let mut message = Vec::with_capacity(TYPED_CODE_DOMAIN.len() + 4 + body.len());
+        message.extend_from_slice(TYPED_CODE_DOMAIN);
+        message.extend_from_slice(&program_id.to_be_bytes());
+        message.extend_from_slice(body);
+        sign(mac, &message)
+    }
+
+    /// The typed code for a numeric referrer in a program, signed with the
+    /// active key. Deterministic: the same referrer always reads the same.
+    pub fn typed_code(&self, program_id: u32, referrer: u64) -> String {
+        let key = self.active();
+        let mut bytes = Vec::with_capacity(16);
+        code::put_varint(&mut bytes, u64::from(key.id));
+        code::put_varint(&mut bytes, referrer);
+        let tag = Keyring::typed_tag(&key.mac, program_id, &bytes);
+        bytes.extend_from_slice(&tag[..TYPED_CODE_TAG_LEN]);
+        crate::crockford::encode_grouped(&bytes)
+    }
+
+    /// Checks a typed code as a person typed it (any case, with or without
+    /// dashes and spaces, `O`/`I`/`L` read as `0`/`1`/`1`).
+    pub fn verify_typed_code(&self, text: &str, program_id: u32) -> Result<TypedCodeClaims, CodeError> {
+        let malformed = |m| CodeError::Malformed(m);
+        let bytes = crate::crockford::decode(text).ok_or(malformed(code::Malformation::NotBase62))?;
+        let mut reader = code::Reader::new(&bytes);
+        let key_id = reader.varint_u32()?;
+        let referrer = reader.varint()?;
+        let body_len = reader.position();
+        if bytes.len() != body_len + TYPED_CODE_TAG_LEN {
+            return Err(malformed(if bytes.len() < body_len + TYPED_CODE_TAG_LEN {
+                code::Malformation::Truncated
+            } else {
+                code::Malformation::TrailingBytes
+            }));
+        }
+        let key = self.keys.iter().find(|k| k.id == key_id).ok_or(CodeError::UnknownKey(key_id))?;
+        if key.status == KeyStatus::Retired {
+            return Err(CodeError::RetiredKey(key_id));
+        }
+        let mut mac = key.mac.clone();
+        mac.update(TYPED_CODE_DOMAIN);
+        mac.update(&program_id.to_be_bytes());
+        mac.update(&bytes[..body_len]);
+        mac.verify_truncated_left(&bytes[body_len..])
+            .map_err(|_| CodeError::BadSignature)?;
+        Ok(TypedCodeClaims {
+            key_id,
+            program_id,
+            referrer,
+        })
+    }
+}
+
 fn sign(mac: &HmacSha256, payload: &[u8]) -> [u8; 32] {
     let mut mac = mac.clone();
     mac.update(payload);

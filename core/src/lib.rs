@@ -1,8 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "signing")]
+pub mod attribution;
 pub mod base62;
 pub mod code;
+#[cfg(feature = "signing")]
+mod crockford;
+pub mod fraud;
 #[cfg(feature = "signing")]
 pub mod keyring;
 pub mod nudge;

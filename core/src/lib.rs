@@ -8,9 +8,11 @@ pub mod code;
 #[cfg(feature = "signing")]
 mod crockford;
 pub mod fraud;
+pub mod funnel;
 #[cfg(feature = "signing")]
 pub mod keyring;
 pub mod nudge;
+pub mod rewards;
 pub mod share;
 pub mod template;
 pub mod url;

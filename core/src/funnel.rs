@@ -1,0 +1,157 @@
+//! Funnel metrics from an event log: impressions → shares → clicks →
+//! signups → trials → activations → paid → rewards, with conversion rates
+//! in basis points (integers: no floats in core), the referral rate, time to
+//! first referral, and break-downs by channel, moment, program and referrer.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Impression,
+    Share,
+    Click,
+    Signup,
+    Trial,
+    Activation,
+    Paid,
+    Reward,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Impression,
+        Stage::Share,
+        Stage::Click,
+        Stage::Signup,
+        Stage::Trial,
+        Stage::Activation,
+        Stage::Paid,
+        Stage::Reward,
+    ];
+}
+
+/// One funnel event. `referrer` is the referring account; the dimensions
+/// are optional because not every stage knows them (an impression has a
+/// moment but no channel yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelEvent {
+    pub stage: Stage,
+    pub at: u64,
+    pub referrer: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub moment: Option<String>,
+    #[serde(default)]
+    pub program: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageCounts {
+    pub counts: BTreeMap<Stage, u64>,
+    /// Stage N+1 over stage N, in basis points (10000 = 100%); absent when
+    /// stage N is zero.
+    pub conversion_bp: BTreeMap<Stage, u32>,
+}
+
+impl StageCounts {
+    fn add(&mut self, stage: Stage) {
+        *self.counts.entry(stage).or_default() += 1;
+    }
+
+    fn finish(&mut self) {
+        for pair in Stage::ALL.windows(2) {
+            let from = self.counts.get(&pair[0]).copied().unwrap_or(0);
+            let to = self.counts.get(&pair[1]).copied().unwrap_or(0);
+            if from > 0 {
+                self.conversion_bp.insert(pair[1], ratio_bp(to, from));
+            }
+        }
+    }
+}
+
+fn ratio_bp(numerator: u64, denominator: u64) -> u32 {
+    if denominator == 0 {
+        return 0;
+    }
+    (u128::from(numerator) * 10_000 / u128::from(denominator)).min(u128::from(u32::MAX)) as u32
+}
+
+/// Customers known to the host (for the referral rate and time to first
+/// referral): account and when they became a customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub account: String,
+    pub since: u64,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelReport {
+    pub total: StageCounts,
+    pub by_channel: BTreeMap<String, StageCounts>,
+    pub by_moment: BTreeMap<String, StageCounts>,
+    pub by_program: BTreeMap<u32, StageCounts>,
+    pub by_referrer: BTreeMap<String, StageCounts>,
+    pub active_customers: u64,
+    /// Active customers who referred (shared or brought a signup) at least once.
+    pub referring_customers: u64,
+    /// referring / active, in basis points.
+    pub referral_rate_bp: u32,
+    /// Seconds from becoming a customer to the first referred signup.
+    pub time_to_first_referral_median_secs: Option<u64>,
+    pub time_to_first_referral_p90_secs: Option<u64>,
+}
+
+/// Computes the funnel over `events` (any order) for `customers`.
+pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
+    let mut report = FunnelReport::default();
+    let mut referring: BTreeSet<&str> = BTreeSet::new();
+    let mut first_signup: BTreeMap<&str, u64> = BTreeMap::new();
+    for event in events {
+        report.total.add(event.stage);
+        if let Some(channel) = &event.channel {
+            report.by_channel.entry(channel.clone()).or_default().add(event.stage);
+        }
+        if let Some(moment) = &event.moment {
+            report.by_moment.entry(moment.clone()).or_default().add(event.stage);
+        }
+        if let Some(program) = event.program {
+            report.by_program.entry(program).or_default().add(event.stage);
+        }
+        report.by_referrer.entry(event.referrer.clone()).or_default().add(event.stage);
+        if matches!(event.stage, Stage::Share | Stage::Signup) {
+            referring.insert(&event.referrer);
+        }
+        if event.stage == Stage::Signup {
+            let first = first_signup.entry(&event.referrer).or_insert(event.at);
+            *first = (*first).min(event.at);
+        }
+    }
+    report.total.finish();
+    for counts in report
+        .by_channel
+        .values_mut()
+        .chain(report.by_moment.values_mut())
+        .chain(report.by_program.values_mut())
+        .chain(report.by_referrer.values_mut())
+    {
+        counts.finish();
+    }
+    let active: Vec<&Customer> = customers.iter().filter(|c| c.active).collect();
+    report.active_customers = active.len() as u64;
+    report.referring_customers = active.iter().filter(|c| referring.contains(c.account.as_str())).count() as u64;
+    report.referral_rate_bp = ratio_bp(report.referring_customers, report.active_customers);
+    let mut delays: Vec<u64> = customers
+        .iter()
+        .filter_map(|c| first_signup.get(c.account.as_str()).map(|first| first.saturating_sub(c.since)))
+        .collect();
+    delays.sort_unstable();
+    let pick = |q: usize| (!delays.is_empty()).then(|| delays[(delays.len() - 1) * q / 100]);
+    report.time_to_first_referral_median_secs = pick(50);
+    report.time_to_first_referral_p90_secs = pick(90);
+    report
+}

@@ -1,0 +1,7 @@
+//! Rewards: programs (customer, partner, employee) and the ledger.
+
+pub mod ledger;
+pub mod program;
+
+pub use ledger::{Applied, Balance, Entry, EntryStatus, Ledger, LedgerError, LedgerEvent, Referral, ReversalReason, RewardValue, Side};
+pub use program::{Cap, Money, Period, Program, ProgramError, ProgramKind, QualifyingEvent, RewardRule, Tier};

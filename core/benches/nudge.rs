@@ -11,7 +11,11 @@ const T0: u64 = 1_780_000_000;
 fn config_with_20_moments() -> NudgeConfig {
     let mut moments = String::new();
     for i in 0..20 {
-        let predicate = if i % 4 == 0 { ", when = [{ property = \"score\", op = \"at_least\", value = 9 }]" } else { "" };
+        let predicate = if i % 4 == 0 {
+            ", when = [{ property = \"score\", op = \"at_least\", value = 9 }]"
+        } else {
+            ""
+        };
         moments.push_str(&format!(
             "[[moments]]\nname = \"moment_{i}\"\nevent = \"event_{i}\"\npriority = {i}\nmessage = \"Moment {i}! Invite a friend to {{product}}. {{reward}}\"\n{}\n",
             predicate.trim_start_matches(", ")
@@ -28,7 +32,12 @@ fn bench(c: &mut Criterion) {
     assert_eq!(config.moments.len(), 20);
     let mut state = NudgeState::new("user-42");
     evaluate(&config, &mut state, &Event::new("signup"), T0);
-    evaluate(&config, &mut state, &Event::new("onboarding_completed"), T0 + 60);
+    evaluate(
+        &config,
+        &mut state,
+        &Event::new("onboarding_completed"),
+        T0 + 60,
+    );
     let mut group = c.benchmark_group("nudge");
     let page_view = Event::new("page_view").with("path", "/dashboard");
     group.bench_function("evaluate_no_matching_moment", |b| {

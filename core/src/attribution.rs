@@ -302,7 +302,10 @@ pub fn attribute(
     // Stable choice: ties in capture time keep the earlier-listed capture
     // for first touch and the later-listed one for last touch.
     let winner = match policy.touch {
-        Touch::LastTouch => others.iter().enumerate().max_by_key(|(i, c)| (c.capture.captured_at, *i)),
+        Touch::LastTouch => others
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (c.capture.captured_at, *i)),
         Touch::FirstTouch => others
             .iter()
             .enumerate()
@@ -315,14 +318,19 @@ pub fn attribute(
     let info = winner.info;
     let mut flags = Vec::new();
     let referrer_domain = info.email_domain.trim().to_ascii_lowercase();
-    if !policy.allow_same_company_domain && referrer_domain == friend_domain && !fraud::is_free_provider(&friend_domain) {
+    if !policy.allow_same_company_domain
+        && referrer_domain == friend_domain
+        && !fraud::is_free_provider(&friend_domain)
+    {
         flags.push(FraudFlag::SameCompanyDomain {
             domain: friend_domain.clone(),
         });
     }
     if let Ok(email_domain) = fraud::email_domain(&signup.email) {
         if fraud::is_disposable_domain(&email_domain) {
-            flags.push(FraudFlag::DisposableEmail { domain: email_domain });
+            flags.push(FraudFlag::DisposableEmail {
+                domain: email_domain,
+            });
         }
     }
     if let Some(existing) = &known.account_with_same_normalized_email {

@@ -37,7 +37,10 @@ fn value(c: char) -> Option<u32> {
         'I' | 'L' => '1',
         other => other,
     };
-    ALPHABET.iter().position(|a| char::from(*a) == c).map(|p| p as u32)
+    ALPHABET
+        .iter()
+        .position(|a| char::from(*a) == c)
+        .map(|p| p as u32)
 }
 
 /// Decodes what a person typed; `None` for a foreign character, more than

@@ -17,7 +17,10 @@ pub enum FraudFlag {
     /// The friend signed up with a disposable email domain.
     DisposableEmail { domain: String },
     /// The friend's normalised email matches an existing account.
-    DuplicatePerson { normalized_email: String, existing_account: String },
+    DuplicatePerson {
+        normalized_email: String,
+        existing_account: String,
+    },
     /// The friend had referred the referrer: A → B → A.
     ReferralRing { other_account: String },
     /// The referrer passed the program's rewards-per-month limit.
@@ -57,8 +60,22 @@ const DOT_INSENSITIVE: [&str; 2] = ["gmail.com", "googlemail.com"];
 /// Free mailbox providers: a shared domain there says nothing about a
 /// shared company.
 const FREE_PROVIDERS: [&str; 16] = [
-    "aol.com", "fastmail.com", "gmail.com", "gmx.com", "gmx.de", "googlemail.com", "hey.com", "hotmail.com",
-    "icloud.com", "live.com", "mail.com", "me.com", "outlook.com", "proton.me", "protonmail.com", "yahoo.com",
+    "aol.com",
+    "fastmail.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "googlemail.com",
+    "hey.com",
+    "hotmail.com",
+    "icloud.com",
+    "live.com",
+    "mail.com",
+    "me.com",
+    "outlook.com",
+    "proton.me",
+    "protonmail.com",
+    "yahoo.com",
 ];
 
 /// The lower-cased domain of an email address.
@@ -94,7 +111,11 @@ pub fn normalize_email(email: &str) -> Result<String, EmailError> {
     if let Some(plus) = local.find('+') {
         local.truncate(plus);
     }
-    let domain = if domain == "googlemail.com" { "gmail.com".to_owned() } else { domain };
+    let domain = if domain == "googlemail.com" {
+        "gmail.com".to_owned()
+    } else {
+        domain
+    };
     if DOT_INSENSITIVE.contains(&domain.as_str()) {
         local.retain(|c| c != '.');
     }
@@ -110,7 +131,9 @@ pub fn is_free_provider(domain: &str) -> bool {
 
 fn list(text: &'static str) -> Vec<&'static str> {
     // The files are written sorted by `cargo xtask disposable-domains`.
-    text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
 }
 
 fn disposable_exact() -> &'static [&'static str] {
@@ -152,10 +175,25 @@ mod tests {
 
     #[test]
     fn normalises_emails() {
-        assert_eq!(normalize_email(" Anna.Lind+promo@GoogleMail.com ").unwrap(), "annalind@gmail.com");
+        assert_eq!(
+            normalize_email(" Anna.Lind+promo@GoogleMail.com ").unwrap(),
+            "annalind@gmail.com"
+        );
         assert_eq!(normalize_email("a.b+x@acme.io").unwrap(), "a.b@acme.io");
-        assert_eq!(normalize_email("Zoë@Example.ORG").unwrap(), "zoë@example.org");
-        for bad in ["", "no-at-sign", "@acme.io", "a@", "a@b", "a b@acme.io", "+tag@acme.io", "a@acme..io"] {
+        assert_eq!(
+            normalize_email("Zoë@Example.ORG").unwrap(),
+            "zoë@example.org"
+        );
+        for bad in [
+            "",
+            "no-at-sign",
+            "@acme.io",
+            "a@",
+            "a@b",
+            "a b@acme.io",
+            "+tag@acme.io",
+            "a@acme..io",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -114,15 +114,31 @@ pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
     for event in events {
         report.total.add(event.stage);
         if let Some(channel) = &event.channel {
-            report.by_channel.entry(channel.clone()).or_default().add(event.stage);
+            report
+                .by_channel
+                .entry(channel.clone())
+                .or_default()
+                .add(event.stage);
         }
         if let Some(moment) = &event.moment {
-            report.by_moment.entry(moment.clone()).or_default().add(event.stage);
+            report
+                .by_moment
+                .entry(moment.clone())
+                .or_default()
+                .add(event.stage);
         }
         if let Some(program) = event.program {
-            report.by_program.entry(program).or_default().add(event.stage);
+            report
+                .by_program
+                .entry(program)
+                .or_default()
+                .add(event.stage);
         }
-        report.by_referrer.entry(event.referrer.clone()).or_default().add(event.stage);
+        report
+            .by_referrer
+            .entry(event.referrer.clone())
+            .or_default()
+            .add(event.stage);
         if matches!(event.stage, Stage::Share | Stage::Signup) {
             referring.insert(&event.referrer);
         }
@@ -143,11 +159,18 @@ pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
     }
     let active: Vec<&Customer> = customers.iter().filter(|c| c.active).collect();
     report.active_customers = active.len() as u64;
-    report.referring_customers = active.iter().filter(|c| referring.contains(c.account.as_str())).count() as u64;
+    report.referring_customers = active
+        .iter()
+        .filter(|c| referring.contains(c.account.as_str()))
+        .count() as u64;
     report.referral_rate_bp = ratio_bp(report.referring_customers, report.active_customers);
     let mut delays: Vec<u64> = customers
         .iter()
-        .filter_map(|c| first_signup.get(c.account.as_str()).map(|first| first.saturating_sub(c.since)))
+        .filter_map(|c| {
+            first_signup
+                .get(c.account.as_str())
+                .map(|first| first.saturating_sub(c.since))
+        })
         .collect();
     delays.sort_unstable();
     let pick = |q: usize| (!delays.is_empty()).then(|| delays[(delays.len() - 1) * q / 100]);

@@ -299,9 +299,14 @@ impl Keyring {
 
     /// Checks a typed code as a person typed it (any case, with or without
     /// dashes and spaces, `O`/`I`/`L` read as `0`/`1`/`1`).
-    pub fn verify_typed_code(&self, text: &str, program_id: u32) -> Result<TypedCodeClaims, CodeError> {
+    pub fn verify_typed_code(
+        &self,
+        text: &str,
+        program_id: u32,
+    ) -> Result<TypedCodeClaims, CodeError> {
         let malformed = |m| CodeError::Malformed(m);
-        let bytes = crate::crockford::decode(text).ok_or(malformed(code::Malformation::NotBase62))?;
+        let bytes =
+            crate::crockford::decode(text).ok_or(malformed(code::Malformation::NotBase62))?;
         let mut reader = code::Reader::new(&bytes);
         let key_id = reader.varint_u32()?;
         let referrer = reader.varint()?;
@@ -313,7 +318,11 @@ impl Keyring {
                 code::Malformation::TrailingBytes
             }));
         }
-        let key = self.keys.iter().find(|k| k.id == key_id).ok_or(CodeError::UnknownKey(key_id))?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == key_id)
+            .ok_or(CodeError::UnknownKey(key_id))?;
         if key.status == KeyStatus::Retired {
             return Err(CodeError::RetiredKey(key_id));
         }

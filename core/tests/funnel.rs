@@ -1,7 +1,14 @@
 use referral_core::funnel::{funnel, Customer, FunnelEvent, Stage};
 
 fn ev(stage: Stage, at: u64, referrer: &str, channel: Option<&str>) -> FunnelEvent {
-    FunnelEvent { stage, at, referrer: referrer.into(), channel: channel.map(Into::into), moment: Some("first_report".into()), program: Some(7) }
+    FunnelEvent {
+        stage,
+        at,
+        referrer: referrer.into(),
+        channel: channel.map(Into::into),
+        moment: Some("first_report".into()),
+        program: Some(7),
+    }
 }
 
 #[test]
@@ -21,23 +28,50 @@ fn counts_conversions_rates_and_time_to_first_referral() {
     events.push(ev(Stage::Paid, 9_000, "anna", Some("email")));
     events.push(ev(Stage::Reward, 9_100, "anna", Some("email")));
     let customers = vec![
-        Customer { account: "anna".into(), since: 1_000, active: true },
-        Customer { account: "bo".into(), since: 50, active: true },
-        Customer { account: "cy".into(), since: 50, active: true },
-        Customer { account: "dee".into(), since: 50, active: false },
+        Customer {
+            account: "anna".into(),
+            since: 1_000,
+            active: true,
+        },
+        Customer {
+            account: "bo".into(),
+            since: 50,
+            active: true,
+        },
+        Customer {
+            account: "cy".into(),
+            since: 50,
+            active: true,
+        },
+        Customer {
+            account: "dee".into(),
+            since: 50,
+            active: false,
+        },
     ];
     let report = funnel(&events, &customers);
     assert_eq!(report.total.counts[&Stage::Impression], 10);
     assert_eq!(report.total.conversion_bp[&Stage::Share], 5_000); // 5 shares / 10 impressions
     assert_eq!(report.total.conversion_bp[&Stage::Click], 4_000); // 2 / 5
     assert_eq!(report.total.conversion_bp[&Stage::Signup], 10_000);
-    assert_eq!(report.total.conversion_bp.get(&Stage::Paid), None, "no trials, no activations: no rate from zero");
+    assert_eq!(
+        report.total.conversion_bp.get(&Stage::Paid),
+        None,
+        "no trials, no activations: no rate from zero"
+    );
     assert_eq!(report.by_channel["email"].counts[&Stage::Share], 4);
     assert_eq!(report.by_channel["x"].counts[&Stage::Share], 1);
     assert_eq!(report.by_referrer["anna"].counts[&Stage::Signup], 2);
     assert_eq!(report.by_program[&7].counts[&Stage::Reward], 1);
     assert_eq!(report.by_moment["first_report"].counts[&Stage::Click], 2);
-    assert_eq!((report.active_customers, report.referring_customers, report.referral_rate_bp), (3, 2, 6_666));
+    assert_eq!(
+        (
+            report.active_customers,
+            report.referring_customers,
+            report.referral_rate_bp
+        ),
+        (3, 2, 6_666)
+    );
     assert_eq!(report.time_to_first_referral_median_secs, Some(3_000));
 }
 

@@ -5,18 +5,24 @@ use serde_json::Value;
 
 #[test]
 fn nudge_cases_decide_identically() {
-    let vectors: Value = serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).unwrap();
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).unwrap();
     let nudge = &vectors["nudge"];
     let plain: NudgeConfig = serde_json::from_value(nudge["config"].clone()).unwrap();
     plain.validate().unwrap();
-    let with_experiment: NudgeConfig = serde_json::from_value(nudge["config_with_experiment"].clone()).unwrap();
+    let with_experiment: NudgeConfig =
+        serde_json::from_value(nudge["config_with_experiment"].clone()).unwrap();
     let from_toml = NudgeConfig::from_toml(nudge["config_toml"].as_str().unwrap()).unwrap();
     assert_eq!(from_toml, with_experiment);
     let mut variants = std::collections::BTreeSet::new();
     let cases = nudge["cases"].as_array().unwrap();
     assert!(cases.len() >= 8);
     for case in cases {
-        let config = if case["experiment"].as_bool().unwrap() { &with_experiment } else { &plain };
+        let config = if case["experiment"].as_bool().unwrap() {
+            &with_experiment
+        } else {
+            &plain
+        };
         let mut state = NudgeState::new(case["user_id"].as_str().unwrap());
         for step in case["steps"].as_array().unwrap() {
             let at = step["at"].as_u64().unwrap();
@@ -36,9 +42,18 @@ fn nudge_cases_decide_identically() {
         let expected: NudgeState = serde_json::from_value(case["final_state"].clone()).unwrap();
         assert_eq!(state, expected, "{}", case["name"]);
     }
-    assert!(variants.len() >= 2, "vectors must exercise more than one variant: {variants:?}");
+    assert!(
+        variants.len() >= 2,
+        "vectors must exercise more than one variant: {variants:?}"
+    );
     for case in nudge["invalid_configs"].as_array().unwrap() {
-        let error = NudgeConfig::from_toml(case["toml"].as_str().unwrap()).expect_err("invalid config");
-        assert_eq!(error.field, case["expected_field"].as_str().unwrap(), "{}", case["name"]);
+        let error =
+            NudgeConfig::from_toml(case["toml"].as_str().unwrap()).expect_err("invalid config");
+        assert_eq!(
+            error.field,
+            case["expected_field"].as_str().unwrap(),
+            "{}",
+            case["name"]
+        );
     }
 }

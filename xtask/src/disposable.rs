@@ -10,8 +10,15 @@ use crate::bindings::run_cmd;
 
 pub const DEFAULT_VERSION: &str = "1.0.62";
 
-fn write_list(path: &Path, version: &str, what: &str, mut domains: Vec<String>) -> Result<usize, String> {
-    domains.iter_mut().for_each(|d| *d = d.trim().to_ascii_lowercase());
+fn write_list(
+    path: &Path,
+    version: &str,
+    what: &str,
+    mut domains: Vec<String>,
+) -> Result<usize, String> {
+    domains
+        .iter_mut()
+        .for_each(|d| *d = d.trim().to_ascii_lowercase());
     domains.retain(|d| !d.is_empty() && !d.starts_with('#'));
     domains.sort();
     domains.dedup();
@@ -31,15 +38,20 @@ pub fn run(root: &Path, version: Option<&str>) -> Result<(), String> {
     let tmp = root.join("target/disposable");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    run_cmd(
-        Command::new("npm")
-            .current_dir(&tmp)
-            .args(["pack", "--silent", &format!("disposable-email-domains@{version}")]),
-    )?;
+    run_cmd(Command::new("npm").current_dir(&tmp).args([
+        "pack",
+        "--silent",
+        &format!("disposable-email-domains@{version}"),
+    ]))?;
     let tarball = format!("disposable-email-domains-{version}.tgz");
-    run_cmd(Command::new("tar").current_dir(&tmp).args(["xzf", &tarball]))?;
+    run_cmd(
+        Command::new("tar")
+            .current_dir(&tmp)
+            .args(["xzf", &tarball]),
+    )?;
     let read = |name: &str| -> Result<Vec<String>, String> {
-        let text = std::fs::read_to_string(tmp.join("package").join(name)).map_err(|e| format!("{name}: {e}"))?;
+        let text = std::fs::read_to_string(tmp.join("package").join(name))
+            .map_err(|e| format!("{name}: {e}"))?;
         serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))
     };
     let exact = write_list(

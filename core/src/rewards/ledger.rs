@@ -70,7 +70,11 @@ pub enum LedgerEvent {
         acv: Option<Money>,
     },
     /// A person reviewed a flagged referral and cleared it.
-    Approved { event_id: String, referral_id: String, at: u64 },
+    Approved {
+        event_id: String,
+        referral_id: String,
+        at: u64,
+    },
     Reversal {
         event_id: String,
         referral_id: String,
@@ -78,7 +82,11 @@ pub enum LedgerEvent {
         reason: ReversalReason,
     },
     /// The host paid (or applied) one entry.
-    Paid { event_id: String, entry_id: String, at: u64 },
+    Paid {
+        event_id: String,
+        entry_id: String,
+        at: u64,
+    },
 }
 
 impl LedgerEvent {
@@ -178,18 +186,28 @@ pub enum Applied {
     /// The referral is known; nothing to reward yet.
     Registered,
     /// Entries were created.
-    Rewarded { entries: Vec<String> },
+    Rewarded {
+        entries: Vec<String>,
+    },
     /// The event does not qualify this program (or the referral already
     /// qualified); recorded, nothing created.
-    NotQualifying { detail: String },
+    NotQualifying {
+        detail: String,
+    },
     /// The referrer's cap for the period is reached: no referrer entry
     /// (a friend entry may still have been created).
-    CapReached { entries: Vec<String> },
+    CapReached {
+        entries: Vec<String>,
+    },
     Approved,
-    Reversed { entries: Vec<String> },
+    Reversed {
+        entries: Vec<String>,
+    },
     /// A churn after the clawback window: rewards stand.
     OutsideClawback,
-    Paid { entry: String },
+    Paid {
+        entry: String,
+    },
 }
 
 impl Applied {
@@ -253,12 +271,42 @@ pub struct Ledger {
 /// Money and entitlements per beneficiary, derived at `now`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
-    /// (status, currency) → minor units.
-    pub money: BTreeMap<(EntryStatus, String), i64>,
-    /// Paid then reversed: owed back.
-    pub clawback_due: BTreeMap<String, i64>,
-    /// Non-money entitlements by status.
-    pub entitlements: Vec<(EntryStatus, RewardValue)>,
+    /// One line per (status, currency), sorted.
+    pub money: Vec<MoneyLine>,
+    /// Paid then reversed: owed back, per currency.
+    pub clawback_due: Vec<Money>,
+    /// Non-money entitlements with their status.
+    pub entitlements: Vec<EntitlementLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyLine {
+    pub status: EntryStatus,
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementLine {
+    pub status: EntryStatus,
+    pub value: RewardValue,
+}
+
+impl Balance {
+    /// The amount in `status` and `currency` (0 when none).
+    pub fn amount(&self, status: EntryStatus, currency: &str) -> i64 {
+        self.money
+            .iter()
+            .find(|l| l.status == status && l.currency == currency)
+            .map_or(0, |l| l.amount_minor)
+    }
+
+    pub fn clawback(&self, currency: &str) -> i64 {
+        self.clawback_due
+            .iter()
+            .find(|m| m.currency == currency)
+            .map_or(0, |m| m.amount_minor)
+    }
 }
 
 const DAY: u64 = 86_400;
@@ -296,15 +344,33 @@ impl Ledger {
         }
     }
 
-    fn value_of(rule: &RewardRule, acv: Option<&Money>) -> Result<Option<RewardValue>, LedgerError> {
+    fn value_of(
+        rule: &RewardRule,
+        acv: Option<&Money>,
+    ) -> Result<Option<RewardValue>, LedgerError> {
         let need_acv = || acv.cloned().ok_or(LedgerError::MissingAcv);
         Ok(Some(match rule {
-            RewardRule::AccountCredit { amount } => RewardValue::Money { amount: amount.clone(), cash: false },
-            RewardRule::Fixed { amount } => RewardValue::Money { amount: amount.clone(), cash: true },
+            RewardRule::AccountCredit { amount } => RewardValue::Money {
+                amount: amount.clone(),
+                cash: false,
+            },
+            RewardRule::Fixed { amount } => RewardValue::Money {
+                amount: amount.clone(),
+                cash: true,
+            },
             RewardRule::FreeMonths { months } => RewardValue::FreeMonths { months: *months },
-            RewardRule::FeatureUnlock { feature } => RewardValue::FeatureUnlock { feature: feature.clone() },
-            RewardRule::TierUpgrade { tier, months } => RewardValue::TierUpgrade { tier: tier.clone(), months: *months },
-            RewardRule::PercentOfAcv { basis_points, min, max } => {
+            RewardRule::FeatureUnlock { feature } => RewardValue::FeatureUnlock {
+                feature: feature.clone(),
+            },
+            RewardRule::TierUpgrade { tier, months } => RewardValue::TierUpgrade {
+                tier: tier.clone(),
+                months: *months,
+            },
+            RewardRule::PercentOfAcv {
+                basis_points,
+                min,
+                max,
+            } => {
                 let mut amount = need_acv()?.percent(*basis_points);
                 for bound in [min, max].into_iter().flatten() {
                     if bound.currency != amount.currency {
@@ -323,8 +389,13 @@ impl Ledger {
                 RewardValue::Money { amount, cash: true }
             }
             // Recurring shares are paid per payment, not at qualification.
-            RewardRule::RevenueShare { months: Some(_), .. } => return Ok(None),
-            RewardRule::RevenueShare { basis_points, months: None } => RewardValue::Money {
+            RewardRule::RevenueShare {
+                months: Some(_), ..
+            } => return Ok(None),
+            RewardRule::RevenueShare {
+                basis_points,
+                months: None,
+            } => RewardValue::Money {
                 amount: need_acv()?.percent(*basis_points),
                 cash: true,
             },
@@ -332,12 +403,21 @@ impl Ledger {
     }
 
     /// True if a referrer entry worth `value` at `at` fits the cap.
-    fn fits_cap(&self, program: &Program, referrer: &str, value: &RewardValue, at: u64, counts_as_reward: bool) -> bool {
+    fn fits_cap(
+        &self,
+        program: &Program,
+        referrer: &str,
+        value: &RewardValue,
+        at: u64,
+        counts_as_reward: bool,
+    ) -> bool {
         let Some(cap) = &program.cap else { return true };
         let live: Vec<&Entry> = self
             .entries
             .iter()
-            .filter(|e| e.side == Side::Referrer && e.beneficiary == referrer && e.reversal.is_none())
+            .filter(|e| {
+                e.side == Side::Referrer && e.beneficiary == referrer && e.reversal.is_none()
+            })
             .filter(|e| in_same_period(cap.period, e.created_at, at))
             .collect();
         if counts_as_reward {
@@ -355,14 +435,22 @@ impl Ledger {
                 .filter(|m| m.currency == max.currency)
                 .map(|m| m.amount_minor)
                 .sum();
-            if money.currency == max.currency && spent.saturating_add(money.amount_minor) > max.amount_minor {
+            if money.currency == max.currency
+                && spent.saturating_add(money.amount_minor) > max.amount_minor
+            {
                 return false;
             }
         }
         true
     }
 
-    fn qualify(&mut self, program: &Program, referral_id: &str, event_id: &str, at: u64) -> Result<Applied, LedgerError> {
+    fn qualify(
+        &mut self,
+        program: &Program,
+        referral_id: &str,
+        event_id: &str,
+        at: u64,
+    ) -> Result<Applied, LedgerError> {
         let referral = self
             .referrals
             .get(referral_id)
@@ -408,7 +496,15 @@ impl Ledger {
         })
     }
 
-    fn push(&mut self, event_id: &str, side: Side, referral: &Referral, value: RewardValue, at: u64, hold_until: u64) -> String {
+    fn push(
+        &mut self,
+        event_id: &str,
+        side: Side,
+        referral: &Referral,
+        value: RewardValue,
+        at: u64,
+        hold_until: u64,
+    ) -> String {
         let id = match side {
             Side::Referrer => format!("{event_id}/referrer"),
             Side::Friend => format!("{event_id}/friend"),
@@ -434,7 +530,11 @@ impl Ledger {
 
     /// Applies one event. The same event id twice changes nothing the
     /// second time. An error leaves the ledger unchanged.
-    pub fn apply(&mut self, program: &Program, event: &LedgerEvent) -> Result<Applied, LedgerError> {
+    pub fn apply(
+        &mut self,
+        program: &Program,
+        event: &LedgerEvent,
+    ) -> Result<Applied, LedgerError> {
         let event_id = event.event_id();
         if event_id.is_empty() {
             return Err(LedgerError::InvalidEvent("empty event id"));
@@ -453,7 +553,9 @@ impl Ledger {
             | LedgerEvent::Reversal { referral_id, .. } => Some(referral_id.clone()),
             LedgerEvent::Paid { .. } => None,
         };
-        let referral_before = referral_id.as_ref().and_then(|id| self.referrals.get(id).cloned());
+        let referral_before = referral_id
+            .as_ref()
+            .and_then(|id| self.referrals.get(id).cloned());
         let result = self.apply_new(program, event);
         match &result {
             Ok(_) => {
@@ -482,7 +584,11 @@ impl Ledger {
             .ok_or_else(|| LedgerError::UnknownReferral(id.to_owned()))
     }
 
-    fn apply_new(&mut self, program: &Program, event: &LedgerEvent) -> Result<Applied, LedgerError> {
+    fn apply_new(
+        &mut self,
+        program: &Program,
+        event: &LedgerEvent,
+    ) -> Result<Applied, LedgerError> {
         match event {
             LedgerEvent::Attributed {
                 event_id,
@@ -496,7 +602,9 @@ impl Ledger {
                     return Err(LedgerError::DuplicateReferral(referral_id.clone()));
                 }
                 if referrer_account == friend_account {
-                    return Err(LedgerError::InvalidEvent("referrer and friend are the same account"));
+                    return Err(LedgerError::InvalidEvent(
+                        "referrer and friend are the same account",
+                    ));
                 }
                 self.referrals.insert(
                     referral_id.clone(),
@@ -555,13 +663,14 @@ impl Ledger {
                     referral.acv = Some(acv.clone());
                 }
                 let first = referral.payments == 1;
-                let mut outcome = if first && program.qualifying_event == QualifyingEvent::FirstPayment {
-                    self.qualify_restoring(program, referral_id, event_id, *at)?
-                } else {
-                    Applied::NotQualifying {
-                        detail: "payment recorded".to_owned(),
-                    }
-                };
+                let mut outcome =
+                    if first && program.qualifying_event == QualifyingEvent::FirstPayment {
+                        self.qualify_restoring(program, referral_id, event_id, *at)?
+                    } else {
+                        Applied::NotQualifying {
+                            detail: "payment recorded".to_owned(),
+                        }
+                    };
                 // Recurring revenue share: a share of each payment inside the
                 // first `months` months after qualifying.
                 if let RewardRule::RevenueShare {
@@ -579,9 +688,23 @@ impl Ledger {
                                     cash: true,
                                 };
                                 let share_id = format!("{event_id}/share");
-                                if self.fits_cap(program, &referral.referrer_account, &value, *at, false) {
-                                    let hold_until = at.saturating_add(u64::from(program.hold_days) * DAY);
-                                    let id = self.push(&share_id, Side::Referrer, &referral, value, *at, hold_until);
+                                if self.fits_cap(
+                                    program,
+                                    &referral.referrer_account,
+                                    &value,
+                                    *at,
+                                    false,
+                                ) {
+                                    let hold_until =
+                                        at.saturating_add(u64::from(program.hold_days) * DAY);
+                                    let id = self.push(
+                                        &share_id,
+                                        Side::Referrer,
+                                        &referral,
+                                        value,
+                                        *at,
+                                        hold_until,
+                                    );
                                     if let Some(entry) = self.entries.last_mut() {
                                         entry.recurring = true;
                                     }
@@ -593,7 +716,9 @@ impl Ledger {
                                         _ => Applied::Rewarded { entries: vec![id] },
                                     };
                                 } else {
-                                    outcome = Applied::CapReached { entries: Vec::new() };
+                                    outcome = Applied::CapReached {
+                                        entries: Vec::new(),
+                                    };
                                 }
                             }
                         }
@@ -655,14 +780,22 @@ impl Ledger {
                     });
                 }
                 self.entries[index].paid_at = Some(*at);
-                Ok(Applied::Paid { entry: entry_id.clone() })
+                Ok(Applied::Paid {
+                    entry: entry_id.clone(),
+                })
             }
         }
     }
 
     /// Qualifies, undoing the `qualified_at` mark if the rewards cannot be
     /// computed (e.g. a missing ACV), so a later event can try again.
-    fn qualify_restoring(&mut self, program: &Program, referral_id: &str, event_id: &str, at: u64) -> Result<Applied, LedgerError> {
+    fn qualify_restoring(
+        &mut self,
+        program: &Program,
+        referral_id: &str,
+        event_id: &str,
+        at: u64,
+    ) -> Result<Applied, LedgerError> {
         let result = self.qualify(program, referral_id, event_id, at);
         if result.is_err() {
             if let Some(r) = self.referrals.get_mut(referral_id) {
@@ -674,20 +807,53 @@ impl Ledger {
 
     /// Every beneficiary's balance at `now`, derived from the entries.
     pub fn balances(&self, now: u64) -> BTreeMap<String, Balance> {
-        let mut out: BTreeMap<String, Balance> = BTreeMap::new();
+        type Sums = (
+            BTreeMap<(EntryStatus, String), i64>,
+            BTreeMap<String, i64>,
+            Vec<EntitlementLine>,
+        );
+        let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
         for entry in &self.entries {
             let status = self.status(entry, now);
-            let balance = out.entry(entry.beneficiary.clone()).or_default();
+            let (money, clawback, entitlements) =
+                sums.entry(entry.beneficiary.clone()).or_default();
             match &entry.value {
                 RewardValue::Money { amount, .. } => {
-                    *balance.money.entry((status, amount.currency.clone())).or_default() += amount.amount_minor;
+                    *money.entry((status, amount.currency.clone())).or_default() +=
+                        amount.amount_minor;
                     if entry.reversal.as_ref().is_some_and(|r| r.was_paid) {
-                        *balance.clawback_due.entry(amount.currency.clone()).or_default() += amount.amount_minor;
+                        *clawback.entry(amount.currency.clone()).or_default() +=
+                            amount.amount_minor;
                     }
                 }
-                other => balance.entitlements.push((status, other.clone())),
+                other => entitlements.push(EntitlementLine {
+                    status,
+                    value: other.clone(),
+                }),
             }
         }
-        out
+        sums.into_iter()
+            .map(|(who, (money, clawback, entitlements))| {
+                let balance = Balance {
+                    money: money
+                        .into_iter()
+                        .map(|((status, currency), amount_minor)| MoneyLine {
+                            status,
+                            currency,
+                            amount_minor,
+                        })
+                        .collect(),
+                    clawback_due: clawback
+                        .into_iter()
+                        .map(|(currency, amount_minor)| Money {
+                            amount_minor,
+                            currency,
+                        })
+                        .collect(),
+                    entitlements,
+                };
+                (who, balance)
+            })
+            .collect()
     }
 }

@@ -3,5 +3,10 @@
 pub mod ledger;
 pub mod program;
 
-pub use ledger::{Applied, Balance, Entry, EntryStatus, Ledger, LedgerError, LedgerEvent, Referral, ReversalReason, RewardValue, Side};
-pub use program::{Cap, Money, Period, Program, ProgramError, ProgramKind, QualifyingEvent, RewardRule, Tier};
+pub use ledger::{
+    Applied, Balance, EntitlementLine, Entry, EntryStatus, Ledger, LedgerError, LedgerEvent,
+    MoneyLine, Referral, ReversalReason, RewardValue, Side,
+};
+pub use program::{
+    Cap, Money, Period, Program, ProgramError, ProgramKind, QualifyingEvent, RewardRule, Tier,
+};

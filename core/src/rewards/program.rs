@@ -56,13 +56,24 @@ pub enum QualifyingEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RewardRule {
     /// Account credit in the product's billing.
-    AccountCredit { amount: Money },
+    AccountCredit {
+        amount: Money,
+    },
     /// Free months of the current plan.
-    FreeMonths { months: u32 },
-    FeatureUnlock { feature: String },
-    TierUpgrade { tier: String, months: u32 },
+    FreeMonths {
+        months: u32,
+    },
+    FeatureUnlock {
+        feature: String,
+    },
+    TierUpgrade {
+        tier: String,
+        months: u32,
+    },
     /// A fixed payout (an employee bonus, a partner bounty).
-    Fixed { amount: Money },
+    Fixed {
+        amount: Money,
+    },
     /// A share of the referred account's first-year ACV, clamped.
     PercentOfAcv {
         basis_points: u32,
@@ -155,7 +166,10 @@ fn valid_currency(code: &str) -> bool {
 
 fn check_money(field: &str, money: &Money) -> Result<(), ProgramError> {
     if !valid_currency(&money.currency) {
-        return err(format!("{field}.currency"), "must be an ISO 4217 code such as USD");
+        return err(
+            format!("{field}.currency"),
+            "must be an ISO 4217 code such as USD",
+        );
     }
     if money.amount_minor < 0 {
         return err(format!("{field}.amount_minor"), "must not be negative");
@@ -165,14 +179,22 @@ fn check_money(field: &str, money: &Money) -> Result<(), ProgramError> {
 
 fn check_rule(field: &str, rule: &RewardRule, kind: ProgramKind) -> Result<(), ProgramError> {
     match rule {
-        RewardRule::AccountCredit { amount } | RewardRule::Fixed { amount } => check_money(&format!("{field}.amount"), amount)?,
-        RewardRule::FreeMonths { months } | RewardRule::TierUpgrade { months, .. } if *months == 0 => {
+        RewardRule::AccountCredit { amount } | RewardRule::Fixed { amount } => {
+            check_money(&format!("{field}.amount"), amount)?
+        }
+        RewardRule::FreeMonths { months } | RewardRule::TierUpgrade { months, .. }
+            if *months == 0 =>
+        {
             return err(format!("{field}.months"), "must be at least 1")
         }
         RewardRule::FeatureUnlock { feature } if feature.trim().is_empty() => {
             return err(format!("{field}.feature"), "must not be empty")
         }
-        RewardRule::PercentOfAcv { basis_points, min, max } => {
+        RewardRule::PercentOfAcv {
+            basis_points,
+            min,
+            max,
+        } => {
             if *basis_points > 10_000 {
                 return err(format!("{field}.basis_points"), "must be 0 to 10000");
             }
@@ -183,31 +205,51 @@ fn check_rule(field: &str, rule: &RewardRule, kind: ProgramKind) -> Result<(), P
             }
             if let (Some(lo), Some(hi)) = (min, max) {
                 if lo.currency != hi.currency || lo.amount_minor > hi.amount_minor {
-                    return err(format!("{field}.max"), "must be in min's currency and at least min");
+                    return err(
+                        format!("{field}.max"),
+                        "must be in min's currency and at least min",
+                    );
                 }
             }
         }
-        RewardRule::RevenueShare { basis_points, months } => {
+        RewardRule::RevenueShare {
+            basis_points,
+            months,
+        } => {
             if *basis_points > 10_000 {
                 return err(format!("{field}.basis_points"), "must be 0 to 10000");
             }
             if *months == Some(0) {
-                return err(format!("{field}.months"), "must be at least 1 (or absent for one-off)");
+                return err(
+                    format!("{field}.months"),
+                    "must be at least 1 (or absent for one-off)",
+                );
             }
         }
         _ => {}
     }
     let fits = match kind {
         // Customers earn product value, never a cash payout.
-        ProgramKind::Customer => !matches!(rule, RewardRule::Fixed { .. } | RewardRule::RevenueShare { .. }),
+        ProgramKind::Customer => !matches!(
+            rule,
+            RewardRule::Fixed { .. } | RewardRule::RevenueShare { .. }
+        ),
         ProgramKind::Partner => matches!(
             rule,
-            RewardRule::RevenueShare { .. } | RewardRule::PercentOfAcv { .. } | RewardRule::Fixed { .. }
+            RewardRule::RevenueShare { .. }
+                | RewardRule::PercentOfAcv { .. }
+                | RewardRule::Fixed { .. }
         ),
-        ProgramKind::Employee => matches!(rule, RewardRule::Fixed { .. } | RewardRule::PercentOfAcv { .. }),
+        ProgramKind::Employee => matches!(
+            rule,
+            RewardRule::Fixed { .. } | RewardRule::PercentOfAcv { .. }
+        ),
     };
     if !fits {
-        return err(field, format!("this reward does not fit a {kind:?} program"));
+        return err(
+            field,
+            format!("this reward does not fit a {kind:?} program"),
+        );
     }
     Ok(())
 }
@@ -222,7 +264,10 @@ impl Program {
         let mut last = 0;
         for (i, tier) in self.tiers.iter().enumerate() {
             if tier.from_count <= last {
-                return err(format!("tiers[{i}].from_count"), "must be at least 1 and increasing");
+                return err(
+                    format!("tiers[{i}].from_count"),
+                    "must be at least 1 and increasing",
+                );
             }
             last = tier.from_count;
             check_rule(&format!("tiers[{i}].reward"), &tier.reward, self.kind)?;

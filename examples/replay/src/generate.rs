@@ -50,7 +50,12 @@ fn iso(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Writes the log; returns the number of lines written.
@@ -63,33 +68,43 @@ pub fn generate(out: &mut impl Write, options: &Options) -> std::io::Result<u64>
     while events < options.events {
         user += 1;
         let mut t = START + rng.below(30 * DAY);
-        let mut emit = |name: &str, at: u64, props: &str, out: &mut dyn Write| -> std::io::Result<bool> {
-            if events >= options.events {
-                return Ok(false);
-            }
-            line.clear();
-            let ts = if options.iso_timestamps { format!("\"{}\"", iso(at)) } else { at.to_string() };
-            line.push_str("{\"user\":\"u");
-            line.push_str(&user.to_string());
-            line.push_str("\",\"event\":\"");
-            line.push_str(name);
-            line.push_str("\",\"properties\":{");
-            line.push_str(props);
-            line.push_str("},\"timestamp\":");
-            line.push_str(&ts);
-            line.push_str("}\n");
-            out.write_all(line.as_bytes())?;
-            written += 1;
-            events += 1;
-            if options.malformed_every > 0 && written % options.malformed_every == 0 {
-                out.write_all(b"{\"user\":\"broken\",\"event\":\n")?;
+        let mut emit =
+            |name: &str, at: u64, props: &str, out: &mut dyn Write| -> std::io::Result<bool> {
+                if events >= options.events {
+                    return Ok(false);
+                }
+                line.clear();
+                let ts = if options.iso_timestamps {
+                    format!("\"{}\"", iso(at))
+                } else {
+                    at.to_string()
+                };
+                line.push_str("{\"user\":\"u");
+                line.push_str(&user.to_string());
+                line.push_str("\",\"event\":\"");
+                line.push_str(name);
+                line.push_str("\",\"properties\":{");
+                line.push_str(props);
+                line.push_str("},\"timestamp\":");
+                line.push_str(&ts);
+                line.push_str("}\n");
+                out.write_all(line.as_bytes())?;
                 written += 1;
-            }
-            Ok(true)
-        };
+                events += 1;
+                if options.malformed_every > 0 && written % options.malformed_every == 0 {
+                    out.write_all(b"{\"user\":\"broken\",\"event\":\n")?;
+                    written += 1;
+                }
+                Ok(true)
+            };
         let plan = ["free", "pro", "team"][rng.below(3) as usize];
         let role = ["admin", "member"][rng.below(2) as usize];
-        if !emit("signup", t, &format!("\"plan\":\"{plan}\",\"role\":\"{role}\""), out)? {
+        if !emit(
+            "signup",
+            t,
+            &format!("\"plan\":\"{plan}\",\"role\":\"{role}\""),
+            out,
+        )? {
             break;
         }
         for step in 1..=3 {
@@ -115,7 +130,12 @@ pub fn generate(out: &mut impl Write, options: &Options) -> std::io::Result<u64>
             }
             if rng.chance(450) {
                 at += 60 + rng.below(600);
-                emit("report_generated", at, &format!("\"rows\":{}", rng.below(5000)), out)?;
+                emit(
+                    "report_generated",
+                    at,
+                    &format!("\"rows\":{}", rng.below(5000)),
+                    out,
+                )?;
             }
             if rng.chance(60) {
                 at += 10 + rng.below(300);
@@ -127,7 +147,12 @@ pub fn generate(out: &mut impl Write, options: &Options) -> std::io::Result<u64>
                     emit("integration_failed", at, "\"provider\":\"salesforce\"", out)?;
                 } else {
                     integrated = true;
-                    emit("integration_connected", at, "\"provider\":\"salesforce\"", out)?;
+                    emit(
+                        "integration_connected",
+                        at,
+                        "\"provider\":\"salesforce\"",
+                        out,
+                    )?;
                 }
             }
             if rng.chance(40) {
@@ -160,6 +185,9 @@ mod tests {
     #[test]
     fn iso_matches_unix_seconds() {
         assert_eq!(super::iso(1_780_000_000), "2026-05-28T20:26:40Z");
-        assert_eq!(crate::timestamp::parse_rfc3339(&super::iso(1_795_000_123)), Ok(1_795_000_123));
+        assert_eq!(
+            crate::timestamp::parse_rfc3339(&super::iso(1_795_000_123)),
+            Ok(1_795_000_123)
+        );
     }
 }

@@ -26,7 +26,10 @@ use serde::{Deserialize, Serialize};
 struct Line {
     user: String,
     event: String,
-    #[serde(default, deserialize_with = "referral_core::nudge::event::properties_as_map::deserialize")]
+    #[serde(
+        default,
+        deserialize_with = "referral_core::nudge::event::properties_as_map::deserialize"
+    )]
     properties: Vec<(String, PropValue)>,
     timestamp: timestamp::Timestamp,
 }
@@ -100,14 +103,17 @@ impl<'a> Replay<'a> {
         let config = self.config;
         let run = match self.users.get_mut(user) {
             Some(run) => run,
-            None => self.users.entry(user.to_owned()).or_insert_with(|| UserRun {
-                state: NudgeState::new(user),
-                first_at: at,
-                last_at: at,
-                first_ask_at: None,
-                onboarding_done: false,
-                last_friction: None,
-            }),
+            None => self
+                .users
+                .entry(user.to_owned())
+                .or_insert_with(|| UserRun {
+                    state: NudgeState::new(user),
+                    first_at: at,
+                    last_at: at,
+                    first_ask_at: None,
+                    onboarding_done: false,
+                    last_friction: None,
+                }),
         };
         if check_order && at < run.last_at {
             return Fed::OutOfOrder;
@@ -124,15 +130,23 @@ impl<'a> Replay<'a> {
         match evaluate(config, &mut run.state, event, at) {
             Decision::Ask(ask) => {
                 self.report.asks += 1;
-                *self.report.asks_by_moment.entry(ask.moment.clone()).or_default() += 1;
-                *self.report.asks_by_variant.entry(format!("{}/{}", ask.moment, ask.variant)).or_default() += 1;
+                *self
+                    .report
+                    .asks_by_moment
+                    .entry(ask.moment.clone())
+                    .or_default() += 1;
+                *self
+                    .report
+                    .asks_by_variant
+                    .entry(format!("{}/{}", ask.moment, ask.variant))
+                    .or_default() += 1;
                 if config.eligibility.onboarding_completed_event.is_some() && !run.onboarding_done {
                     self.report.asks_during_onboarding += 1;
                 }
-                if run
-                    .last_friction
-                    .is_some_and(|f| at - f < config.suppression.friction_window.secs() && !ask.why.bypassed.iter().any(|b| b == "recent_friction"))
-                {
+                if run.last_friction.is_some_and(|f| {
+                    at - f < config.suppression.friction_window.secs()
+                        && !ask.why.bypassed.iter().any(|b| b == "recent_friction")
+                }) {
                     self.report.asks_within_friction_window += 1;
                 }
                 if run.first_ask_at.is_none() {
@@ -141,7 +155,11 @@ impl<'a> Replay<'a> {
                 }
             }
             Decision::Quiet { reason } => {
-                *self.report.quiet_by_reason.entry(reason.code().to_owned()).or_default() += 1;
+                *self
+                    .report
+                    .quiet_by_reason
+                    .entry(reason.code().to_owned())
+                    .or_default() += 1;
             }
         }
         Fed::Ok
@@ -176,7 +194,10 @@ fn parse_line(text: &str) -> Result<(String, Event, u64), String> {
 
 /// Replays a log read from `open()` (called twice if the log turns out not to
 /// be in order per user).
-pub fn replay<R: BufRead>(config: &NudgeConfig, mut open: impl FnMut() -> std::io::Result<R>) -> std::io::Result<Report> {
+pub fn replay<R: BufRead>(
+    config: &NudgeConfig,
+    mut open: impl FnMut() -> std::io::Result<R>,
+) -> std::io::Result<Report> {
     let mut run = Replay::new(config);
     let mut out_of_order = false;
     let mut buffer = String::new();
@@ -250,7 +271,13 @@ impl Report {
         for (n, problem) in &self.malformed_examples {
             line(format!("  line {n}: {problem}"));
         }
-        let pct = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 * 100.0 / d as f64 };
+        let pct = |n: u64, d: u64| {
+            if d == 0 {
+                0.0
+            } else {
+                n as f64 * 100.0 / d as f64
+            }
+        };
         line(format!(
             "\nAsks: {} to {} users ({:.1}% of users asked at least once)",
             self.asks,

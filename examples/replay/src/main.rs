@@ -9,7 +9,10 @@ use referral_core::nudge::NudgeConfig;
 use replay::generate::{generate, Options};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn load_config(path: &str) -> Result<NudgeConfig, String> {

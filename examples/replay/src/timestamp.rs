@@ -21,7 +21,13 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     let bad = || format!("invalid RFC 3339 timestamp {text:?}");
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let num = |range: core::ops::Range<usize>| -> Result<u32, String> {
@@ -29,7 +35,12 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return Err(bad());
     }
     let mut rest = &text[19..];
@@ -42,7 +53,10 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     }
     let offset: i64 = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
             let h: i64 = rest[1..3].parse().map_err(|_| bad())?;
             let m: i64 = rest[4..6].parse().map_err(|_| bad())?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -51,7 +65,8 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
         _ => return Err(bad()),
     };
     let days = days_from_civil(i64::from(year), month, day);
-    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second) - offset;
+    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
+        - offset;
     u64::try_from(secs).map_err(|_| bad())
 }
 
@@ -67,7 +82,9 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
                 Ok(Timestamp(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
-                u64::try_from(v).map(Timestamp).map_err(|_| E::custom("negative timestamp"))
+                u64::try_from(v)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom("negative timestamp"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
                 parse_rfc3339(v).map(Timestamp).map_err(E::custom)
@@ -85,7 +102,10 @@ mod tests {
     fn parses_rfc3339() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Ok(0));
         assert_eq!(parse_rfc3339("2026-05-28T20:26:40Z"), Ok(1_780_000_000));
-        assert_eq!(parse_rfc3339("2026-05-28T22:26:40.5+02:00"), Ok(1_780_000_000));
+        assert_eq!(
+            parse_rfc3339("2026-05-28T22:26:40.5+02:00"),
+            Ok(1_780_000_000)
+        );
         assert!(parse_rfc3339("2026-13-01T00:00:00Z").is_err());
         assert!(parse_rfc3339("yesterday").is_err());
         assert!(parse_rfc3339("2026-05-28T20:26:40").is_err());

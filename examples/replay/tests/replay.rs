@@ -13,12 +13,24 @@ fn config() -> NudgeConfig {
 
 fn log(events: u64, malformed_every: u64, iso: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    generate(&mut out, &Options { events, seed: 7, iso_timestamps: iso, malformed_every }).unwrap();
+    generate(
+        &mut out,
+        &Options {
+            events,
+            seed: 7,
+            iso_timestamps: iso,
+            malformed_every,
+        },
+    )
+    .unwrap();
     out
 }
 
 fn run(bytes: &[u8]) -> replay::Report {
-    replay::replay(&config(), || Ok(BufReader::new(Cursor::new(bytes.to_vec())))).unwrap()
+    replay::replay(&config(), || {
+        Ok(BufReader::new(Cursor::new(bytes.to_vec())))
+    })
+    .unwrap()
 }
 
 #[test]
@@ -28,8 +40,17 @@ fn a_realistic_log_asks_without_breaking_any_rule() {
     assert_eq!(report.events, 50_000);
     assert!(report.asks > 100, "{report:?}");
     assert!(report.users_asked > 0 && report.users_asked < report.users);
-    for reason in ["onboarding", "cooldown", "holdout", "recent_friction", "no_matching_moment"] {
-        assert!(report.quiet_by_reason.get(reason).copied().unwrap_or(0) > 0, "no {reason} in {report:?}");
+    for reason in [
+        "onboarding",
+        "cooldown",
+        "holdout",
+        "recent_friction",
+        "no_matching_moment",
+    ] {
+        assert!(
+            report.quiet_by_reason.get(reason).copied().unwrap_or(0) > 0,
+            "no {reason} in {report:?}"
+        );
     }
     assert_eq!(report.asks_during_onboarding, 0);
     assert_eq!(report.asks_within_friction_window, 0);
@@ -67,7 +88,9 @@ fn iso_timestamps_decide_like_unix_seconds() {
 #[test]
 fn malformed_lines_are_counted_with_line_numbers_and_never_abort() {
     let mut bytes = log(5_000, 1_000, false);
-    bytes.extend_from_slice(b"not json at all\n{\"user\":\"u1\",\"event\":\"x\",\"timestamp\":\"yesterday\"}\n\n");
+    bytes.extend_from_slice(
+        b"not json at all\n{\"user\":\"u1\",\"event\":\"x\",\"timestamp\":\"yesterday\"}\n\n",
+    );
     let report = run(&bytes);
     assert_eq!(report.events, 5_000);
     assert_eq!(report.malformed_lines, 5 + 2);

@@ -40,6 +40,11 @@ fn shared_keyring() -> Result<Keyring, String> {
     Ok(ring)
 }
 
+/// The vectors' keyring and policy, for sections that verify codes.
+pub fn shared_verifier() -> Result<Verifier, String> {
+    Ok(Verifier::new(shared_keyring()?, POLICY))
+}
+
 fn request(
     referrer: ReferrerId,
     channel: Channel,

@@ -24,46 +24,92 @@ pub fn cases() -> Result<Value, String> {
     let onboard = || vec![ev(T0, "signup"), ev(T0 + 3600, "onboarding_completed")];
     let t = T0 + 2 * DAY;
     let scripts: Vec<(&str, &str, Vec<Step>)> = vec![
-        ("asks after a success moment, not during onboarding", "user-100", vec![
-            ev(T0, "signup"),
-            ev(T0 + 600, "report_generated"),
-            ev(T0 + 3600, "onboarding_completed"),
-            ev(T0 + 7200, "integration_connected"),
-            ev(t, "integration_connected"),
-            Step::Record(t + 5, Outcome::Shown),
-            Step::Record(t + 60, Outcome::Shared),
-        ]),
-        ("friction suppresses, then the window passes", "user-101", [onboard(), vec![
-            ev(t, "payment_failed"),
-            ev(t + 3600, "seat_added"),
-            ev(t + DAY, "seat_added"),
-        ]].concat()),
-        ("cooldown, dismissal, cap, opt-out", "user-102", [onboard(), vec![
-            ev(t, "seat_added"),
-            ev(t + DAY, "seat_added"),
-            Step::Record(t + 60, Outcome::Dismissed),
-            ev(t + 4 * DAY, "seat_added"),
-            ev(t + 15 * DAY, "seat_added"),
-            ev(t + 19 * DAY, "seat_added"),
-            Step::Record(t + 19 * DAY, Outcome::OptedOut),
-            ev(t + 60 * DAY, "seat_added"),
-        ]].concat()),
-        ("nth occurrence and NPS predicate", "user-103", [onboard(), vec![
-            ev(t, "report_generated"),
-            ev(t + 4 * DAY, "report_generated"),
-            ev(t + 8 * DAY, "report_generated"),
-            Step::Event(t + 40 * DAY, Event::new("nps_submitted").with("score", 6)),
-            Step::Event(t + 40 * DAY + 1, Event::new("nps_submitted").with("score", 10).with("comment", "great")),
-        ]].concat()),
-        ("cancel flow bypasses the cooldown", "user-104", [onboard(), vec![
-            ev(t, "seat_added"),
-            ev(t + 3600, "cancel_started"),
-        ]].concat()),
-        ("quiet after a referral", "user-105", [onboard(), vec![
-            Step::Record(t, Outcome::Referred),
-            ev(t + DAY, "seat_added"),
-            ev(t + 31 * DAY, "seat_added"),
-        ]].concat()),
+        (
+            "asks after a success moment, not during onboarding",
+            "user-100",
+            vec![
+                ev(T0, "signup"),
+                ev(T0 + 600, "report_generated"),
+                ev(T0 + 3600, "onboarding_completed"),
+                ev(T0 + 7200, "integration_connected"),
+                ev(t, "integration_connected"),
+                Step::Record(t + 5, Outcome::Shown),
+                Step::Record(t + 60, Outcome::Shared),
+            ],
+        ),
+        (
+            "friction suppresses, then the window passes",
+            "user-101",
+            [
+                onboard(),
+                vec![
+                    ev(t, "payment_failed"),
+                    ev(t + 3600, "seat_added"),
+                    ev(t + DAY, "seat_added"),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "cooldown, dismissal, cap, opt-out",
+            "user-102",
+            [
+                onboard(),
+                vec![
+                    ev(t, "seat_added"),
+                    ev(t + DAY, "seat_added"),
+                    Step::Record(t + 60, Outcome::Dismissed),
+                    ev(t + 4 * DAY, "seat_added"),
+                    ev(t + 15 * DAY, "seat_added"),
+                    ev(t + 19 * DAY, "seat_added"),
+                    Step::Record(t + 19 * DAY, Outcome::OptedOut),
+                    ev(t + 60 * DAY, "seat_added"),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "nth occurrence and NPS predicate",
+            "user-103",
+            [
+                onboard(),
+                vec![
+                    ev(t, "report_generated"),
+                    ev(t + 4 * DAY, "report_generated"),
+                    ev(t + 8 * DAY, "report_generated"),
+                    Step::Event(t + 40 * DAY, Event::new("nps_submitted").with("score", 6)),
+                    Step::Event(
+                        t + 40 * DAY + 1,
+                        Event::new("nps_submitted")
+                            .with("score", 10)
+                            .with("comment", "great"),
+                    ),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "cancel flow bypasses the cooldown",
+            "user-104",
+            [
+                onboard(),
+                vec![ev(t, "seat_added"), ev(t + 3600, "cancel_started")],
+            ]
+            .concat(),
+        ),
+        (
+            "quiet after a referral",
+            "user-105",
+            [
+                onboard(),
+                vec![
+                    Step::Record(t, Outcome::Referred),
+                    ev(t + DAY, "seat_added"),
+                    ev(t + 31 * DAY, "seat_added"),
+                ],
+            ]
+            .concat(),
+        ),
     ];
     // The holdout case needs the experiment; the rest run without it so the
     // scripts do not depend on which bucket a user falls in.
@@ -78,9 +124,29 @@ pub fn cases() -> Result<Value, String> {
         .find(|u| referral_core::nudge::in_holdout(&with_experiment, u))
         .ok_or("no holdout user found")?;
     let variant_users: Vec<String> = (0..40).map(|i| format!("variant-{i}")).collect();
-    out.push(run_script(&with_experiment, true, "holdout user is never asked", &held_user, &[onboard(), vec![ev(t, "seat_added"), ev(t + 10 * DAY, "cancel_started")]].concat())?);
-    for user in variant_users.iter().filter(|u| !referral_core::nudge::in_holdout(&with_experiment, u)).take(6) {
-        out.push(run_script(&with_experiment, true, "experiment variant assignment", user, &[onboard(), vec![ev(t, "report_generated")]].concat())?);
+    out.push(run_script(
+        &with_experiment,
+        true,
+        "holdout user is never asked",
+        &held_user,
+        &[
+            onboard(),
+            vec![ev(t, "seat_added"), ev(t + 10 * DAY, "cancel_started")],
+        ]
+        .concat(),
+    )?);
+    for user in variant_users
+        .iter()
+        .filter(|u| !referral_core::nudge::in_holdout(&with_experiment, u))
+        .take(6)
+    {
+        out.push(run_script(
+            &with_experiment,
+            true,
+            "experiment variant assignment",
+            user,
+            &[onboard(), vec![ev(t, "report_generated")]].concat(),
+        )?);
     }
     let config_with: Value = serde_json::to_value(&with_experiment).map_err(|e| e.to_string())?;
     let config_without: Value = serde_json::to_value(&config).map_err(|e| e.to_string())?;
@@ -94,7 +160,13 @@ pub fn cases() -> Result<Value, String> {
     }))
 }
 
-fn run_script(config: &NudgeConfig, experiment: bool, name: &str, user: &str, steps: &[Step]) -> Result<Value, String> {
+fn run_script(
+    config: &NudgeConfig,
+    experiment: bool,
+    name: &str,
+    user: &str,
+    steps: &[Step],
+) -> Result<Value, String> {
     let mut state = NudgeState::new(user);
     let mut rows = Vec::new();
     for step in steps {
@@ -126,10 +198,26 @@ event = "report_generated"
 message = "Invite a friend to {product}"
 "#;
     let cases = [
-        ("unknown operator", format!("{base}when = [{{ property = \"score\", op = \"greater\", value = 9 }}]\n"), "moments[0].when[0].op"),
-        ("negative window", format!("{base}[suppression]\ncooldown_after_shown = \"-3d\"\n"), "suppression.cooldown_after_shown"),
-        ("unknown placeholder", base.replace("{product}", "{first_name}"), "moments[0].message"),
-        ("duplicate moment names", format!("{base}{base}"), "moments[1].name"),
+        (
+            "unknown operator",
+            format!("{base}when = [{{ property = \"score\", op = \"greater\", value = 9 }}]\n"),
+            "moments[0].when[0].op",
+        ),
+        (
+            "negative window",
+            format!("{base}[suppression]\ncooldown_after_shown = \"-3d\"\n"),
+            "suppression.cooldown_after_shown",
+        ),
+        (
+            "unknown placeholder",
+            base.replace("{product}", "{first_name}"),
+            "moments[0].message",
+        ),
+        (
+            "duplicate moment names",
+            format!("{base}{base}"),
+            "moments[1].name",
+        ),
     ];
     Value::Array(
         cases

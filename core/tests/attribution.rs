@@ -363,7 +363,7 @@ fn fraud_signals_are_flags_for_review() {
             &employee,
             &[capture(&anna, T0)],
             &s2,
-            &[clean.clone()],
+            std::slice::from_ref(&clean),
             &KnownPeople::default()
         ))
         .review

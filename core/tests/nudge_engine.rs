@@ -43,7 +43,8 @@ fn the_example_configs_load_from_toml_and_json_alike() {
 #[test]
 fn bad_configuration_is_rejected_at_load_naming_the_field() {
     let base = serde_json::to_value(config()).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Mutation, &str)> = vec![
         (
             "unknown operator",
             Box::new(|c| c["moments"][3]["when"][0]["op"] = "greater".into()),

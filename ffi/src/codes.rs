@@ -223,6 +223,12 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    pub(crate) fn core(&self) -> &core_::Verifier {
+        &self.inner
+    }
+}
+
 /// Reads a code's claims without a key. **Unverified**: for display only.
 #[uniffi::export]
 pub fn peek_unverified(code: &str) -> Result<Claims, ReferralError> {

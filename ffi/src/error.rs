@@ -20,6 +20,10 @@ pub enum ReferralError {
     /// A configuration (templates, nudge rules, programs) was refused at load.
     #[error("{reason}: {detail}")]
     Config { reason: String, detail: String },
+    /// The rewards ledger refused an event (`unknown_referral`,
+    /// `not_payable`, `missing_acv`, …); the ledger is unchanged.
+    #[error("{reason}: {detail}")]
+    Ledger { reason: String, detail: String },
     /// An input from the host was not valid (bad id, bad state bytes, …).
     #[error("{reason}: {detail}")]
     InvalidInput { reason: String, detail: String },
@@ -45,7 +49,6 @@ map_error!(referral_core::ShareError, Share);
 map_error!(referral_core::TemplateError, Config);
 
 impl ReferralError {
-    #[allow(dead_code)]
     pub(crate) fn invalid_input(reason: &str, message: impl Into<String>) -> Self {
         ReferralError::InvalidInput {
             reason: reason.to_owned(),

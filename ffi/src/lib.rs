@@ -4,10 +4,16 @@
 
 uniffi::setup_scaffolding!();
 
+mod attribution;
 mod codes;
 mod error;
+mod nudge;
+mod rewards;
 mod share;
 
+pub use attribution::*;
 pub use codes::*;
 pub use error::ReferralError;
+pub use nudge::*;
+pub use rewards::*;
 pub use share::*;

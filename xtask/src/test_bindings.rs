@@ -76,6 +76,7 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
             .args(["-nowarn", "-cp", &kotlin_classpath(root)])
             .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
             .arg(root.join("ffi/kotlin/tests/VectorTests.kt"))
+            .arg(root.join("ffi/kotlin/tests/DecisionTests.kt"))
             .arg("-d")
             .arg(&jar),
     )?;
@@ -160,6 +161,7 @@ fn run_kotlin_example(root: &Path) -> Result<(), String> {
         .arg("-cp")
         .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
         .arg("dev.referralsdk.example.MainKt")
+        .arg(root.join("examples/nudge/config.toml"))
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&output.stdout);

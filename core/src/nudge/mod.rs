@@ -235,7 +235,7 @@ fn ineligible(eligibility: &Eligibility, state: &NudgeState, now: u64) -> Option
 pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now: u64) -> Decision {
     learn_profile(&config.eligibility, state, event, now);
     let suppression = &config.suppression;
-    if suppression.friction_events.iter().any(|f| *f == event.name) {
+    if suppression.friction_events.contains(&event.name) {
         if state.friction.len() >= state::FRICTION_RING {
             state.friction.remove(0);
         }

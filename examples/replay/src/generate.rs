@@ -91,7 +91,7 @@ pub fn generate(out: &mut impl Write, options: &Options) -> std::io::Result<u64>
                 out.write_all(line.as_bytes())?;
                 written += 1;
                 events += 1;
-                if options.malformed_every > 0 && written % options.malformed_every == 0 {
+                if options.malformed_every > 0 && written.is_multiple_of(options.malformed_every) {
                     out.write_all(b"{\"user\":\"broken\",\"event\":\n")?;
                     written += 1;
                 }

@@ -37,10 +37,18 @@ fun main() {
         String(Base64.getUrlDecoder().decode(b))
     }
 
+    val engine = NudgeEngine.fromToml(java.io.File("examples/nudge/config.toml").readText())
+    val user = engine.newUser("bench-user")
+    user.evaluate("signup", emptyMap(), NOW)
+    user.evaluate("onboarding_completed", emptyMap(), NOW + 60uL)
+    val props = mapOf("score" to PropertyValue.Int(10))
+    var clock = NOW + 2uL * 86_400uL
+
     val rows = listOf(
         "binding verify (uniffi/JNA)" to perCallNanos(200_000) { verifier.verify(code, NOW + 60uL) },
         "binding peekUnverified (uniffi/JNA)" to perCallNanos(200_000) { peekUnverified(code) },
         "hand-written javax.crypto.Mac verify" to perCallNanos(200_000) { handWritten() },
+        "binding nudge evaluate (event + 1 property; quiet: cooldown)" to perCallNanos(200_000) { clock += 1uL; user.evaluate("nps_submitted", props, clock) },
     )
     println("| operation | µs per call | calls per second |")
     println("|---|---|---|")

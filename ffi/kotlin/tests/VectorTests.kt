@@ -143,6 +143,8 @@ fun main(args: Array<String>) {
         }
     }
 
+    runDecisionVectors(vectors, verifier, ::check)
+
     // Error mapping: every public variant reachable from Kotlin.
     check("keyring exception") {
         try { Verifier(listOf(KeyEntry(1u, ByteArray(5), KeyStatus.ACTIVE)), policy(codes["policy"].asJsonObject)); throw AssertionError("accepted") }
@@ -151,6 +153,19 @@ fun main(args: Array<String>) {
     check("mint exception") {
         try { verifier.mint(MintRequest(7u, ReferrerId.Opaque(ByteArray(33)), Channel.LINK, null), 1_780_000_000uL); throw AssertionError("accepted") }
         catch (e: ReferralException.Mint) { assertEq("opaque_referrer_length", e.reason, "reason") }
+    }
+    check("config exception") {
+        try { NudgeEngine.fromJson("{}"); throw AssertionError("accepted") }
+        catch (e: ReferralException.Config) { assertEq("invalid_nudge_config", e.reason, "reason") }
+    }
+    check("invalid input exception") {
+        try { normalizeEmail("no-at-sign"); throw AssertionError("accepted") }
+        catch (e: ReferralException.InvalidInput) { assertEq("invalid_email", e.reason, "reason") }
+    }
+    check("ledger exception") {
+        val ledger = RewardsLedger(Program(1u, ProgramKind.CUSTOMER, QualifyingEvent.SIGNUP, RewardRule.FreeMonths(1u), null, emptyList(), null, 0u, 0u))
+        try { ledger.apply(LedgerEvent.Approved("e1", "nobody", 0uL)); throw AssertionError("accepted") }
+        catch (e: ReferralException.Ledger) { assertEq("unknown_referral", e.reason, "reason") }
     }
     check("share exception") {
         try { referralUrl(LinkOptions("javascript:x", "ref", null), "C", Channel.LINK); throw AssertionError("accepted") }

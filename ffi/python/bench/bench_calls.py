@@ -58,11 +58,26 @@ def main():
     )
     request = r.MintRequest(program_id=7, referrer=r.ReferrerId.NUMERIC(id=1_000_000), channel=r.Channel.EMAIL, campaign=None)
     code = verifier.mint(request, NOW)
+    import pathlib
+
+    config = (pathlib.Path(__file__).resolve().parents[3] / "examples" / "nudge" / "config.toml").read_text()
+    engine = r.NudgeEngine.from_toml(config)
+    user = engine.new_user("bench-user")
+    user.evaluate("signup", {}, NOW)
+    user.evaluate("onboarding_completed", {}, NOW + 60)
+    props = {"score": r.PropertyValue.INT(value=10)}
+    clock = [NOW + 2 * 86400]
+
+    def nudge_evaluate():
+        clock[0] += 1
+        return user.evaluate("nps_submitted", props, clock[0])
+
     rows = [
         ("binding verify (uniffi)", per_call_us(lambda: verifier.verify(code, NOW + 60))),
         ("binding peek_unverified (uniffi)", per_call_us(lambda: r.peek_unverified(code))),
         ("binding channel_name (near-bare call)", per_call_us(lambda: r.channel_name(r.Channel.EMAIL))),
         ("hand-written hmac verify (stdlib)", per_call_us(hand_written())),
+        ("binding nudge evaluate (event + 1 property; quiet: cooldown)", per_call_us(nudge_evaluate)),
     ]
     print("| operation | µs per call | calls per second |")
     print("|---|---|---|")

@@ -497,6 +497,62 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterBool : FfiConverter {
+    typealias FfiType = Int8
+    typealias SwiftType = Bool
+
+    public static func lift(_ value: Int8) throws -> Bool {
+        return value != 0
+    }
+
+    public static func lower(_ value: Bool) -> Int8 {
+        return value ? 1 : 0
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bool {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Bool, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterString: FfiConverter {
     typealias SwiftType = String
     typealias FfiType = RustBuffer
@@ -557,6 +613,577 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * A loaded, validated nudge configuration.
+ */
+public protocol NudgeEngineProtocol: AnyObject, Sendable {
+    
+    /**
+     * True when the user is in the experiment's holdout (never asked).
+     */
+    func inHoldout(userId: String)  -> Bool
+    
+    /**
+     * A new user's state.
+     */
+    func newUser(userId: String)  -> NudgeUser
+    
+    /**
+     * A user restored from bytes saved with `NudgeUser.to_bytes()`
+     * (older state versions are migrated).
+     */
+    func restoreUser(bytes: Data) throws  -> NudgeUser
+    
+}
+/**
+ * A loaded, validated nudge configuration.
+ */
+open class NudgeEngine: NudgeEngineProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_referral_ffi_fn_clone_nudgeengine(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_referral_ffi_fn_free_nudgeengine(handle, $0) }
+    }
+
+    
+    /**
+     * Parses and validates JSON; errors name the field (`Config` error).
+     */
+public static func fromJson(text: String)throws  -> NudgeEngine  {
+    return try  FfiConverterTypeNudgeEngine_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_constructor_nudgeengine_from_json(
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+public static func fromToml(text: String)throws  -> NudgeEngine  {
+    return try  FfiConverterTypeNudgeEngine_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_constructor_nudgeengine_from_toml(
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * True when the user is in the experiment's holdout (never asked).
+     */
+open func inHoldout(userId: String) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeengine_in_holdout(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(userId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A new user's state.
+     */
+open func newUser(userId: String) -> NudgeUser  {
+    return try!  FfiConverterTypeNudgeUser_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeengine_new_user(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(userId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A user restored from bytes saved with `NudgeUser.to_bytes()`
+     * (older state versions are migrated).
+     */
+open func restoreUser(bytes: Data)throws  -> NudgeUser  {
+    return try  FfiConverterTypeNudgeUser_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeengine_restore_user(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeEngine: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NudgeEngine
+
+    public static func lift(_ handle: UInt64) throws -> NudgeEngine {
+        return NudgeEngine(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NudgeEngine) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeEngine {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NudgeEngine, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeEngine_lift(_ handle: UInt64) throws -> NudgeEngine {
+    return try FfiConverterTypeNudgeEngine.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeEngine_lower(_ value: NudgeEngine) -> UInt64 {
+    return FfiConverterTypeNudgeEngine.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One user's nudge state and the engine that decides for them.
+ */
+public protocol NudgeUserProtocol: AnyObject, Sendable {
+    
+    /**
+     * Should we ask now? Records the event (and any ask) in the state.
+     */
+    func evaluate(event: String, properties: [String: PropertyValue], now: UInt64)  -> NudgeDecision
+    
+    func isOptedOut()  -> Bool
+    
+    /**
+     * Records what the user did with an ask (or that they referred someone).
+     */
+    func record(outcome: NudgeOutcome, now: UInt64) 
+    
+    /**
+     * Sets what the host knows of the user (name and link fill messages).
+     */
+    func setProfile(profile: NudgeProfile) 
+    
+    /**
+     * The state as bytes (JSON) to store anywhere; `restore_user` reads it.
+     */
+    func toBytes()  -> Data
+    
+}
+/**
+ * One user's nudge state and the engine that decides for them.
+ */
+open class NudgeUser: NudgeUserProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_referral_ffi_fn_clone_nudgeuser(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_referral_ffi_fn_free_nudgeuser(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Should we ask now? Records the event (and any ask) in the state.
+     */
+open func evaluate(event: String, properties: [String: PropertyValue], now: UInt64) -> NudgeDecision  {
+    return try!  FfiConverterTypeNudgeDecision_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_evaluate(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(event),
+        FfiConverterDictionaryStringTypePropertyValue.lower(properties),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+open func isOptedOut() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_is_opted_out(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records what the user did with an ask (or that they referred someone).
+     */
+open func record(outcome: NudgeOutcome, now: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_record(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNudgeOutcome_lower(outcome),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets what the host knows of the user (name and link fill messages).
+     */
+open func setProfile(profile: NudgeProfile)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_set_profile(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNudgeProfile_lower(profile),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The state as bytes (JSON) to store anywhere; `restore_user` reads it.
+     */
+open func toBytes() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_to_bytes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeUser: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NudgeUser
+
+    public static func lift(_ handle: UInt64) throws -> NudgeUser {
+        return NudgeUser(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NudgeUser) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeUser {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NudgeUser, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeUser_lift(_ handle: UInt64) throws -> NudgeUser {
+    return try FfiConverterTypeNudgeUser.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeUser_lower(_ value: NudgeUser) -> UInt64 {
+    return FfiConverterTypeNudgeUser.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One program's ledger. Store it with `to_bytes`, reload with `restore`.
+ */
+public protocol RewardsLedgerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Applies one event; the same event id twice is `duplicate`.
+     */
+    func apply(event: LedgerEvent) throws  -> AppliedOutcome
+    
+    func balances(now: UInt64)  -> [BeneficiaryBalance]
+    
+    func entries(now: UInt64)  -> [LedgerEntry]
+    
+    func toBytes()  -> Data
+    
+}
+/**
+ * One program's ledger. Store it with `to_bytes`, reload with `restore`.
+ */
+open class RewardsLedger: RewardsLedgerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_referral_ffi_fn_clone_rewardsledger(self.handle, $0) }
+    }
+    /**
+     * An empty ledger for a validated program (`Config` error otherwise).
+     */
+public convenience init(program: Program)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_constructor_rewardsledger_new(
+        FfiConverterTypeProgram_lower(program),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_referral_ffi_fn_free_rewardsledger(handle, $0) }
+    }
+
+    
+public static func restore(program: Program, bytes: Data)throws  -> RewardsLedger  {
+    return try  FfiConverterTypeRewardsLedger_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_constructor_rewardsledger_restore(
+        FfiConverterTypeProgram_lower(program),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Applies one event; the same event id twice is `duplicate`.
+     */
+open func apply(event: LedgerEvent)throws  -> AppliedOutcome  {
+    return try  FfiConverterTypeAppliedOutcome_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_rewardsledger_apply(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLedgerEvent_lower(event),uniffiCallStatus
+    )
+})
+}
+    
+open func balances(now: UInt64) -> [BeneficiaryBalance]  {
+    return try!  FfiConverterSequenceTypeBeneficiaryBalance.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_rewardsledger_balances(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+open func entries(now: UInt64) -> [LedgerEntry]  {
+    return try!  FfiConverterSequenceTypeLedgerEntry.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_rewardsledger_entries(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+open func toBytes() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_rewardsledger_to_bytes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRewardsLedger: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = RewardsLedger
+
+    public static func lift(_ handle: UInt64) throws -> RewardsLedger {
+        return RewardsLedger(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: RewardsLedger) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RewardsLedger {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: RewardsLedger, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardsLedger_lift(_ handle: UInt64) throws -> RewardsLedger {
+    return try FfiConverterTypeRewardsLedger.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardsLedger_lower(_ value: RewardsLedger) -> UInt64 {
+    return FfiConverterTypeRewardsLedger.lower(value)
+}
+
+
 
 
 
@@ -712,6 +1339,21 @@ public func FfiConverterTypeShareMessage_lower(_ value: ShareMessage) -> UInt64 
  */
 public protocol VerifierProtocol: AnyObject, Sendable {
     
+    /**
+     * Does this signup count, and for whom? One call per signup.
+     */
+    func attribute(policy: AttributionPolicy, captures: [CapturedReferral], signup: Signup, referrers: [ReferrerInfo], accountWithSameNormalizedEmail: String?) throws  -> AttributionOutcome
+    
+    /**
+     * The short typed code (`041C-P5P7-ER`) for a numeric referrer.
+     */
+    func typedCode(programId: UInt32, referrer: UInt64)  -> String
+    
+    /**
+     * Verifies a typed code as a person typed it.
+     */
+    func verifyTypedCode(text: String, programId: UInt32) throws  -> TypedCodeClaims
+    
     func activeKeyId()  -> UInt32
     
     /**
@@ -793,6 +1435,51 @@ public convenience init(keys: [KeyEntry], policy: VerifyPolicy)throws  {
 
     
 
+    
+    /**
+     * Does this signup count, and for whom? One call per signup.
+     */
+open func attribute(policy: AttributionPolicy, captures: [CapturedReferral], signup: Signup, referrers: [ReferrerInfo], accountWithSameNormalizedEmail: String?)throws  -> AttributionOutcome  {
+    return try  FfiConverterTypeAttributionOutcome_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_verifier_attribute(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAttributionPolicy_lower(policy),
+        FfiConverterSequenceTypeCapturedReferral.lower(captures),
+        FfiConverterTypeSignup_lower(signup),
+        FfiConverterSequenceTypeReferrerInfo.lower(referrers),
+        FfiConverterOptionString.lower(accountWithSameNormalizedEmail),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The short typed code (`041C-P5P7-ER`) for a numeric referrer.
+     */
+open func typedCode(programId: UInt32, referrer: UInt64) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_verifier_typed_code(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(programId),
+        FfiConverterUInt64.lower(referrer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Verifies a typed code as a person typed it.
+     */
+open func verifyTypedCode(text: String, programId: UInt32)throws  -> TypedCodeClaims  {
+    return try  FfiConverterTypeTypedCodeClaims_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_verifier_verify_typed_code(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterUInt32.lower(programId),uniffiCallStatus
+    )
+})
+}
     
 open func activeKeyId() -> UInt32  {
     return try!  FfiConverterUInt32.lift(try! rustCall() {
@@ -879,6 +1566,308 @@ public func FfiConverterTypeVerifier_lower(_ value: Verifier) -> UInt64 {
 
 
 
+/**
+ * What one event did: `outcome` is core's stable code (`rewarded`,
+ * `duplicate`, `cap_reached`, `reversed`, `outside_clawback`, …).
+ */
+public struct AppliedOutcome: Equatable, Hashable {
+    public var outcome: String
+    public var entries: [String]
+    public var detail: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(outcome: String, entries: [String], detail: String?) {
+        self.outcome = outcome
+        self.entries = entries
+        self.detail = detail
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AppliedOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAppliedOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AppliedOutcome {
+        return
+            try AppliedOutcome(
+                outcome: FfiConverterString.read(from: &buf), 
+                entries: FfiConverterSequenceString.read(from: &buf), 
+                detail: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AppliedOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.outcome, into: &buf)
+        FfiConverterSequenceString.write(value.entries, into: &buf)
+        FfiConverterOptionString.write(value.detail, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppliedOutcome_lift(_ buf: RustBuffer) throws -> AppliedOutcome {
+    return try FfiConverterTypeAppliedOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppliedOutcome_lower(_ value: AppliedOutcome) -> RustBuffer {
+    return FfiConverterTypeAppliedOutcome.lower(value)
+}
+
+
+public struct AttributionPolicy: Equatable, Hashable {
+    public var windowSecs: UInt64
+    public var touch: Touch
+    public var allowSameCompanyDomain: Bool
+    public var maxRewardsPerMonth: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(windowSecs: UInt64, touch: Touch, allowSameCompanyDomain: Bool, maxRewardsPerMonth: UInt32) {
+        self.windowSecs = windowSecs
+        self.touch = touch
+        self.allowSameCompanyDomain = allowSameCompanyDomain
+        self.maxRewardsPerMonth = maxRewardsPerMonth
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttributionPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttributionPolicy: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttributionPolicy {
+        return
+            try AttributionPolicy(
+                windowSecs: FfiConverterUInt64.read(from: &buf), 
+                touch: FfiConverterTypeTouch.read(from: &buf), 
+                allowSameCompanyDomain: FfiConverterBool.read(from: &buf), 
+                maxRewardsPerMonth: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttributionPolicy, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.windowSecs, into: &buf)
+        FfiConverterTypeTouch.write(value.touch, into: &buf)
+        FfiConverterBool.write(value.allowSameCompanyDomain, into: &buf)
+        FfiConverterUInt32.write(value.maxRewardsPerMonth, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttributionPolicy_lift(_ buf: RustBuffer) throws -> AttributionPolicy {
+    return try FfiConverterTypeAttributionPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttributionPolicy_lower(_ value: AttributionPolicy) -> RustBuffer {
+    return FfiConverterTypeAttributionPolicy.lower(value)
+}
+
+
+public struct BeneficiaryBalance: Equatable, Hashable {
+    public var beneficiary: String
+    public var money: [MoneyLine]
+    public var clawbackDue: [Money]
+    public var entitlements: [EntitlementLine]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(beneficiary: String, money: [MoneyLine], clawbackDue: [Money], entitlements: [EntitlementLine]) {
+        self.beneficiary = beneficiary
+        self.money = money
+        self.clawbackDue = clawbackDue
+        self.entitlements = entitlements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BeneficiaryBalance: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBeneficiaryBalance: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BeneficiaryBalance {
+        return
+            try BeneficiaryBalance(
+                beneficiary: FfiConverterString.read(from: &buf), 
+                money: FfiConverterSequenceTypeMoneyLine.read(from: &buf), 
+                clawbackDue: FfiConverterSequenceTypeMoney.read(from: &buf), 
+                entitlements: FfiConverterSequenceTypeEntitlementLine.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BeneficiaryBalance, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.beneficiary, into: &buf)
+        FfiConverterSequenceTypeMoneyLine.write(value.money, into: &buf)
+        FfiConverterSequenceTypeMoney.write(value.clawbackDue, into: &buf)
+        FfiConverterSequenceTypeEntitlementLine.write(value.entitlements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBeneficiaryBalance_lift(_ buf: RustBuffer) throws -> BeneficiaryBalance {
+    return try FfiConverterTypeBeneficiaryBalance.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBeneficiaryBalance_lower(_ value: BeneficiaryBalance) -> RustBuffer {
+    return FfiConverterTypeBeneficiaryBalance.lower(value)
+}
+
+
+public struct Cap: Equatable, Hashable {
+    public var period: Period
+    public var maxRewards: UInt32?
+    public var maxAmount: Money?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(period: Period, maxRewards: UInt32?, maxAmount: Money?) {
+        self.period = period
+        self.maxRewards = maxRewards
+        self.maxAmount = maxAmount
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Cap: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCap: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Cap {
+        return
+            try Cap(
+                period: FfiConverterTypePeriod.read(from: &buf), 
+                maxRewards: FfiConverterOptionUInt32.read(from: &buf), 
+                maxAmount: FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Cap, into buf: inout [UInt8]) {
+        FfiConverterTypePeriod.write(value.period, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxRewards, into: &buf)
+        FfiConverterOptionTypeMoney.write(value.maxAmount, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCap_lift(_ buf: RustBuffer) throws -> Cap {
+    return try FfiConverterTypeCap.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCap_lower(_ value: Cap) -> RustBuffer {
+    return FfiConverterTypeCap.lower(value)
+}
+
+
+public struct CapturedReferral: Equatable, Hashable {
+    public var code: String
+    public var capturedAt: UInt64
+    public var method: CaptureMethod
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, capturedAt: UInt64, method: CaptureMethod) {
+        self.code = code
+        self.capturedAt = capturedAt
+        self.method = method
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CapturedReferral: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCapturedReferral: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CapturedReferral {
+        return
+            try CapturedReferral(
+                code: FfiConverterString.read(from: &buf), 
+                capturedAt: FfiConverterUInt64.read(from: &buf), 
+                method: FfiConverterTypeCaptureMethod.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CapturedReferral, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterUInt64.write(value.capturedAt, into: &buf)
+        FfiConverterTypeCaptureMethod.write(value.method, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCapturedReferral_lift(_ buf: RustBuffer) throws -> CapturedReferral {
+    return try FfiConverterTypeCapturedReferral.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCapturedReferral_lower(_ value: CapturedReferral) -> RustBuffer {
+    return FfiConverterTypeCapturedReferral.lower(value)
+}
+
+
 public struct Claims: Equatable, Hashable {
     public var keyId: UInt32
     public var programId: UInt32
@@ -955,6 +1944,274 @@ public func FfiConverterTypeClaims_lower(_ value: Claims) -> RustBuffer {
 }
 
 
+public struct Customer: Equatable, Hashable {
+    public var account: String
+    public var since: UInt64
+    public var active: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(account: String, since: UInt64, active: Bool) {
+        self.account = account
+        self.since = since
+        self.active = active
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Customer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCustomer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Customer {
+        return
+            try Customer(
+                account: FfiConverterString.read(from: &buf), 
+                since: FfiConverterUInt64.read(from: &buf), 
+                active: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Customer, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.account, into: &buf)
+        FfiConverterUInt64.write(value.since, into: &buf)
+        FfiConverterBool.write(value.active, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCustomer_lift(_ buf: RustBuffer) throws -> Customer {
+    return try FfiConverterTypeCustomer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCustomer_lower(_ value: Customer) -> RustBuffer {
+    return FfiConverterTypeCustomer.lower(value)
+}
+
+
+public struct EntitlementLine: Equatable, Hashable {
+    public var status: EntryStatus
+    public var value: RewardValue
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: EntryStatus, value: RewardValue) {
+        self.status = status
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EntitlementLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntitlementLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntitlementLine {
+        return
+            try EntitlementLine(
+                status: FfiConverterTypeEntryStatus.read(from: &buf), 
+                value: FfiConverterTypeRewardValue.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EntitlementLine, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryStatus.write(value.status, into: &buf)
+        FfiConverterTypeRewardValue.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntitlementLine_lift(_ buf: RustBuffer) throws -> EntitlementLine {
+    return try FfiConverterTypeEntitlementLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntitlementLine_lower(_ value: EntitlementLine) -> RustBuffer {
+    return FfiConverterTypeEntitlementLine.lower(value)
+}
+
+
+public struct FunnelEvent: Equatable, Hashable {
+    public var stage: Stage
+    public var at: UInt64
+    public var referrer: String
+    public var channel: String?
+    public var moment: String?
+    public var program: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(stage: Stage, at: UInt64, referrer: String, channel: String?, moment: String?, program: UInt32?) {
+        self.stage = stage
+        self.at = at
+        self.referrer = referrer
+        self.channel = channel
+        self.moment = moment
+        self.program = program
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FunnelEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFunnelEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FunnelEvent {
+        return
+            try FunnelEvent(
+                stage: FfiConverterTypeStage.read(from: &buf), 
+                at: FfiConverterUInt64.read(from: &buf), 
+                referrer: FfiConverterString.read(from: &buf), 
+                channel: FfiConverterOptionString.read(from: &buf), 
+                moment: FfiConverterOptionString.read(from: &buf), 
+                program: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FunnelEvent, into buf: inout [UInt8]) {
+        FfiConverterTypeStage.write(value.stage, into: &buf)
+        FfiConverterUInt64.write(value.at, into: &buf)
+        FfiConverterString.write(value.referrer, into: &buf)
+        FfiConverterOptionString.write(value.channel, into: &buf)
+        FfiConverterOptionString.write(value.moment, into: &buf)
+        FfiConverterOptionUInt32.write(value.program, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFunnelEvent_lift(_ buf: RustBuffer) throws -> FunnelEvent {
+    return try FfiConverterTypeFunnelEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFunnelEvent_lower(_ value: FunnelEvent) -> RustBuffer {
+    return FfiConverterTypeFunnelEvent.lower(value)
+}
+
+
+public struct FunnelReport: Equatable, Hashable {
+    public var total: [StageLine]
+    public var byChannel: [String: [StageLine]]
+    public var byMoment: [String: [StageLine]]
+    public var byProgram: [UInt32: [StageLine]]
+    public var byReferrer: [String: [StageLine]]
+    public var activeCustomers: UInt64
+    public var referringCustomers: UInt64
+    public var referralRateBp: UInt32
+    public var timeToFirstReferralMedianSecs: UInt64?
+    public var timeToFirstReferralP90Secs: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(total: [StageLine], byChannel: [String: [StageLine]], byMoment: [String: [StageLine]], byProgram: [UInt32: [StageLine]], byReferrer: [String: [StageLine]], activeCustomers: UInt64, referringCustomers: UInt64, referralRateBp: UInt32, timeToFirstReferralMedianSecs: UInt64?, timeToFirstReferralP90Secs: UInt64?) {
+        self.total = total
+        self.byChannel = byChannel
+        self.byMoment = byMoment
+        self.byProgram = byProgram
+        self.byReferrer = byReferrer
+        self.activeCustomers = activeCustomers
+        self.referringCustomers = referringCustomers
+        self.referralRateBp = referralRateBp
+        self.timeToFirstReferralMedianSecs = timeToFirstReferralMedianSecs
+        self.timeToFirstReferralP90Secs = timeToFirstReferralP90Secs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FunnelReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFunnelReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FunnelReport {
+        return
+            try FunnelReport(
+                total: FfiConverterSequenceTypeStageLine.read(from: &buf), 
+                byChannel: FfiConverterDictionaryStringSequenceTypeStageLine.read(from: &buf), 
+                byMoment: FfiConverterDictionaryStringSequenceTypeStageLine.read(from: &buf), 
+                byProgram: FfiConverterDictionaryUInt32SequenceTypeStageLine.read(from: &buf), 
+                byReferrer: FfiConverterDictionaryStringSequenceTypeStageLine.read(from: &buf), 
+                activeCustomers: FfiConverterUInt64.read(from: &buf), 
+                referringCustomers: FfiConverterUInt64.read(from: &buf), 
+                referralRateBp: FfiConverterUInt32.read(from: &buf), 
+                timeToFirstReferralMedianSecs: FfiConverterOptionUInt64.read(from: &buf), 
+                timeToFirstReferralP90Secs: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FunnelReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeStageLine.write(value.total, into: &buf)
+        FfiConverterDictionaryStringSequenceTypeStageLine.write(value.byChannel, into: &buf)
+        FfiConverterDictionaryStringSequenceTypeStageLine.write(value.byMoment, into: &buf)
+        FfiConverterDictionaryUInt32SequenceTypeStageLine.write(value.byProgram, into: &buf)
+        FfiConverterDictionaryStringSequenceTypeStageLine.write(value.byReferrer, into: &buf)
+        FfiConverterUInt64.write(value.activeCustomers, into: &buf)
+        FfiConverterUInt64.write(value.referringCustomers, into: &buf)
+        FfiConverterUInt32.write(value.referralRateBp, into: &buf)
+        FfiConverterOptionUInt64.write(value.timeToFirstReferralMedianSecs, into: &buf)
+        FfiConverterOptionUInt64.write(value.timeToFirstReferralP90Secs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFunnelReport_lift(_ buf: RustBuffer) throws -> FunnelReport {
+    return try FfiConverterTypeFunnelReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFunnelReport_lower(_ value: FunnelReport) -> RustBuffer {
+    return FfiConverterTypeFunnelReport.lower(value)
+}
+
+
 /**
  * One signing key. Build these from your secret store; never ship them to
  * a browser or a mobile app.
@@ -1014,6 +2271,92 @@ public func FfiConverterTypeKeyEntry_lift(_ buf: RustBuffer) throws -> KeyEntry 
 #endif
 public func FfiConverterTypeKeyEntry_lower(_ value: KeyEntry) -> RustBuffer {
     return FfiConverterTypeKeyEntry.lower(value)
+}
+
+
+public struct LedgerEntry: Equatable, Hashable {
+    public var id: String
+    public var referralId: String
+    public var beneficiary: String
+    public var side: Side
+    public var value: RewardValue
+    public var status: EntryStatus
+    public var createdAt: UInt64
+    public var holdUntil: UInt64
+    public var paidAt: UInt64?
+    public var reversalReason: ReversalReason?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, referralId: String, beneficiary: String, side: Side, value: RewardValue, status: EntryStatus, createdAt: UInt64, holdUntil: UInt64, paidAt: UInt64?, reversalReason: ReversalReason?) {
+        self.id = id
+        self.referralId = referralId
+        self.beneficiary = beneficiary
+        self.side = side
+        self.value = value
+        self.status = status
+        self.createdAt = createdAt
+        self.holdUntil = holdUntil
+        self.paidAt = paidAt
+        self.reversalReason = reversalReason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LedgerEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLedgerEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LedgerEntry {
+        return
+            try LedgerEntry(
+                id: FfiConverterString.read(from: &buf), 
+                referralId: FfiConverterString.read(from: &buf), 
+                beneficiary: FfiConverterString.read(from: &buf), 
+                side: FfiConverterTypeSide.read(from: &buf), 
+                value: FfiConverterTypeRewardValue.read(from: &buf), 
+                status: FfiConverterTypeEntryStatus.read(from: &buf), 
+                createdAt: FfiConverterUInt64.read(from: &buf), 
+                holdUntil: FfiConverterUInt64.read(from: &buf), 
+                paidAt: FfiConverterOptionUInt64.read(from: &buf), 
+                reversalReason: FfiConverterOptionTypeReversalReason.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LedgerEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.referralId, into: &buf)
+        FfiConverterString.write(value.beneficiary, into: &buf)
+        FfiConverterTypeSide.write(value.side, into: &buf)
+        FfiConverterTypeRewardValue.write(value.value, into: &buf)
+        FfiConverterTypeEntryStatus.write(value.status, into: &buf)
+        FfiConverterUInt64.write(value.createdAt, into: &buf)
+        FfiConverterUInt64.write(value.holdUntil, into: &buf)
+        FfiConverterOptionUInt64.write(value.paidAt, into: &buf)
+        FfiConverterOptionTypeReversalReason.write(value.reversalReason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerEntry_lift(_ buf: RustBuffer) throws -> LedgerEntry {
+    return try FfiConverterTypeLedgerEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerEntry_lower(_ value: LedgerEntry) -> RustBuffer {
+    return FfiConverterTypeLedgerEntry.lower(value)
 }
 
 
@@ -1201,6 +2544,640 @@ public func FfiConverterTypeMintRequest_lower(_ value: MintRequest) -> RustBuffe
 }
 
 
+public struct Money: Equatable, Hashable {
+    public var amountMinor: Int64
+    public var currency: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(amountMinor: Int64, currency: String) {
+        self.amountMinor = amountMinor
+        self.currency = currency
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Money: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMoney: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Money {
+        return
+            try Money(
+                amountMinor: FfiConverterInt64.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Money, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.amountMinor, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoney_lift(_ buf: RustBuffer) throws -> Money {
+    return try FfiConverterTypeMoney.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoney_lower(_ value: Money) -> RustBuffer {
+    return FfiConverterTypeMoney.lower(value)
+}
+
+
+public struct MoneyLine: Equatable, Hashable {
+    public var status: EntryStatus
+    public var currency: String
+    public var amountMinor: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: EntryStatus, currency: String, amountMinor: Int64) {
+        self.status = status
+        self.currency = currency
+        self.amountMinor = amountMinor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MoneyLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMoneyLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MoneyLine {
+        return
+            try MoneyLine(
+                status: FfiConverterTypeEntryStatus.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf), 
+                amountMinor: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MoneyLine, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryStatus.write(value.status, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+        FfiConverterInt64.write(value.amountMinor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoneyLine_lift(_ buf: RustBuffer) throws -> MoneyLine {
+    return try FfiConverterTypeMoneyLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMoneyLine_lower(_ value: MoneyLine) -> RustBuffer {
+    return FfiConverterTypeMoneyLine.lower(value)
+}
+
+
+public struct NudgeProfile: Equatable, Hashable {
+    public var signedUpAt: UInt64?
+    public var onboardingCompletedAt: UInt64?
+    public var plan: String?
+    public var role: String?
+    public var activeCustomer: Bool?
+    public var displayName: String
+    public var shareLink: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(signedUpAt: UInt64?, onboardingCompletedAt: UInt64?, plan: String?, role: String?, activeCustomer: Bool?, displayName: String, shareLink: String) {
+        self.signedUpAt = signedUpAt
+        self.onboardingCompletedAt = onboardingCompletedAt
+        self.plan = plan
+        self.role = role
+        self.activeCustomer = activeCustomer
+        self.displayName = displayName
+        self.shareLink = shareLink
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NudgeProfile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeProfile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeProfile {
+        return
+            try NudgeProfile(
+                signedUpAt: FfiConverterOptionUInt64.read(from: &buf), 
+                onboardingCompletedAt: FfiConverterOptionUInt64.read(from: &buf), 
+                plan: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterOptionString.read(from: &buf), 
+                activeCustomer: FfiConverterOptionBool.read(from: &buf), 
+                displayName: FfiConverterString.read(from: &buf), 
+                shareLink: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NudgeProfile, into buf: inout [UInt8]) {
+        FfiConverterOptionUInt64.write(value.signedUpAt, into: &buf)
+        FfiConverterOptionUInt64.write(value.onboardingCompletedAt, into: &buf)
+        FfiConverterOptionString.write(value.plan, into: &buf)
+        FfiConverterOptionString.write(value.role, into: &buf)
+        FfiConverterOptionBool.write(value.activeCustomer, into: &buf)
+        FfiConverterString.write(value.displayName, into: &buf)
+        FfiConverterString.write(value.shareLink, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeProfile_lift(_ buf: RustBuffer) throws -> NudgeProfile {
+    return try FfiConverterTypeNudgeProfile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeProfile_lower(_ value: NudgeProfile) -> RustBuffer {
+    return FfiConverterTypeNudgeProfile.lower(value)
+}
+
+
+public struct Program: Equatable, Hashable {
+    public var id: UInt32
+    public var kind: ProgramKind
+    public var qualifyingEvent: QualifyingEvent
+    public var referrerReward: RewardRule
+    public var friendReward: RewardRule?
+    public var tiers: [Tier]
+    public var cap: Cap?
+    public var holdDays: UInt32
+    public var clawbackDays: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: UInt32, kind: ProgramKind, qualifyingEvent: QualifyingEvent, referrerReward: RewardRule, friendReward: RewardRule?, tiers: [Tier], cap: Cap?, holdDays: UInt32, clawbackDays: UInt32) {
+        self.id = id
+        self.kind = kind
+        self.qualifyingEvent = qualifyingEvent
+        self.referrerReward = referrerReward
+        self.friendReward = friendReward
+        self.tiers = tiers
+        self.cap = cap
+        self.holdDays = holdDays
+        self.clawbackDays = clawbackDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Program: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProgram: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Program {
+        return
+            try Program(
+                id: FfiConverterUInt32.read(from: &buf), 
+                kind: FfiConverterTypeProgramKind.read(from: &buf), 
+                qualifyingEvent: FfiConverterTypeQualifyingEvent.read(from: &buf), 
+                referrerReward: FfiConverterTypeRewardRule.read(from: &buf), 
+                friendReward: FfiConverterOptionTypeRewardRule.read(from: &buf), 
+                tiers: FfiConverterSequenceTypeTier.read(from: &buf), 
+                cap: FfiConverterOptionTypeCap.read(from: &buf), 
+                holdDays: FfiConverterUInt32.read(from: &buf), 
+                clawbackDays: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Program, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.id, into: &buf)
+        FfiConverterTypeProgramKind.write(value.kind, into: &buf)
+        FfiConverterTypeQualifyingEvent.write(value.qualifyingEvent, into: &buf)
+        FfiConverterTypeRewardRule.write(value.referrerReward, into: &buf)
+        FfiConverterOptionTypeRewardRule.write(value.friendReward, into: &buf)
+        FfiConverterSequenceTypeTier.write(value.tiers, into: &buf)
+        FfiConverterOptionTypeCap.write(value.cap, into: &buf)
+        FfiConverterUInt32.write(value.holdDays, into: &buf)
+        FfiConverterUInt32.write(value.clawbackDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgram_lift(_ buf: RustBuffer) throws -> Program {
+    return try FfiConverterTypeProgram.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgram_lower(_ value: Program) -> RustBuffer {
+    return FfiConverterTypeProgram.lower(value)
+}
+
+
+public struct ReferrerInfo: Equatable, Hashable {
+    public var referrer: ReferrerId
+    public var accountId: String
+    public var emailDomain: String
+    public var networkPrefixHash: String?
+    public var referredByAccount: String?
+    public var rewardsThisMonth: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(referrer: ReferrerId, accountId: String, emailDomain: String, networkPrefixHash: String?, referredByAccount: String?, rewardsThisMonth: UInt32) {
+        self.referrer = referrer
+        self.accountId = accountId
+        self.emailDomain = emailDomain
+        self.networkPrefixHash = networkPrefixHash
+        self.referredByAccount = referredByAccount
+        self.rewardsThisMonth = rewardsThisMonth
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReferrerInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReferrerInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReferrerInfo {
+        return
+            try ReferrerInfo(
+                referrer: FfiConverterTypeReferrerId.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf), 
+                emailDomain: FfiConverterString.read(from: &buf), 
+                networkPrefixHash: FfiConverterOptionString.read(from: &buf), 
+                referredByAccount: FfiConverterOptionString.read(from: &buf), 
+                rewardsThisMonth: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReferrerInfo, into buf: inout [UInt8]) {
+        FfiConverterTypeReferrerId.write(value.referrer, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.emailDomain, into: &buf)
+        FfiConverterOptionString.write(value.networkPrefixHash, into: &buf)
+        FfiConverterOptionString.write(value.referredByAccount, into: &buf)
+        FfiConverterUInt32.write(value.rewardsThisMonth, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReferrerInfo_lift(_ buf: RustBuffer) throws -> ReferrerInfo {
+    return try FfiConverterTypeReferrerInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReferrerInfo_lower(_ value: ReferrerInfo) -> RustBuffer {
+    return FfiConverterTypeReferrerInfo.lower(value)
+}
+
+
+public struct SetAside: Equatable, Hashable {
+    public var code: String
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SetAside: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSetAside: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetAside {
+        return
+            try SetAside(
+                code: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SetAside, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetAside_lift(_ buf: RustBuffer) throws -> SetAside {
+    return try FfiConverterTypeSetAside.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSetAside_lower(_ value: SetAside) -> RustBuffer {
+    return FfiConverterTypeSetAside.lower(value)
+}
+
+
+public struct Signup: Equatable, Hashable {
+    public var accountId: String
+    public var email: String
+    public var companyDomain: String?
+    public var at: UInt64
+    public var networkPrefixHash: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accountId: String, email: String, companyDomain: String?, at: UInt64, networkPrefixHash: String?) {
+        self.accountId = accountId
+        self.email = email
+        self.companyDomain = companyDomain
+        self.at = at
+        self.networkPrefixHash = networkPrefixHash
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Signup: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignup: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Signup {
+        return
+            try Signup(
+                accountId: FfiConverterString.read(from: &buf), 
+                email: FfiConverterString.read(from: &buf), 
+                companyDomain: FfiConverterOptionString.read(from: &buf), 
+                at: FfiConverterUInt64.read(from: &buf), 
+                networkPrefixHash: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Signup, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.email, into: &buf)
+        FfiConverterOptionString.write(value.companyDomain, into: &buf)
+        FfiConverterUInt64.write(value.at, into: &buf)
+        FfiConverterOptionString.write(value.networkPrefixHash, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignup_lift(_ buf: RustBuffer) throws -> Signup {
+    return try FfiConverterTypeSignup.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignup_lower(_ value: Signup) -> RustBuffer {
+    return FfiConverterTypeSignup.lower(value)
+}
+
+
+public struct StageLine: Equatable, Hashable {
+    public var stage: Stage
+    public var count: UInt64
+    /**
+     * From the previous stage, in basis points; `None` when it was zero.
+     */
+    public var conversionBp: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(stage: Stage, count: UInt64, 
+        /**
+         * From the previous stage, in basis points; `None` when it was zero.
+         */conversionBp: UInt32?) {
+        self.stage = stage
+        self.count = count
+        self.conversionBp = conversionBp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StageLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStageLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StageLine {
+        return
+            try StageLine(
+                stage: FfiConverterTypeStage.read(from: &buf), 
+                count: FfiConverterUInt64.read(from: &buf), 
+                conversionBp: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StageLine, into buf: inout [UInt8]) {
+        FfiConverterTypeStage.write(value.stage, into: &buf)
+        FfiConverterUInt64.write(value.count, into: &buf)
+        FfiConverterOptionUInt32.write(value.conversionBp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageLine_lift(_ buf: RustBuffer) throws -> StageLine {
+    return try FfiConverterTypeStageLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageLine_lower(_ value: StageLine) -> RustBuffer {
+    return FfiConverterTypeStageLine.lower(value)
+}
+
+
+public struct Tier: Equatable, Hashable {
+    public var fromCount: UInt32
+    public var reward: RewardRule
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(fromCount: UInt32, reward: RewardRule) {
+        self.fromCount = fromCount
+        self.reward = reward
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Tier: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTier: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Tier {
+        return
+            try Tier(
+                fromCount: FfiConverterUInt32.read(from: &buf), 
+                reward: FfiConverterTypeRewardRule.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Tier, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.fromCount, into: &buf)
+        FfiConverterTypeRewardRule.write(value.reward, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTier_lift(_ buf: RustBuffer) throws -> Tier {
+    return try FfiConverterTypeTier.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTier_lower(_ value: Tier) -> RustBuffer {
+    return FfiConverterTypeTier.lower(value)
+}
+
+
+public struct TypedCodeClaims: Equatable, Hashable {
+    public var keyId: UInt32
+    public var programId: UInt32
+    public var referrer: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(keyId: UInt32, programId: UInt32, referrer: UInt64) {
+        self.keyId = keyId
+        self.programId = programId
+        self.referrer = referrer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TypedCodeClaims: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTypedCodeClaims: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TypedCodeClaims {
+        return
+            try TypedCodeClaims(
+                keyId: FfiConverterUInt32.read(from: &buf), 
+                programId: FfiConverterUInt32.read(from: &buf), 
+                referrer: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TypedCodeClaims, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.keyId, into: &buf)
+        FfiConverterUInt32.write(value.programId, into: &buf)
+        FfiConverterUInt64.write(value.referrer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTypedCodeClaims_lift(_ buf: RustBuffer) throws -> TypedCodeClaims {
+    return try FfiConverterTypeTypedCodeClaims.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTypedCodeClaims_lower(_ value: TypedCodeClaims) -> RustBuffer {
+    return FfiConverterTypeTypedCodeClaims.lower(value)
+}
+
+
 public struct Utm: Equatable, Hashable {
     public var source: String
     public var campaign: String
@@ -1314,6 +3291,178 @@ public func FfiConverterTypeVerifyPolicy_lower(_ value: VerifyPolicy) -> RustBuf
 
 
 
+public enum AttributionOutcome: Equatable, Hashable {
+    
+    case attributed(referrer: ReferrerId, referrerAccount: String, code: String, programId: UInt32, channel: Channel?, campaign: UInt32?, method: CaptureMethod, touch: Touch, capturedAt: UInt64, competing: UInt32, 
+        /**
+         * Fraud signals: a referral with flags goes to review.
+         */flags: [FraudFlag], review: Bool, setAside: [SetAside]
+    )
+    case notAttributed(
+        /**
+         * `no_referral`, `no_valid_code`, `outside_window`,
+         * `unknown_referrer`, `self_referral`, `invalid_email`.
+         */reason: String, setAside: [SetAside]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AttributionOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttributionOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = AttributionOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttributionOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .attributed(referrer: try FfiConverterTypeReferrerId.read(from: &buf), referrerAccount: try FfiConverterString.read(from: &buf), code: try FfiConverterString.read(from: &buf), programId: try FfiConverterUInt32.read(from: &buf), channel: try FfiConverterOptionTypeChannel.read(from: &buf), campaign: try FfiConverterOptionUInt32.read(from: &buf), method: try FfiConverterTypeCaptureMethod.read(from: &buf), touch: try FfiConverterTypeTouch.read(from: &buf), capturedAt: try FfiConverterUInt64.read(from: &buf), competing: try FfiConverterUInt32.read(from: &buf), flags: try FfiConverterSequenceTypeFraudFlag.read(from: &buf), review: try FfiConverterBool.read(from: &buf), setAside: try FfiConverterSequenceTypeSetAside.read(from: &buf)
+        )
+        
+        case 2: return .notAttributed(reason: try FfiConverterString.read(from: &buf), setAside: try FfiConverterSequenceTypeSetAside.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AttributionOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .attributed(referrer,referrerAccount,code,programId,channel,campaign,method,touch,capturedAt,competing,flags,review,setAside):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeReferrerId.write(referrer, into: &buf)
+            FfiConverterString.write(referrerAccount, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterUInt32.write(programId, into: &buf)
+            FfiConverterOptionTypeChannel.write(channel, into: &buf)
+            FfiConverterOptionUInt32.write(campaign, into: &buf)
+            FfiConverterTypeCaptureMethod.write(method, into: &buf)
+            FfiConverterTypeTouch.write(touch, into: &buf)
+            FfiConverterUInt64.write(capturedAt, into: &buf)
+            FfiConverterUInt32.write(competing, into: &buf)
+            FfiConverterSequenceTypeFraudFlag.write(flags, into: &buf)
+            FfiConverterBool.write(review, into: &buf)
+            FfiConverterSequenceTypeSetAside.write(setAside, into: &buf)
+            
+        
+        case let .notAttributed(reason,setAside):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterSequenceTypeSetAside.write(setAside, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttributionOutcome_lift(_ buf: RustBuffer) throws -> AttributionOutcome {
+    return try FfiConverterTypeAttributionOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttributionOutcome_lower(_ value: AttributionOutcome) -> RustBuffer {
+    return FfiConverterTypeAttributionOutcome.lower(value)
+}
+
+
+
+
+public enum CaptureMethod: Equatable, Hashable {
+    
+    case link
+    case typedCode
+    case deepLink
+    case installReferrer
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CaptureMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaptureMethod: FfiConverterRustBuffer {
+    typealias SwiftType = CaptureMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaptureMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .link
+        
+        case 2: return .typedCode
+        
+        case 3: return .deepLink
+        
+        case 4: return .installReferrer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CaptureMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .link:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .typedCode:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .deepLink:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .installReferrer:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaptureMethod_lift(_ buf: RustBuffer) throws -> CaptureMethod {
+    return try FfiConverterTypeCaptureMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaptureMethod_lower(_ value: CaptureMethod) -> RustBuffer {
+    return FfiConverterTypeCaptureMethod.lower(value)
+}
+
+
+
+
 public enum Channel: Equatable, Hashable {
     
     case link
@@ -1422,6 +3571,204 @@ public func FfiConverterTypeChannel_lower(_ value: Channel) -> RustBuffer {
 
 
 
+public enum EntryStatus: Equatable, Hashable {
+    
+    case pending
+    case held
+    case payable
+    case paid
+    case reversed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EntryStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntryStatus: FfiConverterRustBuffer {
+    typealias SwiftType = EntryStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntryStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pending
+        
+        case 2: return .held
+        
+        case 3: return .payable
+        
+        case 4: return .paid
+        
+        case 5: return .reversed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EntryStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .held:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .payable:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .paid:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .reversed:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryStatus_lift(_ buf: RustBuffer) throws -> EntryStatus {
+    return try FfiConverterTypeEntryStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntryStatus_lower(_ value: EntryStatus) -> RustBuffer {
+    return FfiConverterTypeEntryStatus.lower(value)
+}
+
+
+
+
+public enum FraudFlag: Equatable, Hashable {
+    
+    case sameCompanyDomain(domain: String
+    )
+    case disposableEmail(domain: String
+    )
+    case duplicatePerson(normalizedEmail: String, existingAccount: String
+    )
+    case referralRing(otherAccount: String
+    )
+    case velocity(rewardsThisMonth: UInt32, limit: UInt32
+    )
+    case sharedNetworkPrefix
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FraudFlag: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFraudFlag: FfiConverterRustBuffer {
+    typealias SwiftType = FraudFlag
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FraudFlag {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .sameCompanyDomain(domain: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .disposableEmail(domain: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .duplicatePerson(normalizedEmail: try FfiConverterString.read(from: &buf), existingAccount: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .referralRing(otherAccount: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 5: return .velocity(rewardsThisMonth: try FfiConverterUInt32.read(from: &buf), limit: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 6: return .sharedNetworkPrefix
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FraudFlag, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .sameCompanyDomain(domain):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(domain, into: &buf)
+            
+        
+        case let .disposableEmail(domain):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(domain, into: &buf)
+            
+        
+        case let .duplicatePerson(normalizedEmail,existingAccount):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(normalizedEmail, into: &buf)
+            FfiConverterString.write(existingAccount, into: &buf)
+            
+        
+        case let .referralRing(otherAccount):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(otherAccount, into: &buf)
+            
+        
+        case let .velocity(rewardsThisMonth,limit):
+            writeInt(&buf, Int32(5))
+            FfiConverterUInt32.write(rewardsThisMonth, into: &buf)
+            FfiConverterUInt32.write(limit, into: &buf)
+            
+        
+        case .sharedNetworkPrefix:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFraudFlag_lift(_ buf: RustBuffer) throws -> FraudFlag {
+    return try FfiConverterTypeFraudFlag.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFraudFlag_lower(_ value: FraudFlag) -> RustBuffer {
+    return FfiConverterTypeFraudFlag.lower(value)
+}
+
+
+
+
 public enum KeyStatus: Equatable, Hashable {
     
     case active
@@ -1494,6 +3841,651 @@ public func FfiConverterTypeKeyStatus_lower(_ value: KeyStatus) -> RustBuffer {
 
 
 
+
+public enum LedgerEvent: Equatable, Hashable {
+    
+    case attributed(eventId: String, referralId: String, referrerAccount: String, friendAccount: String, review: Bool, at: UInt64
+    )
+    case qualified(eventId: String, referralId: String, event: QualifyingEvent, at: UInt64, acv: Money?
+    )
+    case payment(eventId: String, referralId: String, at: UInt64, amount: Money, acv: Money?
+    )
+    case approved(eventId: String, referralId: String, at: UInt64
+    )
+    case reversal(eventId: String, referralId: String, at: UInt64, reason: ReversalReason
+    )
+    case paid(eventId: String, entryId: String, at: UInt64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LedgerEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLedgerEvent: FfiConverterRustBuffer {
+    typealias SwiftType = LedgerEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LedgerEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .attributed(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), referrerAccount: try FfiConverterString.read(from: &buf), friendAccount: try FfiConverterString.read(from: &buf), review: try FfiConverterBool.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 2: return .qualified(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), event: try FfiConverterTypeQualifyingEvent.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf), acv: try FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+        
+        case 3: return .payment(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf), amount: try FfiConverterTypeMoney.read(from: &buf), acv: try FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+        
+        case 4: return .approved(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 5: return .reversal(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf), reason: try FfiConverterTypeReversalReason.read(from: &buf)
+        )
+        
+        case 6: return .paid(eventId: try FfiConverterString.read(from: &buf), entryId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LedgerEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .attributed(eventId,referralId,referrerAccount,friendAccount,review,at):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterString.write(referrerAccount, into: &buf)
+            FfiConverterString.write(friendAccount, into: &buf)
+            FfiConverterBool.write(review, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            
+        
+        case let .qualified(eventId,referralId,event,at,acv):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterTypeQualifyingEvent.write(event, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            FfiConverterOptionTypeMoney.write(acv, into: &buf)
+            
+        
+        case let .payment(eventId,referralId,at,amount,acv):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            FfiConverterOptionTypeMoney.write(acv, into: &buf)
+            
+        
+        case let .approved(eventId,referralId,at):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            
+        
+        case let .reversal(eventId,referralId,at,reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            FfiConverterTypeReversalReason.write(reason, into: &buf)
+            
+        
+        case let .paid(eventId,entryId,at):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(entryId, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerEvent_lift(_ buf: RustBuffer) throws -> LedgerEvent {
+    return try FfiConverterTypeLedgerEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerEvent_lower(_ value: LedgerEvent) -> RustBuffer {
+    return FfiConverterTypeLedgerEvent.lower(value)
+}
+
+
+
+/**
+ * Ask, or stay quiet with a machine-readable `reason` and its details.
+ */
+
+public enum NudgeDecision: Equatable, Hashable {
+    
+    case ask(moment: String, variant: String, message: String, event: String, occurrence: UInt32, 
+        /**
+         * Rules a cancel-flow moment skipped (`cooldown`, `cap_reached`, …).
+         */bypassed: [String]
+    )
+    case quiet(
+        /**
+         * `no_matching_moment`, `opted_out`, `holdout`, `onboarding`,
+         * `not_eligible`, `recent_friction`, `recently_referred`,
+         * `cooldown`, `cap_reached`.
+         */reason: String, 
+        /**
+         * `not_eligible`: which rule.
+         */rule: String?, 
+        /**
+         * `recent_friction`: which event, how long ago.
+         */frictionEvent: String?, secondsAgo: UInt64?, 
+        /**
+         * `cooldown`, `cap_reached`, `recently_referred`: quiet until.
+         */until: UInt64?
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NudgeDecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
+    typealias SwiftType = NudgeDecision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeDecision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .ask(moment: try FfiConverterString.read(from: &buf), variant: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf), event: try FfiConverterString.read(from: &buf), occurrence: try FfiConverterUInt32.read(from: &buf), bypassed: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 2: return .quiet(reason: try FfiConverterString.read(from: &buf), rule: try FfiConverterOptionString.read(from: &buf), frictionEvent: try FfiConverterOptionString.read(from: &buf), secondsAgo: try FfiConverterOptionUInt64.read(from: &buf), until: try FfiConverterOptionUInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NudgeDecision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .ask(moment,variant,message,event,occurrence,bypassed):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(moment, into: &buf)
+            FfiConverterString.write(variant, into: &buf)
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(event, into: &buf)
+            FfiConverterUInt32.write(occurrence, into: &buf)
+            FfiConverterSequenceString.write(bypassed, into: &buf)
+            
+        
+        case let .quiet(reason,rule,frictionEvent,secondsAgo,until):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterOptionString.write(rule, into: &buf)
+            FfiConverterOptionString.write(frictionEvent, into: &buf)
+            FfiConverterOptionUInt64.write(secondsAgo, into: &buf)
+            FfiConverterOptionUInt64.write(until, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeDecision_lift(_ buf: RustBuffer) throws -> NudgeDecision {
+    return try FfiConverterTypeNudgeDecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeDecision_lower(_ value: NudgeDecision) -> RustBuffer {
+    return FfiConverterTypeNudgeDecision.lower(value)
+}
+
+
+
+
+public enum NudgeOutcome: Equatable, Hashable {
+    
+    case shown
+    case dismissed
+    case optedOut
+    case shared
+    case referred
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NudgeOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = NudgeOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .shown
+        
+        case 2: return .dismissed
+        
+        case 3: return .optedOut
+        
+        case 4: return .shared
+        
+        case 5: return .referred
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NudgeOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .shown:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dismissed:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .optedOut:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .shared:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .referred:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeOutcome_lift(_ buf: RustBuffer) throws -> NudgeOutcome {
+    return try FfiConverterTypeNudgeOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeOutcome_lower(_ value: NudgeOutcome) -> RustBuffer {
+    return FfiConverterTypeNudgeOutcome.lower(value)
+}
+
+
+
+
+public enum Period: Equatable, Hashable {
+    
+    case month
+    case year
+    case lifetime
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Period: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePeriod: FfiConverterRustBuffer {
+    typealias SwiftType = Period
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Period {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .month
+        
+        case 2: return .year
+        
+        case 3: return .lifetime
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Period, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .month:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .year:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .lifetime:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePeriod_lift(_ buf: RustBuffer) throws -> Period {
+    return try FfiConverterTypePeriod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePeriod_lower(_ value: Period) -> RustBuffer {
+    return FfiConverterTypePeriod.lower(value)
+}
+
+
+
+
+public enum ProgramKind: Equatable, Hashable {
+    
+    case customer
+    case partner
+    case employee
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ProgramKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProgramKind: FfiConverterRustBuffer {
+    typealias SwiftType = ProgramKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProgramKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .customer
+        
+        case 2: return .partner
+        
+        case 3: return .employee
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ProgramKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .customer:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .partner:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .employee:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgramKind_lift(_ buf: RustBuffer) throws -> ProgramKind {
+    return try FfiConverterTypeProgramKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgramKind_lower(_ value: ProgramKind) -> RustBuffer {
+    return FfiConverterTypeProgramKind.lower(value)
+}
+
+
+
+
+public enum PropertyValue: Equatable, Hashable {
+    
+    case bool(value: Bool
+    )
+    case int(value: Int64
+    )
+    case float(value: Double
+    )
+    case text(value: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PropertyValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePropertyValue: FfiConverterRustBuffer {
+    typealias SwiftType = PropertyValue
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PropertyValue {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .bool(value: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 2: return .int(value: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .float(value: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        case 4: return .text(value: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PropertyValue, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .bool(value):
+            writeInt(&buf, Int32(1))
+            FfiConverterBool.write(value, into: &buf)
+            
+        
+        case let .int(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(value, into: &buf)
+            
+        
+        case let .float(value):
+            writeInt(&buf, Int32(3))
+            FfiConverterDouble.write(value, into: &buf)
+            
+        
+        case let .text(value):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(value, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePropertyValue_lift(_ buf: RustBuffer) throws -> PropertyValue {
+    return try FfiConverterTypePropertyValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePropertyValue_lower(_ value: PropertyValue) -> RustBuffer {
+    return FfiConverterTypePropertyValue.lower(value)
+}
+
+
+
+
+public enum QualifyingEvent: Equatable, Hashable {
+    
+    case signup
+    case trialStarted
+    case activation
+    case firstPayment
+    case contractSigned
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension QualifyingEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQualifyingEvent: FfiConverterRustBuffer {
+    typealias SwiftType = QualifyingEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QualifyingEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .signup
+        
+        case 2: return .trialStarted
+        
+        case 3: return .activation
+        
+        case 4: return .firstPayment
+        
+        case 5: return .contractSigned
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: QualifyingEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .signup:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .trialStarted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .activation:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .firstPayment:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .contractSigned:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQualifyingEvent_lift(_ buf: RustBuffer) throws -> QualifyingEvent {
+    return try FfiConverterTypeQualifyingEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQualifyingEvent_lower(_ value: QualifyingEvent) -> RustBuffer {
+    return FfiConverterTypeQualifyingEvent.lower(value)
+}
+
+
+
 public 
 enum ReferralError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
@@ -1523,6 +4515,12 @@ enum ReferralError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      * A configuration (templates, nudge rules, programs) was refused at load.
      */
     case Config(reason: String, detail: String
+    )
+    /**
+     * The rewards ledger refused an event (`unknown_referral`,
+     * `not_payable`, `missing_acv`, …); the ledger is unchanged.
+     */
+    case Ledger(reason: String, detail: String
     )
     /**
      * An input from the host was not valid (bad id, bad state bytes, …).
@@ -1578,7 +4576,11 @@ public struct FfiConverterTypeReferralError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .InvalidInput(
+        case 6: return .Ledger(
+            reason: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .InvalidInput(
             reason: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
@@ -1624,8 +4626,14 @@ public struct FfiConverterTypeReferralError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .InvalidInput(reason,detail):
+        case let .Ledger(reason,detail):
             writeInt(&buf, Int32(6))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidInput(reason,detail):
+            writeInt(&buf, Int32(7))
             FfiConverterString.write(reason, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
@@ -1725,6 +4733,306 @@ public func FfiConverterTypeReferrerId_lower(_ value: ReferrerId) -> RustBuffer 
 
 
 
+public enum ReversalReason: Equatable, Hashable {
+    
+    case refund
+    case chargeback
+    case churn
+    case fraudConfirmed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReversalReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReversalReason: FfiConverterRustBuffer {
+    typealias SwiftType = ReversalReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReversalReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .refund
+        
+        case 2: return .chargeback
+        
+        case 3: return .churn
+        
+        case 4: return .fraudConfirmed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReversalReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .refund:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .chargeback:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .churn:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .fraudConfirmed:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReversalReason_lift(_ buf: RustBuffer) throws -> ReversalReason {
+    return try FfiConverterTypeReversalReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReversalReason_lower(_ value: ReversalReason) -> RustBuffer {
+    return FfiConverterTypeReversalReason.lower(value)
+}
+
+
+
+
+public enum RewardRule: Equatable, Hashable {
+    
+    case accountCredit(amount: Money
+    )
+    case freeMonths(months: UInt32
+    )
+    case featureUnlock(feature: String
+    )
+    case tierUpgrade(tier: String, months: UInt32
+    )
+    case fixed(amount: Money
+    )
+    case percentOfAcv(basisPoints: UInt32, min: Money?, max: Money?
+    )
+    case revenueShare(basisPoints: UInt32, months: UInt32?
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RewardRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRewardRule: FfiConverterRustBuffer {
+    typealias SwiftType = RewardRule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RewardRule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .accountCredit(amount: try FfiConverterTypeMoney.read(from: &buf)
+        )
+        
+        case 2: return .freeMonths(months: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 3: return .featureUnlock(feature: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .tierUpgrade(tier: try FfiConverterString.read(from: &buf), months: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 5: return .fixed(amount: try FfiConverterTypeMoney.read(from: &buf)
+        )
+        
+        case 6: return .percentOfAcv(basisPoints: try FfiConverterUInt32.read(from: &buf), min: try FfiConverterOptionTypeMoney.read(from: &buf), max: try FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+        
+        case 7: return .revenueShare(basisPoints: try FfiConverterUInt32.read(from: &buf), months: try FfiConverterOptionUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RewardRule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .accountCredit(amount):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            
+        
+        case let .freeMonths(months):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(months, into: &buf)
+            
+        
+        case let .featureUnlock(feature):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(feature, into: &buf)
+            
+        
+        case let .tierUpgrade(tier,months):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(tier, into: &buf)
+            FfiConverterUInt32.write(months, into: &buf)
+            
+        
+        case let .fixed(amount):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            
+        
+        case let .percentOfAcv(basisPoints,min,max):
+            writeInt(&buf, Int32(6))
+            FfiConverterUInt32.write(basisPoints, into: &buf)
+            FfiConverterOptionTypeMoney.write(min, into: &buf)
+            FfiConverterOptionTypeMoney.write(max, into: &buf)
+            
+        
+        case let .revenueShare(basisPoints,months):
+            writeInt(&buf, Int32(7))
+            FfiConverterUInt32.write(basisPoints, into: &buf)
+            FfiConverterOptionUInt32.write(months, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardRule_lift(_ buf: RustBuffer) throws -> RewardRule {
+    return try FfiConverterTypeRewardRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardRule_lower(_ value: RewardRule) -> RustBuffer {
+    return FfiConverterTypeRewardRule.lower(value)
+}
+
+
+
+
+public enum RewardValue: Equatable, Hashable {
+    
+    case money(amount: Money, cash: Bool
+    )
+    case freeMonths(months: UInt32
+    )
+    case featureUnlock(feature: String
+    )
+    case tierUpgrade(tier: String, months: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RewardValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRewardValue: FfiConverterRustBuffer {
+    typealias SwiftType = RewardValue
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RewardValue {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .money(amount: try FfiConverterTypeMoney.read(from: &buf), cash: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 2: return .freeMonths(months: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 3: return .featureUnlock(feature: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .tierUpgrade(tier: try FfiConverterString.read(from: &buf), months: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RewardValue, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .money(amount,cash):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            FfiConverterBool.write(cash, into: &buf)
+            
+        
+        case let .freeMonths(months):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(months, into: &buf)
+            
+        
+        case let .featureUnlock(feature):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(feature, into: &buf)
+            
+        
+        case let .tierUpgrade(tier,months):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(tier, into: &buf)
+            FfiConverterUInt32.write(months, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardValue_lift(_ buf: RustBuffer) throws -> RewardValue {
+    return try FfiConverterTypeRewardValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRewardValue_lower(_ value: RewardValue) -> RustBuffer {
+    return FfiConverterTypeRewardValue.lower(value)
+}
+
+
+
+
 public enum ShareAction: Equatable, Hashable {
     
     case copy(text: String
@@ -1807,6 +5115,246 @@ public func FfiConverterTypeShareAction_lower(_ value: ShareAction) -> RustBuffe
 }
 
 
+
+
+public enum Side: Equatable, Hashable {
+    
+    case referrer
+    case friend
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Side: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSide: FfiConverterRustBuffer {
+    typealias SwiftType = Side
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Side {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .referrer
+        
+        case 2: return .friend
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Side, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .referrer:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .friend:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSide_lift(_ buf: RustBuffer) throws -> Side {
+    return try FfiConverterTypeSide.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSide_lower(_ value: Side) -> RustBuffer {
+    return FfiConverterTypeSide.lower(value)
+}
+
+
+
+
+public enum Stage: Equatable, Hashable {
+    
+    case impression
+    case share
+    case click
+    case signup
+    case trial
+    case activation
+    case paid
+    case reward
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Stage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStage: FfiConverterRustBuffer {
+    typealias SwiftType = Stage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Stage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .impression
+        
+        case 2: return .share
+        
+        case 3: return .click
+        
+        case 4: return .signup
+        
+        case 5: return .trial
+        
+        case 6: return .activation
+        
+        case 7: return .paid
+        
+        case 8: return .reward
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Stage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .impression:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .share:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .click:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .signup:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .trial:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .activation:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .paid:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .reward:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStage_lift(_ buf: RustBuffer) throws -> Stage {
+    return try FfiConverterTypeStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStage_lower(_ value: Stage) -> RustBuffer {
+    return FfiConverterTypeStage.lower(value)
+}
+
+
+
+
+public enum Touch: Equatable, Hashable {
+    
+    case lastTouch
+    case firstTouch
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Touch: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTouch: FfiConverterRustBuffer {
+    typealias SwiftType = Touch
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Touch {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .lastTouch
+        
+        case 2: return .firstTouch
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Touch, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .lastTouch:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .firstTouch:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTouch_lift(_ buf: RustBuffer) throws -> Touch {
+    return try FfiConverterTypeTouch.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTouch_lower(_ value: Touch) -> RustBuffer {
+    return FfiConverterTypeTouch.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -1826,6 +5374,126 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCap: FfiConverterRustBuffer {
+    typealias SwiftType = Cap?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCap.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCap.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeMoney: FfiConverterRustBuffer {
+    typealias SwiftType = Money?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMoney.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMoney.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -1882,6 +5550,204 @@ fileprivate struct FfiConverterOptionTypeChannel: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeReversalReason: FfiConverterRustBuffer {
+    typealias SwiftType = ReversalReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReversalReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReversalReason.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRewardRule: FfiConverterRustBuffer {
+    typealias SwiftType = RewardRule?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRewardRule.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRewardRule.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeBeneficiaryBalance: FfiConverterRustBuffer {
+    typealias SwiftType = [BeneficiaryBalance]
+
+    public static func write(_ value: [BeneficiaryBalance], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBeneficiaryBalance.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BeneficiaryBalance] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BeneficiaryBalance]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBeneficiaryBalance.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCapturedReferral: FfiConverterRustBuffer {
+    typealias SwiftType = [CapturedReferral]
+
+    public static func write(_ value: [CapturedReferral], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCapturedReferral.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CapturedReferral] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CapturedReferral]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCapturedReferral.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCustomer: FfiConverterRustBuffer {
+    typealias SwiftType = [Customer]
+
+    public static func write(_ value: [Customer], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCustomer.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Customer] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Customer]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCustomer.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEntitlementLine: FfiConverterRustBuffer {
+    typealias SwiftType = [EntitlementLine]
+
+    public static func write(_ value: [EntitlementLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEntitlementLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [EntitlementLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [EntitlementLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEntitlementLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFunnelEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [FunnelEvent]
+
+    public static func write(_ value: [FunnelEvent], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFunnelEvent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FunnelEvent] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FunnelEvent]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFunnelEvent.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeKeyEntry: FfiConverterRustBuffer {
     typealias SwiftType = [KeyEntry]
 
@@ -1902,6 +5768,316 @@ fileprivate struct FfiConverterSequenceTypeKeyEntry: FfiConverterRustBuffer {
         }
         return seq
     }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLedgerEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [LedgerEntry]
+
+    public static func write(_ value: [LedgerEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLedgerEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LedgerEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LedgerEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLedgerEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMoney: FfiConverterRustBuffer {
+    typealias SwiftType = [Money]
+
+    public static func write(_ value: [Money], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMoney.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Money] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Money]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMoney.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMoneyLine: FfiConverterRustBuffer {
+    typealias SwiftType = [MoneyLine]
+
+    public static func write(_ value: [MoneyLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMoneyLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MoneyLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MoneyLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMoneyLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReferrerInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [ReferrerInfo]
+
+    public static func write(_ value: [ReferrerInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReferrerInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReferrerInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReferrerInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReferrerInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSetAside: FfiConverterRustBuffer {
+    typealias SwiftType = [SetAside]
+
+    public static func write(_ value: [SetAside], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSetAside.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SetAside] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SetAside]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSetAside.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStageLine: FfiConverterRustBuffer {
+    typealias SwiftType = [StageLine]
+
+    public static func write(_ value: [StageLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStageLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StageLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StageLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStageLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTier: FfiConverterRustBuffer {
+    typealias SwiftType = [Tier]
+
+    public static func write(_ value: [Tier], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTier.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Tier] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Tier]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTier.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFraudFlag: FfiConverterRustBuffer {
+    typealias SwiftType = [FraudFlag]
+
+    public static func write(_ value: [FraudFlag], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFraudFlag.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FraudFlag] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FraudFlag]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFraudFlag.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryUInt32SequenceTypeStageLine: FfiConverterRustBuffer {
+    public static func write(_ value: [UInt32: [StageLine]], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterUInt32.write(key, into: &buf)
+            FfiConverterSequenceTypeStageLine.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32: [StageLine]] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [UInt32: [StageLine]]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterUInt32.read(from: &buf)
+            let value = try FfiConverterSequenceTypeStageLine.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypePropertyValue: FfiConverterRustBuffer {
+    public static func write(_ value: [String: PropertyValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypePropertyValue.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: PropertyValue] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: PropertyValue]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypePropertyValue.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringSequenceTypeStageLine: FfiConverterRustBuffer {
+    public static func write(_ value: [String: [StageLine]], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterSequenceTypeStageLine.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: [StageLine]] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: [StageLine]]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterSequenceTypeStageLine.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
+/**
+ * The default attribution policy: 90-day window, last touch.
+ */
+public func defaultAttributionPolicy() -> AttributionPolicy  {
+    return try!  FfiConverterTypeAttributionPolicy_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_default_attribution_policy(uniffiCallStatus
+    )
+})
+}
+/**
+ * True for a domain (or subdomain) on the shipped disposable list.
+ */
+public func isDisposableDomain(domain: String) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_is_disposable_domain(
+        FfiConverterString.lower(domain),uniffiCallStatus
+    )
+})
+}
+/**
+ * Lower case, no `+tag`, no dots for Gmail: look this up for duplicates.
+ */
+public func normalizeEmail(email: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_normalize_email(
+        FfiConverterString.lower(email),uniffiCallStatus
+    )
+})
 }
 /**
  * Parses a stable channel name; `None` for an unknown one.
@@ -1950,6 +6126,18 @@ public func peekUnverified(code: String)throws  -> Claims  {
 })
 }
 /**
+ * The funnel, conversion rates, referral rate and time to first referral.
+ */
+public func funnel(events: [FunnelEvent], customers: [Customer]) -> FunnelReport  {
+    return try!  FfiConverterTypeFunnelReport_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_funnel(
+        FfiConverterSequenceTypeFunnelEvent.lower(events),
+        FfiConverterSequenceTypeCustomer.lower(customers),uniffiCallStatus
+    )
+})
+}
+/**
  * The referral URL for `code` shared through `channel`.
  */
 public func referralUrl(options: LinkOptions, code: String, channel: Channel)throws  -> String  {
@@ -1978,6 +6166,15 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_referral_ffi_checksum_func_default_attribution_policy() != 38351) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_is_disposable_domain() != 19021) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_normalize_email() != 20413) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_referral_ffi_checksum_func_channel_from_name() != 20060) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -1990,7 +6187,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_func_peek_unverified() != 18806) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_referral_ffi_checksum_func_funnel() != 64981) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_referral_ffi_checksum_func_referral_url() != 42890) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_verifier_attribute() != 30209) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_verifier_typed_code() != 65039) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_verifier_verify_typed_code() != 27161) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_verifier_active_key_id() != 22667) {
@@ -2002,10 +6211,58 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_method_verifier_verify() != 53227) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_referral_ffi_checksum_method_nudgeengine_in_holdout() != 27213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeengine_new_user() != 65162) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeengine_restore_user() != 17879) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_evaluate() != 7042) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_is_opted_out() != 22640) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_record() != 27519) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_set_profile() != 3633) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_to_bytes() != 35748) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_apply() != 31271) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_balances() != 2461) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_entries() != 18569) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_to_bytes() != 12260) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_referral_ffi_checksum_method_sharemessage_action() != 2715) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_constructor_verifier_new() != 3279) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_constructor_nudgeengine_from_json() != 22120) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_constructor_nudgeengine_from_toml() != 37267) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_constructor_rewardsledger_new() != 42641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_constructor_rewardsledger_restore() != 40588) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_constructor_sharemessage_new() != 20034) {

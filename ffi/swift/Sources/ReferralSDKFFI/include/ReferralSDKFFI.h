@@ -258,6 +258,21 @@ void uniffi_referral_ffi_fn_free_verifier(uint64_t handle, RustCallStatus *_Nonn
 uint64_t uniffi_referral_ffi_fn_constructor_verifier_new(RustBuffer keys, RustBuffer policy, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_ATTRIBUTE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_ATTRIBUTE
+RustBuffer uniffi_referral_ffi_fn_method_verifier_attribute(uint64_t ptr, RustBuffer policy, RustBuffer captures, RustBuffer signup, RustBuffer referrers, RustBuffer account_with_same_normalized_email, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_TYPED_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_TYPED_CODE
+RustBuffer uniffi_referral_ffi_fn_method_verifier_typed_code(uint64_t ptr, uint32_t program_id, uint64_t referrer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY_TYPED_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY_TYPED_CODE
+RustBuffer uniffi_referral_ffi_fn_method_verifier_verify_typed_code(uint64_t ptr, RustBuffer text, uint32_t program_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_ACTIVE_KEY_ID
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_ACTIVE_KEY_ID
 uint32_t uniffi_referral_ffi_fn_method_verifier_active_key_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -271,6 +286,116 @@ RustBuffer uniffi_referral_ffi_fn_method_verifier_mint(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY
 RustBuffer uniffi_referral_ffi_fn_method_verifier_verify(uint64_t ptr, RustBuffer code, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEENGINE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEENGINE
+uint64_t uniffi_referral_ffi_fn_clone_nudgeengine(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_NUDGEENGINE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_NUDGEENGINE
+void uniffi_referral_ffi_fn_free_nudgeengine(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_NUDGEENGINE_FROM_JSON
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_NUDGEENGINE_FROM_JSON
+uint64_t uniffi_referral_ffi_fn_constructor_nudgeengine_from_json(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_NUDGEENGINE_FROM_TOML
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_NUDGEENGINE_FROM_TOML
+uint64_t uniffi_referral_ffi_fn_constructor_nudgeengine_from_toml(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_IN_HOLDOUT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_IN_HOLDOUT
+int8_t uniffi_referral_ffi_fn_method_nudgeengine_in_holdout(uint64_t ptr, RustBuffer user_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_NEW_USER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_NEW_USER
+uint64_t uniffi_referral_ffi_fn_method_nudgeengine_new_user(uint64_t ptr, RustBuffer user_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_RESTORE_USER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEENGINE_RESTORE_USER
+uint64_t uniffi_referral_ffi_fn_method_nudgeengine_restore_user(uint64_t ptr, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEUSER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEUSER
+uint64_t uniffi_referral_ffi_fn_clone_nudgeuser(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_NUDGEUSER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_NUDGEUSER
+void uniffi_referral_ffi_fn_free_nudgeuser(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_EVALUATE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_EVALUATE
+RustBuffer uniffi_referral_ffi_fn_method_nudgeuser_evaluate(uint64_t ptr, RustBuffer event, RustBuffer properties, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_IS_OPTED_OUT
+int8_t uniffi_referral_ffi_fn_method_nudgeuser_is_opted_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_RECORD
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_RECORD
+void uniffi_referral_ffi_fn_method_nudgeuser_record(uint64_t ptr, RustBuffer outcome, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_SET_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_SET_PROFILE
+void uniffi_referral_ffi_fn_method_nudgeuser_set_profile(uint64_t ptr, RustBuffer profile, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_TO_BYTES
+RustBuffer uniffi_referral_ffi_fn_method_nudgeuser_to_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_REWARDSLEDGER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_REWARDSLEDGER
+uint64_t uniffi_referral_ffi_fn_clone_rewardsledger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_REWARDSLEDGER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FREE_REWARDSLEDGER
+void uniffi_referral_ffi_fn_free_rewardsledger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_REWARDSLEDGER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_REWARDSLEDGER_NEW
+uint64_t uniffi_referral_ffi_fn_constructor_rewardsledger_new(RustBuffer program, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_REWARDSLEDGER_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CONSTRUCTOR_REWARDSLEDGER_RESTORE
+uint64_t uniffi_referral_ffi_fn_constructor_rewardsledger_restore(RustBuffer program, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_APPLY
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_APPLY
+RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_apply(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_BALANCES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_BALANCES
+RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_balances(uint64_t ptr, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_ENTRIES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_ENTRIES
+RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_entries(uint64_t ptr, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_TO_BYTES
+RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_to_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_SHAREMESSAGE
@@ -293,6 +418,22 @@ uint64_t uniffi_referral_ffi_fn_constructor_sharemessage_new(RustBuffer subject,
 RustBuffer uniffi_referral_ffi_fn_method_sharemessage_action(uint64_t ptr, RustBuffer channel, RustBuffer link, RustBuffer vars, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_DEFAULT_ATTRIBUTION_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_DEFAULT_ATTRIBUTION_POLICY
+RustBuffer uniffi_referral_ffi_fn_func_default_attribution_policy(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_IS_DISPOSABLE_DOMAIN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_IS_DISPOSABLE_DOMAIN
+int8_t uniffi_referral_ffi_fn_func_is_disposable_domain(RustBuffer domain, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_NORMALIZE_EMAIL
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_NORMALIZE_EMAIL
+RustBuffer uniffi_referral_ffi_fn_func_normalize_email(RustBuffer email, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_CHANNEL_FROM_NAME
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_CHANNEL_FROM_NAME
 RustBuffer uniffi_referral_ffi_fn_func_channel_from_name(RustBuffer name, RustCallStatus *_Nonnull out_status
@@ -311,6 +452,11 @@ RustBuffer uniffi_referral_ffi_fn_func_hmac_sha256(RustBuffer key, RustBuffer me
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_PEEK_UNVERIFIED
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_PEEK_UNVERIFIED
 RustBuffer uniffi_referral_ffi_fn_func_peek_unverified(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL
+RustBuffer uniffi_referral_ffi_fn_func_funnel(RustBuffer events, RustBuffer customers, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_REFERRAL_URL
@@ -578,6 +724,24 @@ void ffi_referral_ffi_rust_future_free_void(uint64_t handle
 void ffi_referral_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_DEFAULT_ATTRIBUTION_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_DEFAULT_ATTRIBUTION_POLICY
+uint16_t uniffi_referral_ffi_checksum_func_default_attribution_policy(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_IS_DISPOSABLE_DOMAIN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_IS_DISPOSABLE_DOMAIN
+uint16_t uniffi_referral_ffi_checksum_func_is_disposable_domain(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_NORMALIZE_EMAIL
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_NORMALIZE_EMAIL
+uint16_t uniffi_referral_ffi_checksum_func_normalize_email(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_CHANNEL_FROM_NAME
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_CHANNEL_FROM_NAME
 uint16_t uniffi_referral_ffi_checksum_func_channel_from_name(void
@@ -602,9 +766,33 @@ uint16_t uniffi_referral_ffi_checksum_func_peek_unverified(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_FUNNEL
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_FUNNEL
+uint16_t uniffi_referral_ffi_checksum_func_funnel(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_REFERRAL_URL
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_REFERRAL_URL
 uint16_t uniffi_referral_ffi_checksum_func_referral_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_ATTRIBUTE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_ATTRIBUTE
+uint16_t uniffi_referral_ffi_checksum_method_verifier_attribute(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_TYPED_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_TYPED_CODE
+uint16_t uniffi_referral_ffi_checksum_method_verifier_typed_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_TYPED_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_TYPED_CODE
+uint16_t uniffi_referral_ffi_checksum_method_verifier_verify_typed_code(void
     
 );
 #endif
@@ -626,6 +814,78 @@ uint16_t uniffi_referral_ffi_checksum_method_verifier_verify(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_IN_HOLDOUT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_IN_HOLDOUT
+uint16_t uniffi_referral_ffi_checksum_method_nudgeengine_in_holdout(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_NEW_USER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_NEW_USER
+uint16_t uniffi_referral_ffi_checksum_method_nudgeengine_new_user(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_RESTORE_USER
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEENGINE_RESTORE_USER
+uint16_t uniffi_referral_ffi_checksum_method_nudgeengine_restore_user(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_EVALUATE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_EVALUATE
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_evaluate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_IS_OPTED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_IS_OPTED_OUT
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_is_opted_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_RECORD
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_RECORD
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_record(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_SET_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_SET_PROFILE
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_set_profile(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_TO_BYTES
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_to_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_APPLY
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_APPLY
+uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_apply(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_BALANCES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_BALANCES
+uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_balances(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_ENTRIES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_ENTRIES
+uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_entries(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_TO_BYTES
+uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_to_bytes(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_SHAREMESSAGE_ACTION
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_SHAREMESSAGE_ACTION
 uint16_t uniffi_referral_ffi_checksum_method_sharemessage_action(void
@@ -635,6 +895,30 @@ uint16_t uniffi_referral_ffi_checksum_method_sharemessage_action(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_VERIFIER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_VERIFIER_NEW
 uint16_t uniffi_referral_ffi_checksum_constructor_verifier_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_NUDGEENGINE_FROM_JSON
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_NUDGEENGINE_FROM_JSON
+uint16_t uniffi_referral_ffi_checksum_constructor_nudgeengine_from_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_NUDGEENGINE_FROM_TOML
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_NUDGEENGINE_FROM_TOML
+uint16_t uniffi_referral_ffi_checksum_constructor_nudgeengine_from_toml(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_REWARDSLEDGER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_REWARDSLEDGER_NEW
+uint16_t uniffi_referral_ffi_checksum_constructor_rewardsledger_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_REWARDSLEDGER_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_CONSTRUCTOR_REWARDSLEDGER_RESTORE
+uint16_t uniffi_referral_ffi_checksum_constructor_rewardsledger_restore(void
     
 );
 #endif

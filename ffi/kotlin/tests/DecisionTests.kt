@@ -1,0 +1,169 @@
+// Nudge, attribution, fraud and rewards vectors through the Kotlin bindings.
+package dev.referralsdk.tests
+
+import com.google.gson.JsonElement
+import com.google.gson.JsonObject
+import com.google.gson.JsonParser
+import dev.referralsdk.*
+
+private fun JsonObject.str(key: String): String? = if (has(key) && !get(key).isJsonNull) get(key).asString else null
+private fun JsonObject.long(key: String): Long? = if (has(key) && !get(key).isJsonNull) get(key).asLong else null
+
+private fun propertyValue(v: JsonElement): PropertyValue {
+    val p = v.asJsonPrimitive
+    return when {
+        p.isBoolean -> PropertyValue.Bool(p.asBoolean)
+        p.isNumber && p.asString.contains('.') -> PropertyValue.Float(p.asDouble)
+        p.isNumber -> PropertyValue.Int(p.asLong)
+        else -> PropertyValue.Text(p.asString)
+    }
+}
+
+private fun expectedDecision(d: JsonObject): NudgeDecision =
+    if (d["decision"].asString == "ask") {
+        val why = d["why"].asJsonObject
+        NudgeDecision.Ask(
+            d["moment"].asString, d["variant"].asString, d["message"].asString, why["event"].asString,
+            why["occurrence"].asLong.toUInt(), why.getAsJsonArray("bypassed")?.map { it.asString } ?: emptyList(),
+        )
+    } else {
+        val r = d["reason"].asJsonObject
+        NudgeDecision.Quiet(r["code"].asString, r.str("rule"), r.str("event"), r.long("seconds_ago")?.toULong(), r.long("until")?.toULong())
+    }
+
+private val outcomes = mapOf(
+    "shown" to NudgeOutcome.SHOWN, "dismissed" to NudgeOutcome.DISMISSED, "opted_out" to NudgeOutcome.OPTED_OUT,
+    "shared" to NudgeOutcome.SHARED, "referred" to NudgeOutcome.REFERRED,
+)
+
+fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, () -> Unit) -> Unit) {
+    val nudge = vectors["nudge"].asJsonObject
+    val plain = NudgeEngine.fromJson(nudge["config"].toString())
+    val withExperiment = NudgeEngine.fromToml(nudge["config_toml"].asString)
+    for (case in nudge["cases"].asJsonArray.map { it.asJsonObject }) {
+        check("nudge ${case["name"].asString} ${case["user_id"].asString}") {
+            val engine = if (case["experiment"].asBoolean) withExperiment else plain
+            val user = engine.newUser(case["user_id"].asString)
+            for (step in case["steps"].asJsonArray.map { it.asJsonObject }) {
+                val at = step["at"].asLong.toULong()
+                if (step.has("event")) {
+                    val event = step["event"].asJsonObject
+                    val props = event.getAsJsonObject("properties")?.entrySet()?.associate { it.key to propertyValue(it.value) } ?: emptyMap()
+                    val decision = user.evaluate(event["name"].asString, props, at)
+                    val expected = expectedDecision(step["decision"].asJsonObject)
+                    if (decision != expected) throw AssertionError("at $at expected $expected got $decision")
+                } else {
+                    user.record(outcomes.getValue(step["record"].asString), at)
+                }
+            }
+            val state = JsonParser.parseString(String(user.toBytes()))
+            if (state != case["final_state"]) throw AssertionError("final state $state != ${case["final_state"]}")
+        }
+    }
+    for (case in nudge["invalid_configs"].asJsonArray.map { it.asJsonObject }) {
+        check("invalid nudge config ${case["name"].asString}") {
+            try {
+                NudgeEngine.fromToml(case["toml"].asString)
+                throw AssertionError("accepted")
+            } catch (e: ReferralException.Config) {
+                if (!e.detail.contains(case["expected_field"].asString)) throw AssertionError(e.detail)
+            }
+        }
+    }
+
+    val attribution = vectors["attribution"].asJsonObject
+    val typed = attribution["typed_code"].asJsonObject
+    check("typed code") {
+        val code = verifier.typedCode(typed["program_id"].asLong.toUInt(), typed["referrer"].asLong.toULong())
+        if (code != typed["code"].asString) throw AssertionError(code)
+    }
+    val methods = mapOf("link" to CaptureMethod.LINK, "typed_code" to CaptureMethod.TYPED_CODE, "deep_link" to CaptureMethod.DEEP_LINK, "install_referrer" to CaptureMethod.INSTALL_REFERRER)
+    for (case in attribution["cases"].asJsonArray.map { it.asJsonObject }) {
+        check("attribution ${case["name"].asString}") {
+            val p = case["policy"].asJsonObject
+            val policy = AttributionPolicy(p["window_secs"].asLong.toULong(), if (p["touch"].asString == "first_touch") Touch.FIRST_TOUCH else Touch.LAST_TOUCH, p["allow_same_company_domain"].asBoolean, p["max_rewards_per_month"].asLong.toUInt())
+            val captures = case["captures"].asJsonArray.map { it.asJsonObject }.map { CapturedReferral(it["code"].asString, it["captured_at"].asLong.toULong(), methods.getValue(it["method"].asString)) }
+            val s = case["signup"].asJsonObject
+            val signup = Signup(s["account_id"].asString, s["email"].asString, s.str("company_domain"), s["at"].asLong.toULong(), s.str("network_prefix_hash"))
+            val referrers = case["referrers"].asJsonArray.map { it.asJsonObject }.map {
+                val id = it["referrer"].asJsonObject
+                val referrer = if (id.has("numeric")) ReferrerId.Numeric(id["numeric"].asLong.toULong()) else ReferrerId.Opaque(ByteArray(0))
+                ReferrerInfo(referrer, it["account_id"].asString, it["email_domain"].asString, it.str("network_prefix_hash"), it.str("referred_by_account"), (it.long("rewards_this_month") ?: 0).toUInt())
+            }
+            val outcome = verifier.attribute(policy, captures, signup, referrers, case["known"].asJsonObject.str("account_with_same_normalized_email"))
+            val expected = case["expected"].asJsonObject
+            when (outcome) {
+                is AttributionOutcome.Attributed -> {
+                    if (expected["outcome"].asString != "attributed") throw AssertionError("attributed, expected $expected")
+                    if (outcome.referrerAccount != expected["referrer_account"].asString) throw AssertionError(outcome.referrerAccount)
+                    if (outcome.review != expected["review"].asBoolean) throw AssertionError("review")
+                    val flags = outcome.flags.map { it::class.simpleName }
+                    if (flags.size != expected["flags"].asJsonArray.size()) throw AssertionError("flags $flags")
+                    if (outcome.setAside.map { it.reason } != expected["set_aside"].asJsonArray.map { it.asJsonObject["reason"].asString }) throw AssertionError("set aside")
+                }
+                is AttributionOutcome.NotAttributed -> {
+                    if (outcome.reason != expected["reason"].asJsonObject["code"].asString) throw AssertionError("${outcome.reason} vs $expected")
+                }
+            }
+        }
+    }
+
+    val fraud = vectors["fraud"].asJsonObject
+    for (case in fraud["normalize_email"].asJsonArray.map { it.asJsonObject }) {
+        check("normalize ${case["email"].asString}") {
+            try {
+                val n = normalizeEmail(case["email"].asString)
+                if (n != case.str("normalized")) throw AssertionError(n)
+            } catch (e: ReferralException.InvalidInput) {
+                if (e.reason != case.str("error")) throw AssertionError(e.reason)
+            }
+        }
+    }
+    for (case in fraud["disposable_domains"].asJsonArray.map { it.asJsonObject }) {
+        check("disposable ${case["domain"].asString}") {
+            if (isDisposableDomain(case["domain"].asString) != case["disposable"].asBoolean) throw AssertionError("mismatch")
+        }
+    }
+
+    val rewards = vectors["rewards"].asJsonObject
+    check("rewards ledger steps") {
+        val p = rewards["program"].asJsonObject
+        fun money(m: JsonElement?): Money? = if (m == null || m.isJsonNull) null else m.asJsonObject.let { Money(it["amount_minor"].asLong, it["currency"].asString) }
+        fun rule(r: JsonObject): RewardRule = when (r["type"].asString) {
+            "account_credit" -> RewardRule.AccountCredit(money(r["amount"])!!)
+            "free_months" -> RewardRule.FreeMonths(r["months"].asLong.toUInt())
+            else -> throw AssertionError("rule ${r["type"]} not used by the vectors")
+        }
+        val cap = p["cap"].asJsonObject
+        val program = Program(
+            p["id"].asLong.toUInt(), ProgramKind.CUSTOMER, QualifyingEvent.FIRST_PAYMENT, rule(p["referrer_reward"].asJsonObject), rule(p["friend_reward"].asJsonObject),
+            p["tiers"].asJsonArray.map { it.asJsonObject }.map { Tier(it["from_count"].asLong.toUInt(), rule(it["reward"].asJsonObject)) },
+            Cap(Period.MONTH, cap.long("max_rewards")?.toUInt(), money(cap["max_amount"])), p["hold_days"].asLong.toUInt(), p["clawback_days"].asLong.toUInt(),
+        )
+        val ledger = RewardsLedger(program)
+        for (step in rewards["steps"].asJsonArray.map { it.asJsonObject }) {
+            val e = step["event"].asJsonObject
+            val id = e["event_id"].asString
+            val at = e["at"].asLong.toULong()
+            val event = when (e["type"].asString) {
+                "attributed" -> LedgerEvent.Attributed(id, e["referral_id"].asString, e["referrer_account"].asString, e["friend_account"].asString, e["review"].asBoolean, at)
+                "payment" -> LedgerEvent.Payment(id, e["referral_id"].asString, at, money(e["amount"])!!, money(e["acv"]))
+                "approved" -> LedgerEvent.Approved(id, e["referral_id"].asString, at)
+                "reversal" -> LedgerEvent.Reversal(id, e["referral_id"].asString, at, ReversalReason.valueOf(e["reason"].asString.uppercase()))
+                "paid" -> LedgerEvent.Paid(id, e["entry_id"].asString, at)
+                else -> throw AssertionError("event ${e["type"]}")
+            }
+            try {
+                val applied = ledger.apply(event)
+                val expected = step["applied"]?.asJsonObject ?: throw AssertionError("$id applied, expected error ${step["error"]}")
+                if (applied.outcome != expected["outcome"].asString) throw AssertionError("$id: ${applied.outcome} vs $expected")
+            } catch (err: ReferralException.Ledger) {
+                if (err.reason != step.str("error")) throw AssertionError("$id: ${err.reason} vs ${step["error"]}")
+            }
+        }
+        val statuses = ledger.entries(rewards["at"].asLong.toULong()).associate { it.id to it.status }
+        for (s in rewards["statuses"].asJsonArray.map { it.asJsonObject }) {
+            if (statuses[s["entry"].asString] != EntryStatus.valueOf(s["status"].asString.uppercase())) throw AssertionError("status of ${s["entry"]}")
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Attribution, fraud checks and typed codes.
+
+use referral_core::attribution as core_;
+use referral_core::fraud as fraud_;
+
+use crate::{Channel, ReferralError, ReferrerId, Verifier};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CaptureMethod {
+    Link,
+    TypedCode,
+    DeepLink,
+    InstallReferrer,
+}
+
+impl From<CaptureMethod> for core_::CaptureMethod {
+    fn from(m: CaptureMethod) -> Self {
+        match m {
+            CaptureMethod::Link => core_::CaptureMethod::Link,
+            CaptureMethod::TypedCode => core_::CaptureMethod::TypedCode,
+            CaptureMethod::DeepLink => core_::CaptureMethod::DeepLink,
+            CaptureMethod::InstallReferrer => core_::CaptureMethod::InstallReferrer,
+        }
+    }
+}
+
+impl From<core_::CaptureMethod> for CaptureMethod {
+    fn from(m: core_::CaptureMethod) -> Self {
+        match m {
+            core_::CaptureMethod::Link => CaptureMethod::Link,
+            core_::CaptureMethod::TypedCode => CaptureMethod::TypedCode,
+            core_::CaptureMethod::DeepLink => CaptureMethod::DeepLink,
+            core_::CaptureMethod::InstallReferrer => CaptureMethod::InstallReferrer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Touch {
+    LastTouch,
+    FirstTouch,
+}
+
+impl From<Touch> for core_::Touch {
+    fn from(t: Touch) -> Self {
+        match t {
+            Touch::LastTouch => core_::Touch::LastTouch,
+            Touch::FirstTouch => core_::Touch::FirstTouch,
+        }
+    }
+}
+
+impl From<core_::Touch> for Touch {
+    fn from(t: core_::Touch) -> Self {
+        match t {
+            core_::Touch::LastTouch => Touch::LastTouch,
+            core_::Touch::FirstTouch => Touch::FirstTouch,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CapturedReferral {
+    pub code: String,
+    pub captured_at: u64,
+    pub method: CaptureMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Signup {
+    pub account_id: String,
+    pub email: String,
+    pub company_domain: Option<String>,
+    pub at: u64,
+    pub network_prefix_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReferrerInfo {
+    pub referrer: ReferrerId,
+    pub account_id: String,
+    pub email_domain: String,
+    pub network_prefix_hash: Option<String>,
+    pub referred_by_account: Option<String>,
+    pub rewards_this_month: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AttributionPolicy {
+    pub window_secs: u64,
+    pub touch: Touch,
+    pub allow_same_company_domain: bool,
+    pub max_rewards_per_month: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SetAside {
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum FraudFlag {
+    SameCompanyDomain {
+        domain: String,
+    },
+    DisposableEmail {
+        domain: String,
+    },
+    DuplicatePerson {
+        normalized_email: String,
+        existing_account: String,
+    },
+    ReferralRing {
+        other_account: String,
+    },
+    Velocity {
+        rewards_this_month: u32,
+        limit: u32,
+    },
+    SharedNetworkPrefix,
+}
+
+impl From<fraud_::FraudFlag> for FraudFlag {
+    fn from(f: fraud_::FraudFlag) -> Self {
+        match f {
+            fraud_::FraudFlag::SameCompanyDomain { domain } => {
+                FraudFlag::SameCompanyDomain { domain }
+            }
+            fraud_::FraudFlag::DisposableEmail { domain } => FraudFlag::DisposableEmail { domain },
+            fraud_::FraudFlag::DuplicatePerson {
+                normalized_email,
+                existing_account,
+            } => FraudFlag::DuplicatePerson {
+                normalized_email,
+                existing_account,
+            },
+            fraud_::FraudFlag::ReferralRing { other_account } => {
+                FraudFlag::ReferralRing { other_account }
+            }
+            fraud_::FraudFlag::Velocity {
+                rewards_this_month,
+                limit,
+            } => FraudFlag::Velocity {
+                rewards_this_month,
+                limit,
+            },
+            fraud_::FraudFlag::SharedNetworkPrefix => FraudFlag::SharedNetworkPrefix,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AttributionOutcome {
+    Attributed {
+        referrer: ReferrerId,
+        referrer_account: String,
+        code: String,
+        program_id: u32,
+        channel: Option<Channel>,
+        campaign: Option<u32>,
+        method: CaptureMethod,
+        touch: Touch,
+        captured_at: u64,
+        competing: u32,
+        /// Fraud signals: a referral with flags goes to review.
+        flags: Vec<FraudFlag>,
+        review: bool,
+        set_aside: Vec<SetAside>,
+    },
+    NotAttributed {
+        /// `no_referral`, `no_valid_code`, `outside_window`,
+        /// `unknown_referrer`, `self_referral`, `invalid_email`.
+        reason: String,
+        set_aside: Vec<SetAside>,
+    },
+}
+
+fn set_aside(list: Vec<core_::SetAside>) -> Vec<SetAside> {
+    list.into_iter()
+        .map(|s| SetAside {
+            code: s.code,
+            reason: s.reason,
+        })
+        .collect()
+}
+
+impl From<core_::Attribution> for AttributionOutcome {
+    fn from(a: core_::Attribution) -> Self {
+        match a {
+            core_::Attribution::Attributed(a) => AttributionOutcome::Attributed {
+                referrer: a.referrer.into(),
+                referrer_account: a.referrer_account,
+                code: a.code,
+                program_id: a.program_id,
+                channel: a.channel.map(Channel::from),
+                campaign: a.campaign,
+                method: a.method.into(),
+                touch: a.touch.into(),
+                captured_at: a.captured_at,
+                competing: a.competing,
+                flags: a.flags.into_iter().map(FraudFlag::from).collect(),
+                review: a.review,
+                set_aside: set_aside(a.set_aside),
+            },
+            core_::Attribution::NotAttributed {
+                reason,
+                set_aside: aside,
+            } => AttributionOutcome::NotAttributed {
+                reason: reason.code().to_owned(),
+                set_aside: set_aside(aside),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TypedCodeClaims {
+    pub key_id: u32,
+    pub program_id: u32,
+    pub referrer: u64,
+}
+
+#[uniffi::export]
+impl Verifier {
+    /// Does this signup count, and for whom? One call per signup.
+    pub fn attribute(
+        &self,
+        policy: AttributionPolicy,
+        captures: Vec<CapturedReferral>,
+        signup: Signup,
+        referrers: Vec<ReferrerInfo>,
+        account_with_same_normalized_email: Option<String>,
+    ) -> Result<AttributionOutcome, ReferralError> {
+        let policy = core_::AttributionPolicy {
+            window_secs: policy.window_secs,
+            touch: policy.touch.into(),
+            allow_same_company_domain: policy.allow_same_company_domain,
+            max_rewards_per_month: policy.max_rewards_per_month,
+        };
+        let captures: Vec<core_::CapturedReferral> = captures
+            .into_iter()
+            .map(|c| core_::CapturedReferral {
+                code: c.code,
+                captured_at: c.captured_at,
+                method: c.method.into(),
+            })
+            .collect();
+        let signup = core_::Signup {
+            account_id: signup.account_id,
+            email: signup.email,
+            company_domain: signup.company_domain,
+            at: signup.at,
+            network_prefix_hash: signup.network_prefix_hash,
+        };
+        let referrers = referrers
+            .into_iter()
+            .map(|r| {
+                Ok(core_::ReferrerInfo {
+                    referrer: r.referrer.try_into()?,
+                    account_id: r.account_id,
+                    email_domain: r.email_domain,
+                    network_prefix_hash: r.network_prefix_hash,
+                    referred_by_account: r.referred_by_account,
+                    rewards_this_month: r.rewards_this_month,
+                })
+            })
+            .collect::<Result<Vec<_>, ReferralError>>()?;
+        let known = core_::KnownPeople {
+            account_with_same_normalized_email,
+        };
+        Ok(core_::attribute(self.core(), &policy, &captures, &signup, &referrers, &known).into())
+    }
+
+    /// The short typed code (`041C-P5P7-ER`) for a numeric referrer.
+    pub fn typed_code(&self, program_id: u32, referrer: u64) -> String {
+        self.core().keyring.typed_code(program_id, referrer)
+    }
+
+    /// Verifies a typed code as a person typed it.
+    pub fn verify_typed_code(
+        &self,
+        text: &str,
+        program_id: u32,
+    ) -> Result<TypedCodeClaims, ReferralError> {
+        let claims = self.core().keyring.verify_typed_code(text, program_id)?;
+        Ok(TypedCodeClaims {
+            key_id: claims.key_id,
+            program_id: claims.program_id,
+            referrer: claims.referrer,
+        })
+    }
+}
+
+/// The default attribution policy: 90-day window, last touch.
+#[uniffi::export]
+pub fn default_attribution_policy() -> AttributionPolicy {
+    let p = core_::AttributionPolicy::default();
+    AttributionPolicy {
+        window_secs: p.window_secs,
+        touch: p.touch.into(),
+        allow_same_company_domain: p.allow_same_company_domain,
+        max_rewards_per_month: p.max_rewards_per_month,
+    }
+}
+
+/// Lower case, no `+tag`, no dots for Gmail: look this up for duplicates.
+#[uniffi::export]
+pub fn normalize_email(email: &str) -> Result<String, ReferralError> {
+    fraud_::normalize_email(email)
+        .map_err(|e| ReferralError::invalid_input(e.reason(), e.to_string()))
+}
+
+/// True for a domain (or subdomain) on the shipped disposable list.
+#[uniffi::export]
+pub fn is_disposable_domain(domain: &str) -> bool {
+    fraud_::is_disposable_domain(domain)
+}

@@ -1,0 +1,618 @@
+//! Reward programs, the rewards ledger and funnel metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use referral_core::funnel as funnel_;
+use referral_core::rewards as core_;
+
+use crate::ReferralError;
+
+impl From<core_::ProgramError> for ReferralError {
+    fn from(e: core_::ProgramError) -> Self {
+        ReferralError::Config {
+            reason: e.reason().to_owned(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<core_::LedgerError> for ReferralError {
+    fn from(e: core_::LedgerError) -> Self {
+        ReferralError::Ledger {
+            reason: e.reason().to_owned(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+impl From<Money> for core_::Money {
+    fn from(m: Money) -> Self {
+        core_::Money {
+            amount_minor: m.amount_minor,
+            currency: m.currency,
+        }
+    }
+}
+
+impl From<core_::Money> for Money {
+    fn from(m: core_::Money) -> Self {
+        Money {
+            amount_minor: m.amount_minor,
+            currency: m.currency,
+        }
+    }
+}
+
+macro_rules! mirror_enum {
+    ($name:ident, $core:path, [$($variant:ident),+]) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+        pub enum $name { $($variant),+ }
+        impl From<$name> for $core {
+            fn from(v: $name) -> Self { match v { $($name::$variant => <$core>::$variant),+ } }
+        }
+        impl From<$core> for $name {
+            fn from(v: $core) -> Self { match v { $(<$core>::$variant => $name::$variant),+ } }
+        }
+    };
+}
+
+mirror_enum!(
+    ProgramKind,
+    core_::ProgramKind,
+    [Customer, Partner, Employee]
+);
+mirror_enum!(
+    QualifyingEvent,
+    core_::QualifyingEvent,
+    [
+        Signup,
+        TrialStarted,
+        Activation,
+        FirstPayment,
+        ContractSigned
+    ]
+);
+mirror_enum!(Period, core_::Period, [Month, Year, Lifetime]);
+mirror_enum!(
+    ReversalReason,
+    core_::ReversalReason,
+    [Refund, Chargeback, Churn, FraudConfirmed]
+);
+mirror_enum!(
+    EntryStatus,
+    core_::EntryStatus,
+    [Pending, Held, Payable, Paid, Reversed]
+);
+mirror_enum!(Side, core_::Side, [Referrer, Friend]);
+mirror_enum!(
+    Stage,
+    funnel_::Stage,
+    [Impression, Share, Click, Signup, Trial, Activation, Paid, Reward]
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RewardRule {
+    AccountCredit {
+        amount: Money,
+    },
+    FreeMonths {
+        months: u32,
+    },
+    FeatureUnlock {
+        feature: String,
+    },
+    TierUpgrade {
+        tier: String,
+        months: u32,
+    },
+    Fixed {
+        amount: Money,
+    },
+    PercentOfAcv {
+        basis_points: u32,
+        min: Option<Money>,
+        max: Option<Money>,
+    },
+    RevenueShare {
+        basis_points: u32,
+        months: Option<u32>,
+    },
+}
+
+impl From<RewardRule> for core_::RewardRule {
+    fn from(r: RewardRule) -> Self {
+        match r {
+            RewardRule::AccountCredit { amount } => core_::RewardRule::AccountCredit {
+                amount: amount.into(),
+            },
+            RewardRule::FreeMonths { months } => core_::RewardRule::FreeMonths { months },
+            RewardRule::FeatureUnlock { feature } => core_::RewardRule::FeatureUnlock { feature },
+            RewardRule::TierUpgrade { tier, months } => {
+                core_::RewardRule::TierUpgrade { tier, months }
+            }
+            RewardRule::Fixed { amount } => core_::RewardRule::Fixed {
+                amount: amount.into(),
+            },
+            RewardRule::PercentOfAcv {
+                basis_points,
+                min,
+                max,
+            } => core_::RewardRule::PercentOfAcv {
+                basis_points,
+                min: min.map(Into::into),
+                max: max.map(Into::into),
+            },
+            RewardRule::RevenueShare {
+                basis_points,
+                months,
+            } => core_::RewardRule::RevenueShare {
+                basis_points,
+                months,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Tier {
+    pub from_count: u32,
+    pub reward: RewardRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Cap {
+    pub period: Period,
+    pub max_rewards: Option<u32>,
+    pub max_amount: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Program {
+    pub id: u32,
+    pub kind: ProgramKind,
+    pub qualifying_event: QualifyingEvent,
+    pub referrer_reward: RewardRule,
+    pub friend_reward: Option<RewardRule>,
+    pub tiers: Vec<Tier>,
+    pub cap: Option<Cap>,
+    pub hold_days: u32,
+    pub clawback_days: u32,
+}
+
+impl From<Program> for core_::Program {
+    fn from(p: Program) -> Self {
+        core_::Program {
+            id: p.id,
+            kind: p.kind.into(),
+            qualifying_event: p.qualifying_event.into(),
+            referrer_reward: p.referrer_reward.into(),
+            friend_reward: p.friend_reward.map(Into::into),
+            tiers: p
+                .tiers
+                .into_iter()
+                .map(|t| core_::Tier {
+                    from_count: t.from_count,
+                    reward: t.reward.into(),
+                })
+                .collect(),
+            cap: p.cap.map(|c| core_::Cap {
+                period: c.period.into(),
+                max_rewards: c.max_rewards,
+                max_amount: c.max_amount.map(Into::into),
+            }),
+            hold_days: p.hold_days,
+            clawback_days: p.clawback_days,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum LedgerEvent {
+    Attributed {
+        event_id: String,
+        referral_id: String,
+        referrer_account: String,
+        friend_account: String,
+        review: bool,
+        at: u64,
+    },
+    Qualified {
+        event_id: String,
+        referral_id: String,
+        event: QualifyingEvent,
+        at: u64,
+        acv: Option<Money>,
+    },
+    Payment {
+        event_id: String,
+        referral_id: String,
+        at: u64,
+        amount: Money,
+        acv: Option<Money>,
+    },
+    Approved {
+        event_id: String,
+        referral_id: String,
+        at: u64,
+    },
+    Reversal {
+        event_id: String,
+        referral_id: String,
+        at: u64,
+        reason: ReversalReason,
+    },
+    Paid {
+        event_id: String,
+        entry_id: String,
+        at: u64,
+    },
+}
+
+impl From<LedgerEvent> for core_::LedgerEvent {
+    fn from(e: LedgerEvent) -> Self {
+        match e {
+            LedgerEvent::Attributed {
+                event_id,
+                referral_id,
+                referrer_account,
+                friend_account,
+                review,
+                at,
+            } => core_::LedgerEvent::Attributed {
+                event_id,
+                referral_id,
+                referrer_account,
+                friend_account,
+                review,
+                at,
+            },
+            LedgerEvent::Qualified {
+                event_id,
+                referral_id,
+                event,
+                at,
+                acv,
+            } => core_::LedgerEvent::Qualified {
+                event_id,
+                referral_id,
+                event: event.into(),
+                at,
+                acv: acv.map(Into::into),
+            },
+            LedgerEvent::Payment {
+                event_id,
+                referral_id,
+                at,
+                amount,
+                acv,
+            } => core_::LedgerEvent::Payment {
+                event_id,
+                referral_id,
+                at,
+                amount: amount.into(),
+                acv: acv.map(Into::into),
+            },
+            LedgerEvent::Approved {
+                event_id,
+                referral_id,
+                at,
+            } => core_::LedgerEvent::Approved {
+                event_id,
+                referral_id,
+                at,
+            },
+            LedgerEvent::Reversal {
+                event_id,
+                referral_id,
+                at,
+                reason,
+            } => core_::LedgerEvent::Reversal {
+                event_id,
+                referral_id,
+                at,
+                reason: reason.into(),
+            },
+            LedgerEvent::Paid {
+                event_id,
+                entry_id,
+                at,
+            } => core_::LedgerEvent::Paid {
+                event_id,
+                entry_id,
+                at,
+            },
+        }
+    }
+}
+
+/// What one event did: `outcome` is core's stable code (`rewarded`,
+/// `duplicate`, `cap_reached`, `reversed`, `outside_clawback`, …).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AppliedOutcome {
+    pub outcome: String,
+    pub entries: Vec<String>,
+    pub detail: Option<String>,
+}
+
+impl From<core_::Applied> for AppliedOutcome {
+    fn from(a: core_::Applied) -> Self {
+        let outcome = a.code().to_owned();
+        let (entries, detail) = match a {
+            core_::Applied::Rewarded { entries }
+            | core_::Applied::CapReached { entries }
+            | core_::Applied::Reversed { entries } => (entries, None),
+            core_::Applied::Paid { entry } => (vec![entry], None),
+            core_::Applied::NotQualifying { detail } => (Vec::new(), Some(detail)),
+            _ => (Vec::new(), None),
+        };
+        AppliedOutcome {
+            outcome,
+            entries,
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RewardValue {
+    Money { amount: Money, cash: bool },
+    FreeMonths { months: u32 },
+    FeatureUnlock { feature: String },
+    TierUpgrade { tier: String, months: u32 },
+}
+
+impl From<core_::RewardValue> for RewardValue {
+    fn from(v: core_::RewardValue) -> Self {
+        match v {
+            core_::RewardValue::Money { amount, cash } => RewardValue::Money {
+                amount: amount.into(),
+                cash,
+            },
+            core_::RewardValue::FreeMonths { months } => RewardValue::FreeMonths { months },
+            core_::RewardValue::FeatureUnlock { feature } => RewardValue::FeatureUnlock { feature },
+            core_::RewardValue::TierUpgrade { tier, months } => {
+                RewardValue::TierUpgrade { tier, months }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub referral_id: String,
+    pub beneficiary: String,
+    pub side: Side,
+    pub value: RewardValue,
+    pub status: EntryStatus,
+    pub created_at: u64,
+    pub hold_until: u64,
+    pub paid_at: Option<u64>,
+    pub reversal_reason: Option<ReversalReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MoneyLine {
+    pub status: EntryStatus,
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EntitlementLine {
+    pub status: EntryStatus,
+    pub value: RewardValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BeneficiaryBalance {
+    pub beneficiary: String,
+    pub money: Vec<MoneyLine>,
+    pub clawback_due: Vec<Money>,
+    pub entitlements: Vec<EntitlementLine>,
+}
+
+/// One program's ledger. Store it with `to_bytes`, reload with `restore`.
+#[derive(Debug, uniffi::Object)]
+pub struct RewardsLedger {
+    program: core_::Program,
+    ledger: Mutex<core_::Ledger>,
+}
+
+impl RewardsLedger {
+    fn with<T>(&self, f: impl FnOnce(&mut core_::Ledger) -> T) -> T {
+        let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+#[uniffi::export]
+impl RewardsLedger {
+    /// An empty ledger for a validated program (`Config` error otherwise).
+    #[uniffi::constructor]
+    pub fn new(program: Program) -> Result<Arc<Self>, ReferralError> {
+        let program: core_::Program = program.into();
+        program.validate()?;
+        Ok(Arc::new(RewardsLedger {
+            program,
+            ledger: Mutex::new(core_::Ledger::new()),
+        }))
+    }
+
+    #[uniffi::constructor]
+    pub fn restore(program: Program, bytes: Vec<u8>) -> Result<Arc<Self>, ReferralError> {
+        let program: core_::Program = program.into();
+        program.validate()?;
+        let ledger: core_::Ledger = serde_json::from_slice(&bytes)
+            .map_err(|e| ReferralError::invalid_input("invalid_ledger", e.to_string()))?;
+        Ok(Arc::new(RewardsLedger {
+            program,
+            ledger: Mutex::new(ledger),
+        }))
+    }
+
+    /// Applies one event; the same event id twice is `duplicate`.
+    pub fn apply(&self, event: LedgerEvent) -> Result<AppliedOutcome, ReferralError> {
+        let event: core_::LedgerEvent = event.into();
+        Ok(self.with(|l| l.apply(&self.program, &event))?.into())
+    }
+
+    pub fn entries(&self, now: u64) -> Vec<LedgerEntry> {
+        self.with(|l| {
+            l.entries
+                .iter()
+                .map(|e| LedgerEntry {
+                    id: e.id.clone(),
+                    referral_id: e.referral_id.clone(),
+                    beneficiary: e.beneficiary.clone(),
+                    side: e.side.into(),
+                    value: e.value.clone().into(),
+                    status: l.status(e, now).into(),
+                    created_at: e.created_at,
+                    hold_until: e.hold_until,
+                    paid_at: e.paid_at,
+                    reversal_reason: e.reversal.as_ref().map(|r| r.reason.into()),
+                })
+                .collect()
+        })
+    }
+
+    pub fn balances(&self, now: u64) -> Vec<BeneficiaryBalance> {
+        self.with(|l| {
+            l.balances(now)
+                .into_iter()
+                .map(|(beneficiary, b)| BeneficiaryBalance {
+                    beneficiary,
+                    money: b
+                        .money
+                        .into_iter()
+                        .map(|m| MoneyLine {
+                            status: m.status.into(),
+                            currency: m.currency,
+                            amount_minor: m.amount_minor,
+                        })
+                        .collect(),
+                    clawback_due: b.clawback_due.into_iter().map(Into::into).collect(),
+                    entitlements: b
+                        .entitlements
+                        .into_iter()
+                        .map(|e| EntitlementLine {
+                            status: e.status.into(),
+                            value: e.value.into(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.with(|l| serde_json::to_vec(l).unwrap_or_default())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FunnelEvent {
+    pub stage: Stage,
+    pub at: u64,
+    pub referrer: String,
+    pub channel: Option<String>,
+    pub moment: Option<String>,
+    pub program: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Customer {
+    pub account: String,
+    pub since: u64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StageLine {
+    pub stage: Stage,
+    pub count: u64,
+    /// From the previous stage, in basis points; `None` when it was zero.
+    pub conversion_bp: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FunnelReport {
+    pub total: Vec<StageLine>,
+    pub by_channel: HashMap<String, Vec<StageLine>>,
+    pub by_moment: HashMap<String, Vec<StageLine>>,
+    pub by_program: HashMap<u32, Vec<StageLine>>,
+    pub by_referrer: HashMap<String, Vec<StageLine>>,
+    pub active_customers: u64,
+    pub referring_customers: u64,
+    pub referral_rate_bp: u32,
+    pub time_to_first_referral_median_secs: Option<u64>,
+    pub time_to_first_referral_p90_secs: Option<u64>,
+}
+
+fn lines(counts: &funnel_::StageCounts) -> Vec<StageLine> {
+    funnel_::Stage::ALL
+        .iter()
+        .map(|stage| StageLine {
+            stage: (*stage).into(),
+            count: counts.counts.get(stage).copied().unwrap_or(0),
+            conversion_bp: counts.conversion_bp.get(stage).copied(),
+        })
+        .collect()
+}
+
+/// The funnel, conversion rates, referral rate and time to first referral.
+#[uniffi::export]
+pub fn funnel(events: Vec<FunnelEvent>, customers: Vec<Customer>) -> FunnelReport {
+    let events: Vec<funnel_::FunnelEvent> = events
+        .into_iter()
+        .map(|e| funnel_::FunnelEvent {
+            stage: e.stage.into(),
+            at: e.at,
+            referrer: e.referrer,
+            channel: e.channel,
+            moment: e.moment,
+            program: e.program,
+        })
+        .collect();
+    let customers: Vec<funnel_::Customer> = customers
+        .into_iter()
+        .map(|c| funnel_::Customer {
+            account: c.account,
+            since: c.since,
+            active: c.active,
+        })
+        .collect();
+    let r = funnel_::funnel(&events, &customers);
+    FunnelReport {
+        total: lines(&r.total),
+        by_channel: r
+            .by_channel
+            .iter()
+            .map(|(k, v)| (k.clone(), lines(v)))
+            .collect(),
+        by_moment: r
+            .by_moment
+            .iter()
+            .map(|(k, v)| (k.clone(), lines(v)))
+            .collect(),
+        by_program: r.by_program.iter().map(|(k, v)| (*k, lines(v))).collect(),
+        by_referrer: r
+            .by_referrer
+            .iter()
+            .map(|(k, v)| (k.clone(), lines(v)))
+            .collect(),
+        active_customers: r.active_customers,
+        referring_customers: r.referring_customers,
+        referral_rate_bp: r.referral_rate_bp,
+        time_to_first_referral_median_secs: r.time_to_first_referral_median_secs,
+        time_to_first_referral_p90_secs: r.time_to_first_referral_p90_secs,
+    }
+}

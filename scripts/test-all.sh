@@ -19,6 +19,9 @@ cargo xtask vectors --check
 step "cargo test (workspace)"
 cargo test --workspace
 
+step "wasm: the shared vectors in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver cargo test -p referral-wasm --target wasm32-unknown-unknown
+
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 

@@ -122,3 +122,24 @@ fn seconds(now: f64) -> Result<u64, JsValue> {
         Err(error("invalid_input", "now must be whole Unix seconds"))
     }
 }
+
+/// A QR code for `text` as `{size, path}`: an SVG path (one `h1v1h-1z`
+/// square per dark module) in a `size`×`size` box including a 4-module quiet
+/// zone. The JS builds the `<svg>` with `createElementNS`: no markup string
+/// ever reaches the DOM.
+#[wasm_bindgen(js_name = qrPathJson)]
+pub fn qr_path_json(text: &str) -> Result<String, JsValue> {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).map_err(|_| error("invalid_input", "text too long for a QR code"))?;
+    let quiet = 4;
+    let size = qr.size() + 2 * quiet;
+    let mut path = String::new();
+    for y in 0..qr.size() {
+        for x in 0..qr.size() {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{} {}h1v1h-1z", x + quiet, y + quiet));
+            }
+        }
+    }
+    to_json(&serde_json::json!({ "size": size, "path": path }))
+}

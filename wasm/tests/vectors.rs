@@ -4,7 +4,7 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use referral_wasm::{capture_json, peek_json, referral_url_js, share_action_json, NudgeEngine};
+use referral_wasm::{capture_json, peek_json, qr_path_json, referral_url_js, share_action_json, NudgeEngine};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -99,4 +99,14 @@ fn capture_reads_the_code_and_cleans_the_url() {
     assert_eq!(captured["claims"], v["codes"]["mint"]["cases"][0]["claims"]);
     assert!(capture_json("https://app.example.com/join?ref=not-a-code", "ref").is_none());
     assert!(capture_json("https://app.example.com/join", "ref").is_none());
+}
+
+#[wasm_bindgen_test]
+fn qr_codes_are_drawn_as_paths() {
+    let qr: Value = serde_json::from_str(&qr_path_json("https://app.example.com/join?ref=7n4xfrZR3wlhiF3VmIi0xd").unwrap()).unwrap();
+    // Version 4 (33 modules) for a 58-byte URL at medium correction, plus the quiet zone.
+    assert_eq!(qr["size"], 41);
+    let path = qr["path"].as_str().unwrap();
+    assert!(path.starts_with("M4 4h1v1h-1z"), "the finder pattern's corner is dark");
+    assert!(path.len() > 1000);
 }

@@ -1,0 +1,396 @@
+// <referral-widget>: a launcher and an accessible share panel in a Shadow
+// DOM, plus success-moment nudges. Every rule (peeking the code, links,
+// share targets, QR, when to ask) is the WebAssembly core's; this file only
+// draws and wires the DOM. User-supplied text is only ever set as text.
+import { loadCore } from "./core.js";
+import { CSS } from "./styles.js";
+import { EventQueue } from "./events.js";
+import { RTL, fill, strings } from "./strings.js";
+
+const CHANNELS = ["email", "linkedin", "x", "whatsapp", "sms"];
+const STORAGE_PREFIX = "referral-widget:v1:";
+let sheet = null;
+
+function stylesheet() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+  }
+  return sheet;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children);
+  return node;
+}
+
+// localStorage that degrades to memory (private mode, quota, disabled).
+const memory = new Map();
+const storage = {
+  get(key) {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return memory.get(key) ?? null;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(key, value);
+    } catch {
+      memory.set(key, value);
+    }
+  },
+};
+
+const ATTRIBUTES = {
+  code: "code", "code-url": "codeUrl", "share-base-url": "shareBaseUrl", "referrer-name": "referrerName",
+  product: "product", reward: "reward", locale: "locale", "events-url": "eventsUrl", "stats-url": "statsUrl",
+  "user-id": "userId", "nudge-config-url": "nudgeConfigUrl", "link-param": "linkParam",
+};
+
+let idCounter = 0;
+
+export class ReferralWidget extends HTMLElement {
+  static get observedAttributes() {
+    return Object.keys(ATTRIBUTES);
+  }
+
+  constructor() {
+    super();
+    this.root = this.attachShadow({ mode: "open" });
+    this.root.adoptedStyleSheets = [stylesheet()];
+    this.opts = {};
+    this.uid = `rw${++idCounter}`;
+  }
+
+  /** Options set from JS (frameworks): merged over attributes. */
+  set options(value) {
+    this.opts = { ...this.opts, ...value };
+    if (this.isConnected) this.setup();
+  }
+  get options() {
+    const fromAttrs = {};
+    for (const [attr, key] of Object.entries(ATTRIBUTES)) {
+      if (this.hasAttribute(attr)) fromAttrs[key] = this.getAttribute(attr);
+    }
+    return { linkParam: "ref", ...fromAttrs, ...this.opts };
+  }
+
+  connectedCallback() {
+    this.setup();
+  }
+  attributeChangedCallback() {
+    if (this.isConnected) this.setup();
+  }
+
+  async setup() {
+    const run = (this.run = (this.run || 0) + 1);
+    const o = this.options;
+    const core = await loadCore(o.wasmUrl);
+    if (run !== this.run) return;
+    this.core = core;
+    this.t = strings(o.locale, o.strings);
+    this.dir = RTL.has((o.locale || "en").split("-")[0]) ? "rtl" : "ltr";
+    this.events = this.events || new EventQueue(o.eventsUrl);
+    let code = o.code;
+    if (!code && o.codeUrl) code = await this.fetchCode(o.codeUrl);
+    try {
+      this.claims = code ? core.peek(code) : null;
+    } catch (error) {
+      this.claims = null;
+      this.dispatchEvent(new CustomEvent("referral-error", { detail: { code: error.code, message: error.message } }));
+    }
+    this.code = this.claims ? code : null;
+    if (o.nudgeConfig || o.nudgeConfigUrl) await this.setupNudges(o);
+    this.render();
+    if (this.code) this.events.push("impression", { surface: "launcher" });
+    this.dispatchEvent(new CustomEvent("referral-ready"));
+  }
+
+  async fetchCode(url) {
+    // Same origin only: the host's backend mints; no third party is called.
+    const target = new URL(url, location.href);
+    if (target.origin !== location.origin) return null;
+    const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (!res.ok) return null;
+    const body = await res.json();
+    return typeof body === "string" ? body : body.code;
+  }
+
+  async setupNudges(o) {
+    try {
+      let config = o.nudgeConfig;
+      if (!config && o.nudgeConfigUrl) {
+        const res = await fetch(new URL(o.nudgeConfigUrl, location.href), { credentials: "same-origin" });
+        config = await res.text();
+      }
+      this.engine = this.core.nudgeEngine(config);
+    } catch (error) {
+      this.engine = null;
+      this.dispatchEvent(new CustomEvent("referral-error", { detail: { code: error.code, message: error.message } }));
+    }
+  }
+
+  link(channel) {
+    const o = this.options;
+    const utm = o.utmCampaign ? { source: "referral", campaign: o.utmCampaign } : null;
+    const code = (o.codes && o.codes[channel]) || this.code;
+    return this.core.referralUrl({ base_url: o.shareBaseUrl || location.origin + "/", param: o.linkParam, utm }, code, channel);
+  }
+
+  vars() {
+    const o = this.options;
+    return { referrer_name: o.referrerName || "", product: o.product || "", reward: o.reward || "" };
+  }
+
+  render() {
+    const t = this.t;
+    const o = this.options;
+    this.root.replaceChildren();
+    if (!this.code) return;
+    const values = this.vars();
+    this.launcher = el("button", {
+      class: "launcher", part: "launcher", type: "button", "aria-haspopup": "dialog",
+      text: t.launcher, onclick: () => this.open(),
+    });
+    this.live = el("div", { class: "sr", role: "status", "aria-live": "polite" });
+    this.panel = el("div", { class: "panel", part: "backdrop", hidden: true, onclick: (e) => e.target === this.panel && this.close() });
+    this.nudge = el("div", { class: "nudge", part: "nudge", role: "region", "aria-label": t.launcher, hidden: true, dir: this.dir });
+    this.root.append(this.launcher, this.panel, this.nudge, this.live);
+    this.values = values;
+    if (o.floating) this.setAttribute("floating", "");
+  }
+
+  buildDialog() {
+    const t = this.t;
+    const o = this.options;
+    const values = this.values;
+    const titleId = `${this.uid}-title`;
+    const link = this.link("link");
+    const input = el("input", { readonly: true, value: link, "aria-label": t.linkLabel, part: "link" });
+    input.value = link;
+    const copy = el("button", { class: "primary", type: "button", part: "copy", text: t.copy, onclick: () => this.copy(input) });
+    const message = { subject: t.subject, body: t.body };
+    if (o.message) Object.assign(message, o.message);
+    const shares = el("div", { class: "shares", role: "group", "aria-label": t.shareOn });
+    for (const channel of CHANNELS) {
+      const action = this.core.shareAction(channel, this.link(channel), message, values);
+      if (action.kind !== "open") continue;
+      shares.append(el("a", {
+        href: action.url, target: "_blank", rel: "noopener noreferrer", part: `share share-${channel}`,
+        "data-channel": channel, text: t[channel], onclick: () => this.events.push("share", { channel }),
+      }));
+    }
+    if (navigator.share) {
+      const action = this.core.shareAction("native_share", this.link("native_share"), message, values);
+      shares.append(el("button", {
+        type: "button", part: "share share-native", "data-channel": "native_share", text: t.native_share,
+        onclick: () => {
+          this.events.push("share", { channel: "native_share" });
+          navigator.share({ title: action.title, text: action.text, url: action.url }).catch(() => {});
+        },
+      }));
+    }
+    const qr = this.core.qr(this.link("qr"));
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${qr.size} ${qr.size}`);
+    svg.setAttribute("class", "qr");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", t.qr);
+    svg.setAttribute("part", "qr");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", qr.path);
+    path.setAttribute("fill", "#000");
+    svg.append(path);
+    const stats = el("div", { class: "stats", part: "stats", hidden: true });
+    if (o.statsUrl) this.loadStats(stats);
+    const dialog = el("div", { class: "dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, part: "dialog", dir: this.dir, lang: o.locale || "en" },
+      el("button", { class: "close", type: "button", part: "close", "aria-label": t.close, text: "×", onclick: () => this.close() }),
+      el("h2", { id: titleId, text: fill(t.title, values) }),
+      el("p", { text: fill(t.intro, values).trim() }),
+      el("div", { class: "row" }, input, copy),
+      el("p", { text: t.shareOn }),
+      shares,
+      svg,
+      stats,
+    );
+    dialog.addEventListener("keydown", (e) => this.trap(e));
+    this.panel.replaceChildren(dialog);
+    this.dialog = dialog;
+  }
+
+  async loadStats(box) {
+    try {
+      const target = new URL(this.options.statsUrl, location.href);
+      if (target.origin !== location.origin) return;
+      const res = await fetch(target, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const s = await res.json();
+      const t = this.t;
+      box.replaceChildren(el("p", { text: t.progress }));
+      for (const key of ["invites", "signups", "rewards"]) {
+        box.append(el("div", {}, el("strong", { text: String(Number(s[key]) || 0) }), el("span", { text: t[key] })));
+      }
+      box.hidden = false;
+    } catch {
+      // Stats are a nicety: the panel works without them.
+    }
+  }
+
+  focusables() {
+    return [...this.dialog.querySelectorAll("button, a[href], input")].filter((n) => !n.hidden);
+  }
+
+  trap(e) {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this.close();
+      return;
+    }
+    if (e.key !== "Tab") return;
+    const items = this.focusables();
+    const first = items[0];
+    const last = items[items.length - 1];
+    const active = this.root.activeElement;
+    if (e.shiftKey && active === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && active === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  }
+
+  open() {
+    if (!this.code) return;
+    this.buildDialog();
+    this.panel.hidden = false;
+    this.hideNudge();
+    this.events.push("open", {});
+    const input = this.dialog.querySelector("input");
+    input.focus();
+    input.select();
+  }
+
+  close() {
+    if (!this.panel || this.panel.hidden) return;
+    this.panel.hidden = true;
+    this.launcher.focus();
+  }
+
+  async copy(input) {
+    const text = input.value;
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch {
+      input.focus();
+      input.select();
+      try {
+        ok = document.execCommand("copy");
+      } catch {
+        ok = false;
+      }
+    }
+    this.announce(ok ? this.t.copied : this.t.copyFailed);
+    if (ok) this.events.push("copy", { channel: "link" });
+  }
+
+  announce(text) {
+    this.live.textContent = "";
+    // A fresh text node each time, so screen readers announce repeats.
+    requestAnimationFrame(() => (this.live.textContent = text));
+  }
+
+  stateKey() {
+    return `${STORAGE_PREFIX}nudge:${this.options.userId || "anonymous"}`;
+  }
+
+  /** A product event: the core's nudge engine decides whether to ask now. */
+  track(name, properties = {}) {
+    if (!this.engine || !this.code) return null;
+    const now = Math.floor(Date.now() / 1000);
+    let state = storage.get(this.stateKey());
+    let out;
+    try {
+      out = JSON.parse(this.engine.evaluate(state || this.engine.newState(this.options.userId || "anonymous"), JSON.stringify({ name, properties }), now));
+    } catch (error) {
+      if (error.code !== "invalid_state") throw error;
+      // Corrupt storage: start over rather than break the host page.
+      out = JSON.parse(this.engine.evaluate(this.engine.newState(this.options.userId || "anonymous"), JSON.stringify({ name, properties }), now));
+    }
+    storage.set(this.stateKey(), JSON.stringify(out.state));
+    if (out.decision.decision === "ask") this.showNudge(out.decision);
+    return out.decision;
+  }
+
+  record(outcome) {
+    const state = storage.get(this.stateKey());
+    if (!state || !this.engine) return;
+    storage.set(this.stateKey(), this.engine.record(state, outcome, Math.floor(Date.now() / 1000)));
+  }
+
+  showNudge(ask) {
+    const t = this.t;
+    this.nudge.replaceChildren(
+      el("p", { text: ask.message, part: "nudge-message" }),
+      el("div", { class: "row" },
+        el("button", { class: "primary", type: "button", part: "nudge-invite", text: t.invite, onclick: () => { this.record("shared"); this.events.push("nudge_invite", { moment: ask.moment }); this.open(); } }),
+        el("button", { type: "button", part: "nudge-dismiss", text: t.notNow, onclick: () => { this.record("dismissed"); this.events.push("nudge_dismissed", { moment: ask.moment }); this.hideNudge(); } }),
+        el("button", { type: "button", part: "nudge-never", text: t.never, onclick: () => { this.record("opted_out"); this.events.push("nudge_opted_out", { moment: ask.moment }); this.hideNudge(); } }),
+      ),
+    );
+    // Non-modal and polite: shown and announced, focus stays where it was.
+    this.nudge.hidden = false;
+    this.announce(ask.message);
+    this.events.push("nudge_shown", { moment: ask.moment, variant: ask.variant });
+  }
+
+  hideNudge() {
+    if (this.nudge) this.nudge.hidden = true;
+  }
+}
+
+export function defineReferralWidget(name = "referral-widget") {
+  if (!customElements.get(name)) customElements.define(name, ReferralWidget);
+}
+
+/** Framework API: mount into `element` with `options`. */
+export function mount(element, options = {}) {
+  defineReferralWidget();
+  const widget = document.createElement("referral-widget");
+  widget.options = options;
+  element.append(widget);
+  return widget;
+}
+
+/** `track` on every widget in the page. */
+export function track(name, properties) {
+  let decision = null;
+  for (const widget of document.querySelectorAll("referral-widget")) {
+    decision = widget.track?.(name, properties) ?? decision;
+  }
+  return decision;
+}
+
+defineReferralWidget();
+
+// Replay calls made through the queue stub before this module loaded.
+const stub = globalThis.referral;
+const queued = Array.isArray(stub?.q) ? stub.q : [];
+globalThis.referral = { track, mount, ready: Promise.resolve(), q: [] };
+customElements.whenDefined("referral-widget").then(async () => {
+  for (const w of document.querySelectorAll("referral-widget")) {
+    await new Promise((resolve) => (w.code !== undefined ? resolve() : w.addEventListener("referral-ready", resolve, { once: true })));
+  }
+  for (const [method, args] of queued) globalThis.referral[method]?.(...args);
+});

@@ -56,3 +56,18 @@ if [ ! -x "$KOTLIN_DIR/bin/kotlinc-jvm" ]; then
   chmod +x "$KOTLIN_DIR/bin/"*
 fi
 export KOTLINC="$KOTLIN_DIR/bin/kotlinc-jvm"
+
+# wasm-opt from npm's binaryen (Debian's binaryen 108 breaks modules that
+# current rustc emits).
+if [ ! -x "$ROOT/target/tools/node_modules/binaryen/bin/wasm-opt" ]; then
+  say "npm install binaryen"
+  mkdir -p "$ROOT/target/tools"
+  (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent binaryen@132.0.0 >/dev/null)
+fi
+
+# The browser tests' npm packages (playwright-core drives Debian's Chromium;
+# no browser is downloaded).
+if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
+  say "npm ci in tests/e2e"
+  (cd "$ROOT/tests/e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
+fi

@@ -22,6 +22,12 @@ cargo test --workspace
 step "wasm: the shared vectors in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver cargo test -p referral-wasm --target wasm32-unknown-unknown
 
+step "wasm: build the widget's npm package (wasm-opt -Oz) and print its size"
+cargo xtask wasm
+
+step "widget and capture in headless Chromium (playwright-core, axe-core)"
+(cd tests/e2e && node run.mjs)
+
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 

@@ -10,26 +10,33 @@ export const CSS = `
 :host([hidden]) { display: none; }
 :host([floating]) { position: fixed; inset-block-end: 20px; inset-inline-end: 20px; z-index: 2147483000; }
 *, *::before, *::after { box-sizing: border-box; }
-button { font: inherit; cursor: pointer; border-radius: calc(var(--radius) - 4px); min-height: 40px;
-  padding: 8px 14px; border: 1px solid var(--border); background: var(--surface); color: inherit; }
+/* Nothing is inherited from the host element, which the host's own
+   "!important" rules can reach: every text property is set here. */
+* { font-family: var(--referral-font, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif); font-size: 15px;
+  font-weight: 400; font-style: normal; line-height: 1.45; letter-spacing: normal; text-transform: none;
+  text-decoration: none; word-spacing: normal; text-align: start; color: var(--referral-text, #1f2328); }
+button { cursor: pointer; border-radius: calc(var(--radius) - 4px); min-height: 40px;
+  padding: 8px 14px; border: 1px solid var(--border); background: var(--surface); color: var(--referral-text, #1f2328); }
 button:focus-visible, a:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .primary, .launcher { background: var(--accent); color: var(--accent-text); border-color: var(--accent); font-weight: 600; }
+h2 { font-size: 18px; font-weight: 700; }
+.stats strong { font-size: 20px; font-weight: 700; }
 .panel { position: fixed; inset: 0; display: grid; place-items: center; background: rgb(0 0 0 / 0.45); z-index: 2147483001; }
 .panel[hidden], .nudge[hidden] { display: none; }
-.dialog { background: var(--surface); color: inherit; border-radius: var(--radius); width: min(440px, calc(100vw - 24px));
+.dialog { background: var(--surface); color: var(--referral-text, #1f2328); border-radius: var(--radius); width: min(440px, calc(100vw - 24px));
   max-height: calc(100vh - 24px); overflow: auto; padding: 20px; box-shadow: 0 10px 40px rgb(0 0 0 / 0.25);
   transition: transform 160ms ease-out; }
-h2 { font-size: 18px; margin: 0 0 8px; }
+h2 { margin: 0 0 8px; }
 p { margin: 0 0 12px; }
 .row { display: flex; gap: 8px; align-items: center; margin-block: 12px; flex-wrap: wrap; }
-input { flex: 1 1 180px; min-width: 0; font: inherit; padding: 8px; border: 1px solid var(--border); border-radius: 6px; color: inherit; background: var(--surface); }
+input { flex: 1 1 180px; min-width: 0; padding: 8px; border: 1px solid var(--border); border-radius: 6px; color: var(--referral-text, #1f2328); background: var(--surface); }
 .shares { display: grid; grid-template-columns: repeat(auto-fill, minmax(120px, 1fr)); gap: 8px; }
 .shares a, .shares button { display: flex; align-items: center; justify-content: center; min-height: 40px; padding: 8px;
-  border: 1px solid var(--border); border-radius: 6px; color: inherit; text-decoration: none; background: var(--surface); }
+  border: 1px solid var(--border); border-radius: 6px; color: var(--referral-text, #1f2328); text-decoration: none; background: var(--surface); }
 .qr { display: block; width: 148px; height: 148px; margin: 12px auto; background: #fff; }
 .stats { display: flex; gap: 16px; margin-block: 8px; }
 .stats div { display: grid; }
-.stats strong { font-size: 20px; }
+
 .close { float: inline-end; min-height: 32px; padding: 4px 10px; }
 .nudge { position: fixed; inset-block-end: 20px; inset-inline-start: 20px; max-width: min(380px, calc(100vw - 40px));
   background: var(--surface); border: 1px solid var(--border); border-radius: var(--radius); padding: 14px 16px;

@@ -7,7 +7,10 @@
 //! code its host's backend minted.
 
 use referral_core::nudge::{self, Event, NudgeConfig, NudgeState, Outcome};
-use referral_core::{peek as core_peek, referral_url, share_action, url, Channel, LinkOptions, MessageVars, ShareMessage};
+use referral_core::{
+    peek as core_peek, referral_url, share_action, url, Channel, LinkOptions, MessageVars,
+    ShareMessage,
+};
 use wasm_bindgen::prelude::*;
 
 /// A JS `Error` with `name = "ReferralError"` and a machine-readable `code`.
@@ -41,15 +44,25 @@ pub fn peek_json(code: &str) -> Result<String, JsValue> {
 
 /// The referral URL for `code` on `channel` (`optionsJson`: `{base_url, param?, utm?}`).
 #[wasm_bindgen(js_name = referralUrl)]
-pub fn referral_url_js(options_json: &str, code: &str, channel_name: &str) -> Result<String, JsValue> {
+pub fn referral_url_js(
+    options_json: &str,
+    code: &str,
+    channel_name: &str,
+) -> Result<String, JsValue> {
     let options: LinkOptions = from_json("link options", options_json)?;
-    referral_url(&options, code, channel(channel_name)?).map_err(|e| error(e.reason(), &e.to_string()))
+    referral_url(&options, code, channel(channel_name)?)
+        .map_err(|e| error(e.reason(), &e.to_string()))
 }
 
 /// What the share button for `channel` does, as JSON
 /// (`{kind: "copy"|"open"|"native_share", …}`).
 #[wasm_bindgen(js_name = shareActionJson)]
-pub fn share_action_json(channel_name: &str, link: &str, message_json: &str, vars_json: &str) -> Result<String, JsValue> {
+pub fn share_action_json(
+    channel_name: &str,
+    link: &str,
+    message_json: &str,
+    vars_json: &str,
+) -> Result<String, JsValue> {
     // A template with an unknown placeholder fails here, when it is read.
     let message: ShareMessage = from_json("message", message_json)?;
     let vars: MessageVars = from_json("vars", vars_json)?;
@@ -84,7 +97,8 @@ impl NudgeEngine {
     /// field at fault.
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str) -> Result<NudgeEngine, JsValue> {
-        let config = NudgeConfig::from_json(config_json).map_err(|e| error(e.reason(), &e.to_string()))?;
+        let config =
+            NudgeConfig::from_json(config_json).map_err(|e| error(e.reason(), &e.to_string()))?;
         Ok(NudgeEngine { config })
     }
 
@@ -97,8 +111,14 @@ impl NudgeEngine {
     /// Evaluates `event` (`{name, properties}`) against the stored state:
     /// `{decision, state}` as JSON. A state that cannot be read (corrupt
     /// storage) throws `invalid_state`; the caller starts a new one.
-    pub fn evaluate(&self, state_json: &str, event_json: &str, now: f64) -> Result<String, JsValue> {
-        let mut state = NudgeState::from_json(state_json).map_err(|e| error(e.reason(), &e.to_string()))?;
+    pub fn evaluate(
+        &self,
+        state_json: &str,
+        event_json: &str,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let mut state =
+            NudgeState::from_json(state_json).map_err(|e| error(e.reason(), &e.to_string()))?;
         let event: Event = from_json("event", event_json)?;
         let decision = nudge::evaluate(&self.config, &mut state, &event, seconds(now)?);
         to_json(&serde_json::json!({ "decision": decision, "state": state }))
@@ -107,8 +127,12 @@ impl NudgeEngine {
     /// Records `shown`, `dismissed`, `opted_out`, `shared` or `referred`;
     /// returns the new state as JSON.
     pub fn record(&self, state_json: &str, outcome: &str, now: f64) -> Result<String, JsValue> {
-        let mut state = NudgeState::from_json(state_json).map_err(|e| error(e.reason(), &e.to_string()))?;
-        let outcome: Outcome = from_json("outcome", &format!("\"{}\"", outcome.replace(['"', '\\'], "")))?;
+        let mut state =
+            NudgeState::from_json(state_json).map_err(|e| error(e.reason(), &e.to_string()))?;
+        let outcome: Outcome = from_json(
+            "outcome",
+            &format!("\"{}\"", outcome.replace(['"', '\\'], "")),
+        )?;
         nudge::record(&mut state, outcome, seconds(now)?);
         Ok(state.to_json())
     }
@@ -130,7 +154,8 @@ fn seconds(now: f64) -> Result<u64, JsValue> {
 #[wasm_bindgen(js_name = qrPathJson)]
 pub fn qr_path_json(text: &str) -> Result<String, JsValue> {
     use qrcodegen::{QrCode, QrCodeEcc};
-    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).map_err(|_| error("invalid_input", "text too long for a QR code"))?;
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium)
+        .map_err(|_| error("invalid_input", "text too long for a QR code"))?;
     let quiet = 4;
     let size = qr.size() + 2 * quiet;
     let mut path = String::new();

@@ -6,12 +6,14 @@
 //! - `bindings --check` fail if the committed Swift sources are stale
 //! - `test-bindings`   run the Python and Kotlin tests and the cross-language check
 //! - `bench-bindings`  calls per second from Python and Kotlin
+//! - `wasm`            build the widget's npm package in target/npm/widget, print sizes
 //! - `disposable-domains [VERSION]` refresh core/data/ from the npm package
 
 mod bindings;
 mod disposable;
 mod test_bindings;
 mod vectors;
+mod wasm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +31,10 @@ fn main() -> ExitCode {
         Some("bindings") => bindings::run(&workspace_root(), check),
         Some("test-bindings") => test_bindings::run(&workspace_root()),
         Some("bench-bindings") => test_bindings::bench(&workspace_root()),
+        Some("wasm") => wasm::run(&workspace_root()),
         Some("disposable-domains") => disposable::run(&workspace_root(), args.get(1).map(String::as_str)),
         _ => Err(
-            "usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings|disposable-domains> [--check]"
+            "usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings|wasm|disposable-domains> [--check]"
                 .to_owned(),
         ),
     };

@@ -1,0 +1,13 @@
+// The host app's own script: buttons that call referral.track(), and a
+// debug hook the tests read. No inline script anywhere (strict CSP).
+for (const button of document.querySelectorAll("[data-track]")) {
+  button.addEventListener("click", () => {
+    const props = button.dataset.props ? JSON.parse(button.dataset.props) : {};
+    window.lastDecision = window.referral.track(button.dataset.track, props);
+  });
+}
+const params = new URLSearchParams(location.search);
+const widget = document.querySelector("referral-widget");
+if (widget && params.get("user")) widget.setAttribute("user-id", params.get("user"));
+if (widget && params.get("name")) widget.setAttribute("referrer-name", params.get("name"));
+if (widget && params.get("locale")) widget.setAttribute("locale", params.get("locale"));

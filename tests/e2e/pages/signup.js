@@ -1,0 +1,7 @@
+import { startCapture, getCapturedReferral } from "/pkg/index.js";
+
+window.ready = startCapture().then(() => {
+  const record = getCapturedReferral();
+  document.getElementById("ref").textContent = record ? `referral: ${record.code}` : "no referral";
+  return record;
+});

@@ -1,0 +1,64 @@
+// A static server for the browser tests, on 127.0.0.1 only: the pages, the
+// built package under /pkg/, and the small host endpoints the widget calls
+// (code, stats, nudge config, events), all same-origin.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { dirname, extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const pkg = join(root, "target", "npm", "widget");
+const vectors = JSON.parse(await readFile(join(root, "tests", "vectors", "vectors.json"), "utf8"));
+
+export const CODE = vectors.codes.mint.cases[0].code;
+// The vectors' nudge config, made usable in real time: no minimum account age.
+const nudge = structuredClone(vectors.nudge.config);
+nudge.eligibility.min_account_age = "0s";
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css", ".ts": "text/plain" };
+export const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
+
+export function start() {
+  const received = [];
+  const thirdParty = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    const send = (status, type, body, headers = {}) => {
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
+      res.end(body);
+    };
+    if (url.pathname === "/api/code") return send(200, TYPES[".json"], JSON.stringify({ code: CODE }));
+    if (url.pathname === "/api/stats") return send(200, TYPES[".json"], JSON.stringify({ invites: 12, signups: 3, rewards: 1 }));
+    if (url.pathname === "/api/nudge-config") return send(200, TYPES[".json"], JSON.stringify(nudge));
+    if (url.pathname === "/api/events" && req.method === "POST") {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      try {
+        received.push(...JSON.parse(body).events);
+        return send(202, TYPES[".json"], "{}");
+      } catch {
+        return send(400, TYPES[".json"], JSON.stringify({ error: "invalid_json" }));
+      }
+    }
+    if (url.pathname === "/favicon.ico") return send(204, "image/x-icon", "");
+    if (url.pathname === "/oauth/callback") return send(302, "text/plain", "", { location: "/pages/signup.html" });
+    const base = url.pathname.startsWith("/pkg/") ? pkg : here;
+    const rel = url.pathname.startsWith("/pkg/") ? url.pathname.slice(5) : url.pathname.slice(1);
+    const file = normalize(join(base, rel));
+    if (!file.startsWith(base)) return send(403, "text/plain", "forbidden");
+    try {
+      const body = await readFile(file);
+      const headers = url.pathname.endsWith("csp.html") ? { "content-security-policy": CSP } : {};
+      return send(200, TYPES[extname(file)] || "application/octet-stream", body, headers);
+    } catch {
+      return send(404, "text/plain", "not found");
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      resolve({ origin: `http://127.0.0.1:${port}`, received, thirdParty, close: () => server.close() });
+    });
+  });
+}

@@ -25,6 +25,9 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo test -p referral-wasm --target wasm32-u
 step "wasm: build the widget's npm package (wasm-opt -Oz) and print its size"
 cargo xtask wasm
 
+step "a Vite app builds against the package"
+(cd examples/web-vite && npm ci --no-audit --no-fund --silent && npx vite build)
+
 step "widget and capture in headless Chromium (playwright-core, axe-core)"
 (cd tests/e2e && node run.mjs)
 

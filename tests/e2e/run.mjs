@@ -290,6 +290,14 @@ await test("capture: consent mode stores nothing until consent", async (page) =>
   assert((await page.evaluate(() => JSON.parse(localStorage.getItem("referral:captured")).code)) === CODE, "stored after consent");
 });
 
+await test("a Vite-built app mounts the widget from the npm package", async (page) => {
+  await page.goto(`${server.origin}/vite/`);
+  await until(page, () => document.body.dataset.widgetReady === "true", "the widget in the Vite app");
+  const launcher = await page.evaluate(() => document.querySelector("referral-widget").shadowRoot.querySelector(".launcher").textContent);
+  assert(launcher === "Invite friends", launcher);
+  assert(page.requests.some((u) => /\/vite\/assets\/referral_wasm_bg-.*\.wasm$/.test(u)), "the wasm came from Vite's assets");
+});
+
 await browser.close();
 server.close();
 for (const line of results) console.log(line);

@@ -43,8 +43,10 @@ export function start() {
     }
     if (url.pathname === "/favicon.ico") return send(204, "image/x-icon", "");
     if (url.pathname === "/oauth/callback") return send(302, "text/plain", "", { location: "/pages/signup.html" });
-    const base = url.pathname.startsWith("/pkg/") ? pkg : here;
-    const rel = url.pathname.startsWith("/pkg/") ? url.pathname.slice(5) : url.pathname.slice(1);
+    const mounts = [["/pkg/", pkg], ["/vite/", join(root, "examples", "web-vite", "dist")]];
+    const [prefix, base] = mounts.find(([p]) => url.pathname.startsWith(p)) || ["/", here];
+    let rel = url.pathname.slice(prefix.length);
+    if (rel === "" || rel.endsWith("/")) rel += "index.html";
     const file = normalize(join(base, rel));
     if (!file.startsWith(base)) return send(403, "text/plain", "forbidden");
     try {

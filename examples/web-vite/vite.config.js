@@ -1,0 +1,1 @@
+export default { build: { outDir: "dist", emptyOutDir: true }, base: "/vite/" };

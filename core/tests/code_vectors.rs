@@ -83,6 +83,20 @@ fn hmac_matches_rfc4231() {
     }
 }
 
+/// RFC 4231 test case 5: output truncated to 128 bits, checked through the
+/// same constant-time truncated comparison codes use.
+#[test]
+fn hmac_truncation_matches_rfc4231_case_5() {
+    use hmac::{Hmac, Mac};
+    let key = [0x0c; 20];
+    let data = b"Test With Truncation";
+    let full = hmac_sha256(&key, data);
+    assert_eq!(hex::encode(&full[..16]), "a3b6167473100ee06e0c796c2955552b");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(data);
+    assert!(mac.verify_truncated_left(&hex::decode("a3b6167473100ee06e0c796c2955552b").unwrap()).is_ok());
+}
+
 #[test]
 fn minted_codes_match_byte_for_byte() {
     let vectors = vectors();

@@ -280,7 +280,7 @@ pub fn cases() -> Result<Value, String> {
 }
 
 /// RFC 4231 test cases 1-4, 6 and 7, through core's own signing path.
-/// (Case 5 is a truncated-output case and is covered by the tag tests.)
+/// (Case 5, truncated output, is checked in `core/tests/code_vectors.rs`.)
 pub fn hmac_rfc4231() -> Value {
     let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
         ("1", vec![0x0b; 20], b"Hi There".to_vec()),

@@ -94,7 +94,9 @@ fn hmac_truncation_matches_rfc4231_case_5() {
     assert_eq!(hex::encode(&full[..16]), "a3b6167473100ee06e0c796c2955552b");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(data);
-    assert!(mac.verify_truncated_left(&hex::decode("a3b6167473100ee06e0c796c2955552b").unwrap()).is_ok());
+    assert!(mac
+        .verify_truncated_left(&hex::decode("a3b6167473100ee06e0c796c2955552b").unwrap())
+        .is_ok());
 }
 
 #[test]

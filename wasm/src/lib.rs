@@ -77,11 +77,17 @@ pub fn capture_json(page_url: &str, param: &str) -> Option<String> {
     let code = url::query_param(page_url, param)?;
     let claims = core_peek(&code).ok()?;
     let clean_url = url::remove_query_params(page_url, &[param]);
-    serde_json::to_string(&serde_json::json!({
-        "code": code,
-        "claims": claims.unverified(),
-        "clean_url": clean_url,
-    }))
+    #[derive(serde::Serialize)]
+    struct Captured<'a> {
+        code: &'a str,
+        claims: &'a referral_core::Claims,
+        clean_url: &'a str,
+    }
+    serde_json::to_string(&Captured {
+        code: &code,
+        claims: claims.unverified(),
+        clean_url: &clean_url,
+    })
     .ok()
 }
 
@@ -121,7 +127,15 @@ impl NudgeEngine {
             NudgeState::from_json(state_json).map_err(|e| error(e.reason(), &e.to_string()))?;
         let event: Event = from_json("event", event_json)?;
         let decision = nudge::evaluate(&self.config, &mut state, &event, seconds(now)?);
-        to_json(&serde_json::json!({ "decision": decision, "state": state }))
+        #[derive(serde::Serialize)]
+        struct Evaluated<'a> {
+            decision: &'a nudge::Decision,
+            state: &'a NudgeState,
+        }
+        to_json(&Evaluated {
+            decision: &decision,
+            state: &state,
+        })
     }
 
     /// Records `shown`, `dismissed`, `opted_out`, `shared` or `referred`;
@@ -166,5 +180,10 @@ pub fn qr_path_json(text: &str) -> Result<String, JsValue> {
             }
         }
     }
-    to_json(&serde_json::json!({ "size": size, "path": path }))
+    #[derive(serde::Serialize)]
+    struct Qr {
+        size: i32,
+        path: String,
+    }
+    to_json(&Qr { size, path })
 }

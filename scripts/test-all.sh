@@ -43,5 +43,8 @@ cargo xtask bindings
 step "bindings tests: Python (pytest), Kotlin (JVM), cross-language codes"
 cargo xtask test-bindings
 
+step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
+bash examples/server/tests/run-postgres.sh
+
 step "main command smoke run"
 cargo run -q -p quickstart > /dev/null

@@ -43,6 +43,10 @@ cargo xtask bindings
 step "bindings tests: Python (pytest), Kotlin (JVM), cross-language codes"
 cargo xtask test-bindings
 
+step "the whole loop in a real browser against the reference backend"
+cargo build -q -p referral-server
+(cd tests/e2e && node demo.mjs)
+
 step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
 bash examples/server/tests/run-postgres.sh
 

@@ -48,6 +48,13 @@ impl Clock {
 }
 
 pub struct Config {
+    /// The nudge configuration the widget loads (JSON).
+    pub nudge_config_json: String,
+    /// Where the demo pages and the built widget package are.
+    pub web_dir: std::path::PathBuf,
+    pub pkg_dir: std::path::PathBuf,
+    /// Demo mode: `/api/demo/advance-time` moves the server's clock.
+    pub demo: bool,
     pub verifier: Verifier,
     pub program: Program,
     pub policy: AttributionPolicy,
@@ -171,11 +178,20 @@ pub fn app(pool: AnyPool, config: Config, clock: Clock) -> Router {
         .route("/api/demo/sign-in", post(sign_in))
         .route("/api/referral-code", get(referral_code))
         .route("/r/{code}", get(landing))
+        .route("/r", get(landing_query))
         .route("/api/signup", post(signup))
         .route("/api/events", post(events))
         .route("/api/webhooks/billing", post(billing_webhook))
         .route("/api/stats", get(stats))
         .route("/api/admin/funnel", get(admin_funnel))
+        .route("/api/nudge-config", get(nudge_config))
+        .route("/api/referrer", get(referrer_name))
+        .route("/api/demo/advance-time", post(advance_time))
+        .route("/", get(|s: State<AppState>| page(s, "index.html")))
+        .route("/signup", get(|s: State<AppState>| page(s, "signup.html")))
+        .route("/admin", get(|s: State<AppState>| page(s, "admin.html")))
+        .route("/static/{file}", get(static_file))
+        .route("/pkg/{file}", get(package_file))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -317,6 +333,11 @@ async fn referral_code(
 ) -> ApiResult<Json<Value>> {
     let id = session(&state, &headers)?;
     let (numeric, _) = user_numeric(&state, &id).await?;
+    let email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&state.pool)
+        .await?
+        .try_get("email")?;
     let now = state.clock.now();
     let program = state.config.verifier.policy.program_id;
     let mut links = serde_json::Map::new();
@@ -351,7 +372,23 @@ async fn referral_code(
         "codes": codes,
         "links": links,
         "typed_code": state.config.verifier.keyring.typed_code(program, numeric as u64),
+        "account_id": id,
+        "name": display_name(&email),
     })))
+}
+
+#[derive(Deserialize)]
+struct RefQuery {
+    #[serde(rename = "ref", default)]
+    code: String,
+}
+
+/// `/r?ref=CODE`: the links core builds (`referral_url`) land here.
+async fn landing_query(
+    state: State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<RefQuery>,
+) -> Response {
+    landing(state, Path(q.code)).await
 }
 
 async fn landing(State(state): State<AppState>, Path(code): Path<String>) -> Response {
@@ -364,7 +401,13 @@ async fn landing(State(state): State<AppState>, Path(code): Path<String>) -> Res
         "{REF_COOKIE}={code}.{}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
         state.clock.now()
     );
-    ([(header::SET_COOKIE, set)], Redirect::to("/signup")).into_response()
+    // The code rides along so the page's capture script keeps a first-party
+    // copy too (and takes it out of the visible URL).
+    (
+        [(header::SET_COOKIE, set)],
+        Redirect::to(&format!("/signup?ref={code}")),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -858,4 +901,137 @@ async fn admin_funnel(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "funnel": funnel(&events, &customers), "review_queue": review }),
     ))
+}
+
+/// Strict CSP on every page: no inline script or style anywhere.
+const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        Some("ts") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve_from(dir: &std::path::Path, name: &str) -> Response {
+    // One path segment of safe characters: nothing outside `dir`.
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        || name.starts_with('.')
+    {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response();
+    }
+    match tokio::fs::read(dir.join(name)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(name)),
+                (header::CONTENT_SECURITY_POLICY, CSP),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{name} not found (run `cargo xtask wasm` for /pkg/)"),
+        )
+        .into_response(),
+    }
+}
+
+async fn page(State(state): State<AppState>, name: &'static str) -> Response {
+    serve_from(&state.config.web_dir, name).await
+}
+
+async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    serve_from(&state.config.web_dir, &file).await
+}
+
+async fn package_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    serve_from(&state.config.pkg_dir, &file).await
+}
+
+async fn nudge_config(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.config.nudge_config_json.clone(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: String,
+}
+
+/// "You've been referred by …": the referrer's display name for a code.
+/// Only the shape is checked (peek): a name is all it reveals.
+async fn referrer_name(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<CodeQuery>,
+) -> ApiResult<Json<Value>> {
+    let claims = peek(&q.code).map_err(|e| ApiError::bad(e.reason(), e.to_string()))?;
+    let ReferrerId::Numeric(numeric) = claims.unverified().referrer else {
+        return Err(ApiError::bad("unknown_referrer", "not one of ours"));
+    };
+    let row = sqlx::query("SELECT email FROM users WHERE numeric_id = $1")
+        .bind(numeric as i64)
+        .fetch_optional(&state.pool)
+        .await?;
+    let email: String = row
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_referrer",
+                "no such referrer",
+            )
+        })?
+        .try_get("email")?;
+    Ok(Json(json!({ "name": display_name(&email) })))
+}
+
+/// `anna.lind@…` → `Anna Lind`: the demo has no profile names.
+pub fn display_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    local
+        .split(['.', '_', '-'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    days: u64,
+}
+
+async fn advance_time(
+    State(state): State<AppState>,
+    Json(body): Json<Advance>,
+) -> ApiResult<Json<Value>> {
+    if !state.config.demo {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "demo mode only",
+        ));
+    }
+    if body.days > 3650 {
+        return Err(ApiError::bad("invalid_days", "at most 3650 days"));
+    }
+    state.clock.advance(body.days * 86_400);
+    Ok(Json(json!({ "now": state.clock.now() })))
 }

@@ -94,11 +94,26 @@ async fn main() -> Result<(), String> {
     );
     let program = demo_program();
     program.validate().map_err(|e| e.to_string())?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut nudge =
+        referral_core::nudge::NudgeConfig::from_toml(include_str!("../../nudge/config.toml"))
+            .map_err(|e| e.to_string())?;
+    // The demo's users are minutes old and must not land in the holdout.
+    nudge.eligibility.min_account_age = referral_core::nudge::Span::ZERO;
+    nudge.experiment = None;
     let config = Config {
+        nudge_config_json: serde_json::to_string(&nudge).map_err(|e| e.to_string())?,
+        web_dir: std::env::var("WEB_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("web")),
+        pkg_dir: std::env::var("PKG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("../../target/npm/widget")),
+        demo: std::env::var("DEMO").map(|v| v != "0").unwrap_or(true),
         verifier,
         program,
         policy: AttributionPolicy::default(),
-        link_base: format!("http://127.0.0.1:{port}/r/"),
+        link_base: format!("http://127.0.0.1:{port}/r"),
         session_secret: secret("REFERRAL_SESSION_KEY_HEX", &secrets)?,
         webhook_secret: secret("REFERRAL_WEBHOOK_SECRET_HEX", &secrets)?,
     };

@@ -29,6 +29,11 @@ async fn server() -> (Router, Clock) {
     };
     let pool = connect(&url).await.expect("database");
     let config = Config {
+        nudge_config_json: "{}".into(),
+        web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"),
+        pkg_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/npm/widget"),
+        demo: true,
         verifier: Verifier::new(
             Keyring::new(1, &[3u8; 32]).unwrap(),
             VerifyPolicy {
@@ -51,7 +56,7 @@ async fn server() -> (Router, Clock) {
             clawback_days: 90,
         },
         policy: AttributionPolicy::default(),
-        link_base: "http://127.0.0.1:8080/r/".into(),
+        link_base: "http://127.0.0.1:8080/r".into(),
         session_secret: vec![5u8; 32],
         webhook_secret: WEBHOOK_SECRET.to_vec(),
     };
@@ -183,9 +188,10 @@ async fn the_whole_referral_loop() {
         &[],
     )
     .await;
+    assert_eq!(landing.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        (landing.status, landing.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/signup"))
+        landing.location,
+        Some(format!("/signup?ref={whatsapp_code}"))
     );
     let ref_cookie = landing.cookie.unwrap();
     let bo = call(

@@ -1,0 +1,175 @@
+// The whole loop in a real browser against the real reference backend:
+// nudge → share → land → sign up → attributed → paid (held) → payable →
+// refunded (reversed) → funnel; a self-referral lands in the review queue.
+// Prints "N passed, M failed"; screenshots in tests/e2e/screenshots/.
+import { spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const shots = join(here, "screenshots");
+await mkdir(shots, { recursive: true });
+const port = 20000 + Math.floor(Math.random() * 20000);
+const origin = `http://127.0.0.1:${port}`;
+const webhookSecret = randomBytes(32);
+const data = await mkdtemp(join(tmpdir(), "referral-demo-"));
+const server = spawn(process.env.SERVER_BIN || join(root, "target", "debug", "referral-server"), [], {
+  env: { ...process.env, PORT: String(port), DATA_DIR: data, REFERRAL_WEBHOOK_SECRET_HEX: webhookSecret.toString("hex"), DEMO: "1" },
+  stdio: ["ignore", "pipe", "inherit"],
+});
+await new Promise((resolve, reject) => {
+  server.stdout.on("data", (d) => String(d).includes("referral-server on") && resolve());
+  server.on("exit", (code) => reject(new Error(`server exited ${code}`)));
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let passed = 0;
+let failed = 0;
+const log = [];
+async function step(name, body) {
+  try {
+    await body();
+    passed++;
+    log.push(`ok   ${name}`);
+  } catch (error) {
+    failed++;
+    log.push(`FAIL ${name}: ${error.message}`);
+  }
+}
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+async function until(page, fn, what, arg) {
+  const end = Date.now() + 10000;
+  for (;;) {
+    const value = await page.evaluate(fn, arg);
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+async function signedIn(email) {
+  const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  await page.fill("#email", email);
+  await page.click("#signin-form button");
+  await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
+  return page;
+}
+const nudgeVisible = (page) => page.evaluate(() => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden);
+async function webhook(event) {
+  const body = JSON.stringify(event);
+  const t = Math.floor(Date.now() / 1000) + (globalThis.clockOffset || 0);
+  const sig = createHmac("sha256", webhookSecret).update(`${t}.${body}`).digest("hex");
+  const res = await fetch(`${origin}/api/webhooks/billing`, { method: "POST", headers: { "content-type": "application/json", "referral-signature": `t=${t},v1=${sig}` }, body });
+  return res.json();
+}
+
+let anna;
+let link;
+let boAccount;
+await step("no ask during onboarding", async () => {
+  const page = await signedIn("erin@erinco.example");
+  await page.click("#generate-report");
+  await new Promise((r) => setTimeout(r, 300));
+  assert(!(await nudgeVisible(page)), "asked during onboarding");
+  await page.context().close();
+});
+await step("no ask right after friction", async () => {
+  const page = await signedIn("dee@deeco.example");
+  await page.click("#finish-onboarding");
+  await page.click("#fail");
+  await page.click("#generate-report");
+  await new Promise((r) => setTimeout(r, 300));
+  assert(!(await nudgeVisible(page)), "asked right after friction");
+  await page.context().close();
+});
+await step("user A finishes onboarding, generates a report and is asked", async () => {
+  anna = await signedIn("anna@annaco.example");
+  await anna.click("#finish-onboarding");
+  await anna.click("#generate-report");
+  await until(anna, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask");
+  await anna.screenshot({ path: join(shots, "demo-1-ask.png") });
+});
+await step("A opens the panel with the keyboard and copies the link", async () => {
+  await anna.focus("#generate-report");
+  await anna.evaluate(() => document.querySelector("referral-widget").shadowRoot.querySelector(".launcher").focus());
+  await anna.keyboard.press("Enter");
+  await until(anna, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".panel").hidden, "the panel");
+  await anna.evaluate(() => document.querySelector("referral-widget").shadowRoot.querySelector('[part="copy"]').focus());
+  await anna.keyboard.press("Enter");
+  await until(anna, () => document.querySelector("referral-widget").shadowRoot.querySelector('[role="status"]').textContent === "Link copied", "Copied");
+  link = await anna.evaluate(() => navigator.clipboard.readText());
+  assert(link.startsWith(`${origin}/r?ref=`), link);
+  await anna.screenshot({ path: join(shots, "demo-2-panel.png") });
+  await anna.keyboard.press("Escape");
+});
+await step("a friend opens the link, lands, browses, signs up and is attributed", async () => {
+  const friend = await (await browser.newContext()).newPage();
+  await friend.goto(link);
+  assert(friend.url().startsWith(`${origin}/signup`), friend.url());
+  await until(friend, () => document.getElementById("referred-by").textContent, "referred by");
+  assert((await friend.textContent("#referred-by")) === "You've been referred by Anna", await friend.textContent("#referred-by"));
+  assert(!friend.url().includes("ref="), "the code left the visible URL");
+  await friend.screenshot({ path: join(shots, "demo-3-landing.png") });
+  await friend.goto(`${origin}/admin`);
+  await friend.goto(`${origin}/signup`);
+  await friend.fill("#email", "bo@boco.example");
+  await friend.click("#signup-form button");
+  const reason = await until(friend, () => document.getElementById("result").dataset.reason, "signup result");
+  assert(reason === "attributed", reason);
+  boAccount = await friend.evaluate(() => document.getElementById("result").dataset.account);
+  await friend.context().close();
+});
+await step("a self-referral from A's company lands in the review queue", async () => {
+  const colleague = await (await browser.newContext()).newPage();
+  await colleague.goto(link);
+  await colleague.fill("#email", "carl@annaco.example");
+  await colleague.click("#signup-form button");
+  const reason = await until(colleague, () => document.getElementById("result").dataset.reason, "signup result");
+  assert(reason === "attributed_for_review", reason);
+  await colleague.context().close();
+});
+const stats = () => anna.evaluate(async () => (await (await fetch("/api/stats")).json()));
+await step("B's first payment (signed webhook) holds A's reward", async () => {
+  const out = await webhook({ id: "evt_pay_1", type: "payment", account_id: boAccount, amount_minor: 9900, currency: "USD" });
+  assert(out.outcome === "rewarded", JSON.stringify(out));
+  const s = await stats();
+  assert(s.entries.length === 1 && s.entries[0].status === "held", JSON.stringify(s));
+});
+await step("past the hold the reward is payable", async () => {
+  await anna.evaluate(async () => fetch("/api/demo/advance-time", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ days: 31 }) }));
+  globalThis.clockOffset = 31 * 86400;
+  const s = await stats();
+  assert(s.entries[0].status === "payable", JSON.stringify(s));
+});
+await step("a refund webhook reverses it", async () => {
+  const out = await webhook({ id: "evt_refund_1", type: "refund", account_id: boAccount });
+  assert(out.outcome === "reversed", JSON.stringify(out));
+  const s = await stats();
+  assert(s.entries[0].status === "reversed", JSON.stringify(s));
+});
+await step("the admin page shows the funnel and the review queue", async () => {
+  await anna.goto(`${origin}/admin`);
+  await until(anna, () => document.body.dataset.loaded === "true", "the admin page");
+  const signups = await anna.textContent('text[data-stage="signup"]');
+  const shares = await anna.textContent('text[data-stage="share"]');
+  const rows = await anna.locator("#review tr").count();
+  assert(signups === "2" && Number(shares) >= 1 && rows === 1, `signups ${signups}, shares ${shares}, review rows ${rows}`);
+  await anna.screenshot({ path: join(shots, "demo-4-admin.png"), fullPage: true });
+});
+
+await browser.close();
+server.kill("SIGTERM");
+for (const line of log) console.log(line);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -63,6 +63,71 @@ pub struct Config {
     pub session_secret: Vec<u8>,
     /// Shared with the billing provider for webhook signatures.
     pub webhook_secret: Vec<u8>,
+    /// Signup and code lookups per client address: refill per minute, burst.
+    pub rate_per_minute: u64,
+    pub rate_burst: u64,
+}
+
+/// A token bucket per client address for signup and code lookups:
+/// `burst` requests at once, refilled at `per_minute`.
+pub struct RateLimiter {
+    per_minute: u64,
+    burst: u64,
+    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (u64, u64)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u64, burst: u64) -> RateLimiter {
+        RateLimiter {
+            per_minute,
+            burst,
+            buckets: Default::default(),
+        }
+    }
+
+    /// True if `ip` may make a request at `now_ms` (milliseconds).
+    fn allow(&self, ip: std::net::IpAddr, now_ms: u64) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.clear(); // bound memory under a flood of addresses
+        }
+        // Tokens are kept in thousandths for integer refill.
+        let (tokens, last) = buckets.entry(ip).or_insert((self.burst * 1000, now_ms));
+        let refill = now_ms.saturating_sub(*last) * self.per_minute / 60;
+        *tokens = (*tokens + refill).min(self.burst * 1000);
+        *last = now_ms;
+        if *tokens >= 1000 {
+            *tokens -= 1000;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn rate_limited(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if !state.limiter.allow(ip, now_ms) {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many signups or code lookups; try again in a minute",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 #[derive(Clone)]
@@ -70,6 +135,7 @@ pub struct AppState {
     pub pool: AnyPool,
     pub config: Arc<Config>,
     pub clock: Clock,
+    limiter: Arc<RateLimiter>,
     /// Ledger events are applied one at a time, in `seq` order.
     ledger_lock: Arc<Mutex<()>>,
 }
@@ -168,24 +234,33 @@ async fn migrate(pool: &AnyPool) -> Result<(), sqlx::Error> {
 }
 
 pub fn app(pool: AnyPool, config: Config, clock: Clock) -> Router {
+    let limiter = Arc::new(RateLimiter::new(config.rate_per_minute, config.rate_burst));
     let state = AppState {
         pool,
         config: Arc::new(config),
         clock,
         ledger_lock: Arc::new(Mutex::new(())),
+        limiter,
     };
-    Router::new()
-        .route("/api/demo/sign-in", post(sign_in))
-        .route("/api/referral-code", get(referral_code))
+    // Signup and everything that checks a code is rate limited per client.
+    let limited = Router::new()
         .route("/r/{code}", get(landing))
         .route("/r", get(landing_query))
         .route("/api/signup", post(signup))
+        .route("/api/referrer", get(referrer_name))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limited,
+        ));
+    Router::new()
+        .merge(limited)
+        .route("/api/demo/sign-in", post(sign_in))
+        .route("/api/referral-code", get(referral_code))
         .route("/api/events", post(events))
         .route("/api/webhooks/billing", post(billing_webhook))
         .route("/api/stats", get(stats))
         .route("/api/admin/funnel", get(admin_funnel))
         .route("/api/nudge-config", get(nudge_config))
-        .route("/api/referrer", get(referrer_name))
         .route("/api/demo/advance-time", post(advance_time))
         .route("/", get(|s: State<AppState>| page(s, "index.html")))
         .route("/signup", get(|s: State<AppState>| page(s, "signup.html")))

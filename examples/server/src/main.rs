@@ -116,6 +116,14 @@ async fn main() -> Result<(), String> {
         link_base: format!("http://127.0.0.1:{port}/r"),
         session_secret: secret("REFERRAL_SESSION_KEY_HEX", &secrets)?,
         webhook_secret: secret("REFERRAL_WEBHOOK_SECRET_HEX", &secrets)?,
+        rate_per_minute: std::env::var("RATE_PER_MINUTE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+        rate_burst: std::env::var("RATE_BURST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

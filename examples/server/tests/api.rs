@@ -59,6 +59,8 @@ async fn server() -> (Router, Clock) {
         link_base: "http://127.0.0.1:8080/r".into(),
         session_secret: vec![5u8; 32],
         webhook_secret: WEBHOOK_SECRET.to_vec(),
+        rate_per_minute: 10,
+        rate_burst: 5,
     };
     let clock = Clock::default();
     (app(pool, config, clock.clone()), clock)
@@ -401,4 +403,32 @@ async fn bad_input_is_a_4xx_naming_the_problem() {
     )
     .await;
     assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn signup_and_code_lookups_are_rate_limited() {
+    let (router, _) = server().await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(
+            call(&router, "GET", "/r/not-a-code", None, None, &[])
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses[..5], [StatusCode::SEE_OTHER; 5]);
+    assert_eq!(statuses[5..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    let signup = call(
+        &router,
+        "POST",
+        "/api/signup",
+        None,
+        Some(json!({"email": "x@y.example"})),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (signup.status, signup.body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
 }

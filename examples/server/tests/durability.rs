@@ -16,7 +16,11 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start(data: &std::path::Path, port: u16) -> Server {
@@ -38,9 +42,17 @@ fn start(data: &std::path::Path, port: u16) -> Server {
 }
 
 /// A minimal HTTP/1.1 request; returns (status, headers+body text).
-async fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, body: &str) -> std::io::Result<(u16, String)> {
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -48,12 +60,18 @@ async fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, body: &
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
-    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     Ok((status, response))
 }
 
 fn batch(ids: &[String]) -> String {
-    let events: Vec<String> = ids.iter().map(|id| format!("{{\"id\":\"{id}\",\"type\":\"impression\",\"at\":1780000000}}")).collect();
+    let events: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{{\"id\":\"{id}\",\"type\":\"impression\",\"at\":1780000000}}"))
+        .collect();
     format!("{{\"events\":[{}]}}", events.join(","))
 }
 
@@ -64,7 +82,15 @@ async fn acknowledged_events_survive_sigkill_and_are_never_applied_twice() {
     std::fs::create_dir_all(&data).unwrap();
     let mut server = start(&data, free_port());
     let port = server.port;
-    let (_, signin) = http(port, "POST", "/api/demo/sign-in", None, r#"{"email":"load@durable.example"}"#).await.unwrap();
+    let (_, signin) = http(
+        port,
+        "POST",
+        "/api/demo/sign-in",
+        None,
+        r#"{"email":"load@durable.example"}"#,
+    )
+    .await
+    .unwrap();
     let cookie = signin
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
@@ -96,7 +122,11 @@ async fn acknowledged_events_survive_sigkill_and_are_never_applied_twice() {
     }
     let acked: Vec<Vec<String>> = acknowledged.lock().unwrap().clone();
     let acked_ids: HashSet<String> = acked.iter().flatten().cloned().collect();
-    assert!(acked.len() >= 10, "the burst was too short to mean anything: {} batches", acked.len());
+    assert!(
+        acked.len() >= 10,
+        "the burst was too short to mean anything: {} batches",
+        acked.len()
+    );
 
     // Restart on the same data and count what is stored.
     let mut server = start(&data, free_port());
@@ -104,16 +134,50 @@ async fn acknowledged_events_survive_sigkill_and_are_never_applied_twice() {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     use sqlx::Row;
-    let stored: HashSet<String> = sqlx::query("SELECT id FROM events").fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>("id")).collect();
-    let lost: Vec<&String> = acked_ids.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} acknowledged events lost, e.g. {:?}", lost.len(), lost.first());
-    println!("{} batches ({} events) acknowledged before SIGKILL; all stored ({} rows)", acked.len(), acked_ids.len(), stored.len());
+    let stored: HashSet<String> = sqlx::query("SELECT id FROM events")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("id"))
+        .collect();
+    let lost: Vec<&String> = acked_ids
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    println!(
+        "{} batches ({} events) acknowledged before SIGKILL; all stored ({} rows)",
+        acked.len(),
+        acked_ids.len(),
+        stored.len()
+    );
 
     // The client retries everything it sent: nothing is applied twice.
-    let (status, body) = http(server.port, "POST", "/api/events", Some(&cookie), &batch(&acked[0])).await.unwrap();
+    let (status, body) = http(
+        server.port,
+        "POST",
+        "/api/events",
+        Some(&cookie),
+        &batch(&acked[0]),
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 202);
-    assert!(body.contains(r#""accepted":0"#) && body.contains(r#""duplicates":20"#), "{body}");
-    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&pool).await.unwrap().get("n");
+    assert!(
+        body.contains(r#""accepted":0"#) && body.contains(r#""duplicates":20"#),
+        "{body}"
+    );
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get("n");
     assert_eq!(count as usize, stored.len());
     server.child.kill().ok();
     server.child.wait().ok();

@@ -12,9 +12,9 @@ as_pg "$PG_BIN/initdb -D $DIR/data -A trust -U postgres >/dev/null"
 as_pg "$PG_BIN/pg_ctl -D $DIR/data -o '-p $PORT -k $DIR -c listen_addresses=127.0.0.1' -l $DIR/log -w start >/dev/null"
 trap 'as_pg "$PG_BIN/pg_ctl -D $DIR/data -m immediate stop >/dev/null" || true; rm -rf "$DIR"' EXIT
 # One database per test: each test connects to a fresh schema.
-for db in t1 t2 t3; do as_pg "$PG_BIN/createdb -h 127.0.0.1 -p $PORT -U postgres $db"; done
+for db in t1 t2 t3 t4; do as_pg "$PG_BIN/createdb -h 127.0.0.1 -p $PORT -U postgres $db"; done
 status=0
-for t in the_whole_referral_loop events_are_idempotent_by_id bad_input_is_a_4xx_naming_the_problem; do
+for t in the_whole_referral_loop events_are_idempotent_by_id bad_input_is_a_4xx_naming_the_problem signup_and_code_lookups_are_rate_limited; do
   db="t$(( ${db_n:=0} + 1 ))"; db_n=$(( db_n + 1 ))
   TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db" cargo test -q -p referral-server --test api -- --exact "$t" || status=1
 done

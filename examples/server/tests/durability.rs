@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 }
 
 fn start(data: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_referral-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_referral-server"))
         .env("DATA_DIR", data)
         .env("PORT", port.to_string())
         .env_remove("DATABASE_URL")
@@ -38,6 +38,8 @@ fn start(data: &std::path::Path, port: u16) -> Server {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    child.kill().ok();
+    child.wait().ok();
     panic!("server did not listen");
 }
 

@@ -530,7 +530,22 @@ async fn signup(
             method: CaptureMethod::TypedCode,
         });
     }
-    // Who could the referrers be? Look up what the codes name.
+    // Who could the referrers be? Look up what the codes name, with the
+    // rewards each earned this calendar month (for the velocity check).
+    let ledger = current_ledger(&state).await?;
+    let this_month = referral_core::rewards::program::year_month(now);
+    let rewards_this_month = |account: &str| {
+        ledger
+            .entries
+            .iter()
+            .filter(|e| {
+                e.beneficiary == account
+                    && e.side == referral_core::rewards::Side::Referrer
+                    && e.reversal.is_none()
+            })
+            .filter(|e| referral_core::rewards::program::year_month(e.created_at) == this_month)
+            .count() as u32
+    };
     let mut referrers = Vec::new();
     for capture in &captures {
         let numeric = if capture.method == CaptureMethod::TypedCode {
@@ -556,14 +571,14 @@ async fn signup(
             .await?;
         if let Some(row) = row {
             let email: String = row.try_get("email")?;
-            let rewards_this_month = 0;
+            let account: String = row.try_get("id")?;
             referrers.push(ReferrerInfo {
                 referrer: ReferrerId::Numeric(numeric),
-                account_id: row.try_get("id")?,
+                rewards_this_month: rewards_this_month(&account),
+                account_id: account,
                 email_domain: referral_core::fraud::email_domain(&email).unwrap_or_default(),
                 network_prefix_hash: None,
                 referred_by_account: row.try_get("referred_by")?,
-                rewards_this_month,
             });
         }
     }

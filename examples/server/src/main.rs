@@ -112,7 +112,11 @@ async fn main() -> Result<(), String> {
         demo: std::env::var("DEMO").map(|v| v != "0").unwrap_or(true),
         verifier,
         program,
-        policy: AttributionPolicy::default(),
+        // More than 10 rewards in a month sends a referral to review.
+        policy: AttributionPolicy {
+            max_rewards_per_month: 10,
+            ..AttributionPolicy::default()
+        },
         link_base: format!("http://127.0.0.1:{port}/r"),
         session_secret: secret("REFERRAL_SESSION_KEY_HEX", &secrets)?,
         webhook_secret: secret("REFERRAL_WEBHOOK_SECRET_HEX", &secrets)?,

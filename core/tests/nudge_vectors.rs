@@ -47,8 +47,17 @@ fn nudge_cases_decide_identically() {
         "vectors must exercise more than one variant: {variants:?}"
     );
     for case in nudge["invalid_configs"].as_array().unwrap() {
+        let expected = case["expected_field"].as_str().unwrap();
         let error =
             NudgeConfig::from_toml(case["toml"].as_str().unwrap()).expect_err("invalid config");
+        assert_eq!(error.field, expected, "{} (TOML)", case["name"]);
+        let error = NudgeConfig::from_json(&case["json"].to_string()).expect_err("invalid config");
+        assert_eq!(error.field, expected, "{} (JSON)", case["name"]);
+    }
+    let json_cases = nudge["invalid_json_configs"].as_array().unwrap();
+    assert!(json_cases.len() >= 15);
+    for case in json_cases {
+        let error = NudgeConfig::from_json(&case["json"].to_string()).expect_err("invalid config");
         assert_eq!(
             error.field,
             case["expected_field"].as_str().unwrap(),

@@ -1,5 +1,5 @@
 // Loads the WebAssembly core once, from next to this file (the host's own
-// origin: no third-party request), and wraps its JSON exports.
+// origin: no third-party request). Values cross as plain JS objects.
 import init, * as wasm from "./referral_wasm.js";
 
 let loading = null;
@@ -12,23 +12,14 @@ export function loadCore(wasmUrl) {
 }
 
 const api = {
-  peek(code) {
-    return JSON.parse(wasm.peekJson(code));
-  },
-  referralUrl(options, code, channel) {
-    return wasm.referralUrl(JSON.stringify(options), code, channel);
-  },
-  shareAction(channel, link, message, vars) {
-    return JSON.parse(wasm.shareActionJson(channel, link, JSON.stringify(message), JSON.stringify(vars)));
-  },
+  peek: wasm.peek,
+  referralUrl: wasm.referralUrl,
+  shareAction: wasm.shareAction,
   capture(url, param) {
-    const found = wasm.captureJson(url, param);
-    return found === undefined ? null : JSON.parse(found);
+    return wasm.capture(url, param) ?? null;
   },
-  qr(text) {
-    return JSON.parse(wasm.qrPathJson(text));
-  },
+  qr: wasm.qrPath,
   nudgeEngine(config) {
-    return new wasm.NudgeEngine(typeof config === "string" ? config : JSON.stringify(config));
+    return new wasm.NudgeEngine(typeof config === "string" ? JSON.parse(config) : config);
   },
 };

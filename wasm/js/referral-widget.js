@@ -315,18 +315,28 @@ export class ReferralWidget extends HTMLElement {
     return `${STORAGE_PREFIX}nudge:${this.options.userId || "anonymous"}`;
   }
 
+  /** The stored nudge state as an object, or null when absent or unreadable. */
+  loadState() {
+    try {
+      return JSON.parse(storage.get(this.stateKey()) || "null");
+    } catch {
+      return null;
+    }
+  }
+
   /** A product event: the core's nudge engine decides whether to ask now. */
   track(name, properties = {}) {
     if (!this.engine || !this.code) return null;
     const now = Math.floor(Date.now() / 1000);
-    let state = storage.get(this.stateKey());
+    const fresh = () => this.engine.newState(this.options.userId || "anonymous");
+    const event = { name, properties };
     let out;
     try {
-      out = JSON.parse(this.engine.evaluate(state || this.engine.newState(this.options.userId || "anonymous"), JSON.stringify({ name, properties }), now));
+      out = this.engine.evaluate(this.loadState() || fresh(), event, now);
     } catch (error) {
-      if (error.code !== "invalid_state") throw error;
-      // Corrupt storage: start over rather than break the host page.
-      out = JSON.parse(this.engine.evaluate(this.engine.newState(this.options.userId || "anonymous"), JSON.stringify({ name, properties }), now));
+      if (error.code !== "invalid_state" && error.code !== "future_state_version") throw error;
+      // Corrupt or foreign storage: start over rather than break the host page.
+      out = this.engine.evaluate(fresh(), event, now);
     }
     storage.set(this.stateKey(), JSON.stringify(out.state));
     if (out.decision.decision === "ask") this.showNudge(out.decision);
@@ -334,9 +344,14 @@ export class ReferralWidget extends HTMLElement {
   }
 
   record(outcome) {
-    const state = storage.get(this.stateKey());
+    const state = this.loadState();
     if (!state || !this.engine) return;
-    storage.set(this.stateKey(), this.engine.record(state, outcome, Math.floor(Date.now() / 1000)));
+    try {
+      const next = this.engine.record(state, outcome, Math.floor(Date.now() / 1000));
+      storage.set(this.stateKey(), JSON.stringify(next));
+    } catch {
+      // An unreadable stored state: the next track() starts a new one.
+    }
   }
 
   showNudge(ask) {

@@ -223,6 +223,22 @@ impl ConfigError {
         "invalid_nudge_config"
     }
 
+    /// serde reports a missing field at its parent's path: name the field
+    /// itself, as every loader does.
+    #[cfg(any(feature = "json", feature = "toml"))]
+    fn located(path: String, problem: String) -> ConfigError {
+        let missing = problem
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .filter(|name| !name.is_empty());
+        let field = match missing {
+            Some(name) if path == "." || path.is_empty() => name.to_owned(),
+            Some(name) => format!("{path}.{name}"),
+            None => path,
+        };
+        ConfigError { field, problem }
+    }
+
     fn at(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             field: field.into(),
@@ -254,7 +270,7 @@ impl NudgeConfig {
             if !names.insert(moment.name.as_str()) {
                 return Err(ConfigError::at(
                     format!("{path}.name"),
-                    format!("duplicate moment name {:?}", moment.name),
+                    format!("duplicate moment name \"{}\"", moment.name),
                 ));
             }
             if moment.event.trim().is_empty() {
@@ -272,7 +288,7 @@ impl NudgeConfig {
             if self.suppression.friction_events.contains(&moment.event) {
                 return Err(ConfigError::at(
                     format!("{path}.event"),
-                    format!("{:?} is also a friction event", moment.event),
+                    format!("\"{}\" is also a friction event", moment.event),
                 ));
             }
             for (j, predicate) in moment.when.iter().enumerate() {
@@ -298,7 +314,7 @@ impl NudgeConfig {
                 if !variant_names.insert(variant.name.as_str()) {
                     return Err(ConfigError::at(
                         format!("{path}.variants[{j}].name"),
-                        format!("duplicate or reserved variant name {:?}", variant.name),
+                        format!("duplicate or reserved variant name \"{}\"", variant.name),
                     ));
                 }
             }
@@ -333,12 +349,16 @@ impl NudgeConfig {
     /// Parses and validates a JSON configuration.
     #[cfg(feature = "json")]
     pub fn from_json(text: &str) -> Result<NudgeConfig, ConfigError> {
+        // serde would read a top-level array as the struct's fields in order
+        // and blame `[0]`; a config is an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(ConfigError::at(".", "expected an object"));
+        }
         let mut de = serde_json::Deserializer::from_str(text);
-        let config: NudgeConfig =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| ConfigError {
-                field: e.path().to_string(),
-                problem: e.inner().to_string(),
-            })?;
+        let config: NudgeConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let problem = e.inner().to_string();
+            ConfigError::located(e.path().to_string(), problem)
+        })?;
         de.end().map_err(|e| ConfigError::at(".", e.to_string()))?;
         config.validate()?;
         Ok(config)
@@ -348,11 +368,10 @@ impl NudgeConfig {
     #[cfg(feature = "toml")]
     pub fn from_toml(text: &str) -> Result<NudgeConfig, ConfigError> {
         let de = toml::Deserializer::new(text);
-        let config: NudgeConfig =
-            serde_path_to_error::deserialize(de).map_err(|e| ConfigError {
-                field: e.path().to_string(),
-                problem: e.inner().message().to_owned(),
-            })?;
+        let config: NudgeConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let problem = e.inner().message().to_owned();
+            ConfigError::located(e.path().to_string(), problem)
+        })?;
         config.validate()?;
         Ok(config)
     }

@@ -28,16 +28,16 @@ impl Span {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("{text:?} needs a unit: s, m, h or d"))?;
+            .ok_or_else(|| format!("\"{text}\" needs a unit: s, m, h or d"))?;
         let (number, unit) = text.split_at(split);
         if number.is_empty() {
             return Err(format!(
-                "{text:?} is not a non-negative duration like \"7d\""
+                "\"{text}\" is not a non-negative duration like \"7d\""
             ));
         }
         let value: u64 = number
             .parse()
-            .map_err(|_| format!("{text:?} is too large"))?;
+            .map_err(|_| format!("\"{text}\" is too large"))?;
         let scale = match unit {
             "s" => 1,
             "m" => 60,
@@ -45,14 +45,14 @@ impl Span {
             "d" => 86_400,
             _ => {
                 return Err(format!(
-                    "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+                    "unknown unit \"{unit}\" in \"{text}\": use s, m, h or d"
                 ))
             }
         };
         value
             .checked_mul(scale)
             .map(Span)
-            .ok_or_else(|| format!("{text:?} is too large"))
+            .ok_or_else(|| format!("\"{text}\" is too large"))
     }
 }
 

@@ -101,6 +101,7 @@ impl StateError {
 
 /// Version 1 stored one `last_friction` instead of a ring, and `asked_at`
 /// instead of `last_shown`. Kept to show (and test) the migration path.
+#[cfg(feature = "json")]
 #[derive(Deserialize)]
 struct StateV1 {
     user_id: String,
@@ -114,12 +115,14 @@ struct StateV1 {
     opted_out: bool,
 }
 
+#[cfg(feature = "json")]
 #[derive(Deserialize)]
 struct VersionOnly {
     #[serde(default = "one")]
     v: u32,
 }
 
+#[cfg(feature = "json")]
 fn one() -> u32 {
     1
 }
@@ -180,22 +183,47 @@ impl NudgeState {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    #[cfg(feature = "json")]
     fn from_v1(old: StateV1) -> NudgeState {
-        let mut state = NudgeState::new(&old.user_id);
-        state.friction.extend(old.last_friction);
-        state.last_shown = old.asked_at.last().copied();
-        state.total_asks = old.asked_at.len() as u32;
-        state.asks = old.asked_at;
-        state.asks.sort_unstable();
-        let keep = state
-            .asks
-            .len()
-            .saturating_sub(crate::nudge::config::MAX_ASKS_CAP as usize);
-        state.asks.drain(..keep);
-        state.last_dismissed = old.dismissed_at;
+        NudgeState::migrate_v1(
+            &old.user_id,
+            old.last_friction,
+            old.asked_at,
+            old.dismissed_at,
+            old.opted_out,
+        )
+    }
+
+    /// Migrates a version-1 state from its fields. For readers that do not
+    /// go through serde (the WebAssembly build reads JS objects directly).
+    pub fn migrate_v1(
+        user_id: &str,
+        last_friction: Option<FrictionMark>,
+        asked_at: Vec<u64>,
+        dismissed_at: Option<u64>,
+        opted_out: bool,
+    ) -> NudgeState {
+        let mut state = NudgeState::new(user_id);
+        state.friction.extend(last_friction);
+        state.last_shown = asked_at.last().copied();
+        state.total_asks = asked_at.len() as u32;
+        // The newest MAX_ASKS_CAP asks, oldest first, kept by insertion into
+        // that short sorted list: O(n · cap) and no general sort linked into
+        // the WebAssembly build.
+        let cap = crate::nudge::config::MAX_ASKS_CAP as usize;
+        for &at in &asked_at {
+            let slot = state.asks.partition_point(|&kept| kept <= at);
+            if state.asks.len() < cap {
+                state.asks.insert(slot, at);
+            } else if slot > 0 {
+                state.asks.insert(slot, at);
+                state.asks.remove(0);
+            }
+        }
+        state.last_dismissed = dismissed_at;
         // v1 had no timestamp for the opt-out: the migration time is unknown,
         // so 0 records "opted out at some point", which is all that matters.
-        state.opted_out_at = old.opted_out.then_some(0);
+        state.opted_out_at = opted_out.then_some(0);
         state
     }
 
@@ -240,6 +268,13 @@ mod tests {
             NudgeState::from_json("[").unwrap_err().reason(),
             "invalid_state"
         );
+        // Only the newest 16 asks survive, oldest first, whatever the order.
+        let many: Vec<u64> = (0..40).map(|i| (i * 37) % 40).collect();
+        let migrated = NudgeState::migrate_v1("u", None, many.clone(), None, false);
+        let mut expected = many;
+        expected.sort_unstable();
+        assert_eq!(migrated.asks, expected[24..].to_vec());
+        assert_eq!(migrated.total_asks, 40);
         let round = NudgeState::from_json(&state.to_json()).unwrap();
         assert_eq!(round, state);
     }

@@ -157,6 +157,7 @@ pub fn cases() -> Result<Value, String> {
         "config_toml": source,
         "cases": out,
         "invalid_configs": invalid_configs(),
+        "invalid_json_configs": invalid_json_configs(),
     }))
 }
 
@@ -224,9 +225,135 @@ message = "Invite a friend to {product}"
             .into_iter()
             .map(|(name, toml, field)| {
                 let error = NudgeConfig::from_toml(&toml).err();
+                // The same document as JSON, for loaders that take JSON (the
+                // browser reads it as a JS object).
+                let as_json: Value = toml_to_json(&toml);
                 json!({
                     "name": name,
                     "toml": toml,
+                    "json": as_json,
+                    "field": error.as_ref().map(|e| e.field.clone()),
+                    "expected_field": field,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn toml_to_json(source: &str) -> Value {
+    let table: toml::Table = toml::from_str(source).unwrap_or_default();
+    serde_json::to_value(table).unwrap_or(Value::Null)
+}
+
+/// JSON configs every JSON loader must refuse, naming the same field as the
+/// native `NudgeConfig::from_json` (shape errors TOML cannot express the
+/// same way: unknown fields, wrong types, missing fields, `null`).
+fn invalid_json_configs() -> Value {
+    let moment = json!({"name": "a", "event": "report_generated", "message": "Invite a friend to {product}"});
+    let with = |path: &[&str], value: Value| {
+        let mut config = json!({ "moments": [moment.clone()] });
+        let mut at = &mut config;
+        for key in &path[..path.len() - 1] {
+            at = if let Ok(i) = key.parse::<usize>() {
+                &mut at[i]
+            } else {
+                &mut at[*key]
+            };
+        }
+        at[path[path.len() - 1]] = value;
+        config
+    };
+    let cases = [
+        (
+            "unknown top-level field",
+            with(&["moment"], json!([])),
+            "moment",
+        ),
+        (
+            "unknown moment field",
+            with(&["moments", "0", "colour"], json!("red")),
+            "moments[0].colour",
+        ),
+        (
+            "priority is not a number",
+            with(&["moments", "0", "priority"], json!("high")),
+            "moments[0].priority",
+        ),
+        (
+            "occurrence is fractional",
+            with(&["moments", "0", "occurrence"], json!(1.5)),
+            "moments[0].occurrence",
+        ),
+        ("moments is not a list", json!({ "moments": {} }), "moments"),
+        ("missing moments", json!({ "product": "Acme" }), "moments"),
+        (
+            "missing message",
+            json!({ "moments": [{"name": "a", "event": "e"}] }),
+            "moments[0].message",
+        ),
+        ("null product", with(&["product"], Value::Null), "product"),
+        (
+            "duration without unit",
+            with(&["suppression"], json!({"friction_window": "5"})),
+            "suppression.friction_window",
+        ),
+        (
+            "negative seconds",
+            with(&["eligibility"], json!({"min_account_age": -60})),
+            "eligibility.min_account_age",
+        ),
+        (
+            "cap of zero",
+            with(&["suppression"], json!({"max_asks_per_30_days": 0})),
+            "suppression.max_asks_per_30_days",
+        ),
+        (
+            "holdout over 100%",
+            with(
+                &["experiment"],
+                json!({"name": "x", "holdout_basis_points": 10001}),
+            ),
+            "experiment.holdout_basis_points",
+        ),
+        (
+            "one_of with one value",
+            with(
+                &["moments", "0", "when"],
+                json!([{"property": "plan", "op": "one_of", "value": "pro"}]),
+            ),
+            "moments[0].when[0].value",
+        ),
+        (
+            "at_least with text",
+            with(
+                &["moments", "0", "when"],
+                json!([{"property": "score", "op": "at_least", "value": "9"}]),
+            ),
+            "moments[0].when[0].value",
+        ),
+        (
+            "reserved variant name",
+            with(
+                &["moments", "0", "variants"],
+                json!([{"name": "control", "message": "Hi"}]),
+            ),
+            "moments[0].variants[0].name",
+        ),
+        (
+            "moment event is friction",
+            with(&["moments", "0", "event"], json!("error")),
+            "moments[0].event",
+        ),
+        ("not an object", json!([1, 2]), "."),
+    ];
+    Value::Array(
+        cases
+            .into_iter()
+            .map(|(name, config, field)| {
+                let error = NudgeConfig::from_json(&config.to_string()).err();
+                json!({
+                    "name": name,
+                    "json": config,
                     "field": error.as_ref().map(|e| e.field.clone()),
                     "expected_field": field,
                 })

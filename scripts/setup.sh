@@ -65,6 +65,13 @@ if [ ! -x "$ROOT/target/tools/node_modules/binaryen/bin/wasm-opt" ]; then
   (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent binaryen@132.0.0 >/dev/null)
 fi
 
+# esbuild bundles and minifies the widget's JS for plain pages.
+if [ ! -x "$ROOT/target/tools/node_modules/.bin/esbuild" ]; then
+  say "npm install esbuild"
+  mkdir -p "$ROOT/target/tools"
+  (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent esbuild@0.28.2 >/dev/null)
+fi
+
 # The browser tests' npm packages (playwright-core drives Debian's Chromium;
 # no browser is downloaded).
 if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then

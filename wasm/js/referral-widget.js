@@ -74,7 +74,7 @@ export class ReferralWidget extends HTMLElement {
   /** Options set from JS (frameworks): merged over attributes. */
   set options(value) {
     this.opts = { ...this.opts, ...value };
-    if (this.isConnected) this.setup();
+    if (this.isConnected) this.scheduleSetup();
   }
   get options() {
     const fromAttrs = {};
@@ -85,23 +85,37 @@ export class ReferralWidget extends HTMLElement {
   }
 
   connectedCallback() {
-    this.setup();
+    this.scheduleSetup();
   }
   attributeChangedCallback() {
-    if (this.isConnected) this.setup();
+    if (this.isConnected) this.scheduleSetup();
+  }
+
+  // An upgrade fires attributeChangedCallback once per attribute and then
+  // connectedCallback, synchronously: one setup (and one code fetch) for all.
+  scheduleSetup() {
+    if (this.setupQueued) return;
+    this.setupQueued = true;
+    queueMicrotask(() => {
+      this.setupQueued = false;
+      if (this.isConnected) this.setup();
+    });
   }
 
   async setup() {
     const run = (this.run = (this.run || 0) + 1);
     const o = this.options;
+    // The code, the nudge config and the module load in parallel.
+    const codeLoad = !o.code && o.codeUrl ? this.fetchCode(o.codeUrl).catch(() => null) : null;
+    const configLoad = !o.nudgeConfig && o.nudgeConfigUrl ? this.fetchConfig(o.nudgeConfigUrl).catch((failed) => ({ failed })) : null;
     const core = await loadCore(o.wasmUrl);
     if (run !== this.run) return;
     this.core = core;
     this.t = strings(o.locale, o.strings);
     this.dir = RTL.has((o.locale || "en").split("-")[0]) ? "rtl" : "ltr";
     this.events = this.events || new EventQueue(o.eventsUrl);
-    let code = o.code;
-    if (!code && o.codeUrl) code = await this.fetchCode(o.codeUrl);
+    const code = o.code || (codeLoad && (await codeLoad));
+    if (run !== this.run) return;
     try {
       this.claims = code ? core.peek(code) : null;
     } catch (error) {
@@ -109,7 +123,7 @@ export class ReferralWidget extends HTMLElement {
       this.dispatchEvent(new CustomEvent("referral-error", { detail: { code: error.code, message: error.message } }));
     }
     this.code = this.claims ? code : null;
-    if (o.nudgeConfig || o.nudgeConfigUrl) await this.setupNudges(o);
+    if (o.nudgeConfig || configLoad) await this.setupNudges(o.nudgeConfig || configLoad);
     this.render();
     if (this.code) this.events.push("impression", { surface: "launcher" });
     this.dispatchEvent(new CustomEvent("referral-ready"));
@@ -125,13 +139,18 @@ export class ReferralWidget extends HTMLElement {
     return typeof body === "string" ? body : body.code;
   }
 
-  async setupNudges(o) {
+  async fetchConfig(url) {
+    const target = new URL(url, location.href);
+    if (target.origin !== location.origin) throw Object.assign(new Error("nudge config must be same-origin"), { code: "nudge_config_unavailable" });
+    const res = await fetch(target, { credentials: "same-origin" });
+    if (!res.ok) throw Object.assign(new Error(`nudge config: HTTP ${res.status}`), { code: "nudge_config_unavailable" });
+    return res.text();
+  }
+
+  async setupNudges(configOrLoad) {
     try {
-      let config = o.nudgeConfig;
-      if (!config && o.nudgeConfigUrl) {
-        const res = await fetch(new URL(o.nudgeConfigUrl, location.href), { credentials: "same-origin" });
-        config = await res.text();
-      }
+      const config = await configOrLoad;
+      if (config && config.failed) throw config.failed;
       this.engine = this.core.nudgeEngine(config);
     } catch (error) {
       this.engine = null;

@@ -1,7 +1,8 @@
 //! `cargo xtask wasm`: builds the npm package of the widget in
 //! `target/npm/widget`: the core compiled to wasm (profile `wasm-release`),
 //! wasm-bindgen's ES module glue, `wasm-opt -Oz` (npm `binaryen`), and the
-//! widget's JS, types and package.json from `wasm/js`. Prints the sizes.
+//! widget's JS, types and package.json from `wasm/js`, and minified
+//! single-file bundles (npm `esbuild`) for plain pages. Prints the sizes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,12 @@ fn wasm_opt(root: &Path) -> PathBuf {
     std::env::var("WASM_OPT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target/tools/node_modules/binaryen/bin/wasm-opt"))
+}
+
+fn esbuild(root: &Path) -> PathBuf {
+    std::env::var("ESBUILD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/tools/node_modules/.bin/esbuild"))
 }
 
 fn gzip_len(bytes: &[u8]) -> Result<usize, String> {
@@ -88,30 +95,65 @@ pub fn run(root: &Path) -> Result<(), String> {
     // wasm-bindgen's own package.json and .d.ts would shadow ours.
     let _ = std::fs::remove_file(out.join(".gitignore"));
 
-    // What the widget needs: the module, the glue and every JS file the
-    // entry imports (styles are inside styles.js).
-    let widget_files = [
-        "referral_wasm_bg.wasm",
-        "referral_wasm.js",
-        "core.js",
-        "referral-widget.js",
-        "styles.js",
-        "strings.js",
-        "events.js",
-        "capture.js",
-        "index.js",
-    ];
-    let mut raw = 0;
-    let mut gz = 0;
-    println!("| file | bytes | gzipped |\n|---|---|---|");
-    for name in widget_files {
-        let bytes = std::fs::read(out.join(name)).map_err(|e| format!("{name}: {e}"))?;
-        let g = gzip_len(&bytes)?;
-        println!("| {name} | {} | {g} |", bytes.len());
-        raw += bytes.len();
-        gz += g;
+    // One minified ES module per entry, for pages without a bundler: one
+    // request instead of a chain of seven, and smaller. The wasm stays a
+    // separate file next to it (found through `import.meta.url`).
+    for (entry, bundle) in [
+        ("index.js", "widget.min.js"),
+        ("capture.js", "capture.min.js"),
+    ] {
+        run_cmd(
+            Command::new(esbuild(root))
+                .current_dir(&out)
+                .args([
+                    entry,
+                    "--bundle",
+                    "--format=esm",
+                    "--minify",
+                    "--target=es2020",
+                ])
+                .arg(format!("--outfile={bundle}"))
+                .arg("--log-level=warning"),
+        )?;
     }
-    println!("| **everything the widget loads** | {raw} | **{gz}** |");
+
+    // What a plain page loads: the bundle and the module. Then the same
+    // for the unbundled sources a bundler starts from.
+    println!("| file | bytes | gzipped |\n|---|---|---|");
+    let loads = |files: &[&str], label: &str| -> Result<(), String> {
+        let mut raw = 0;
+        let mut gz = 0;
+        for name in files {
+            let bytes = std::fs::read(out.join(name)).map_err(|e| format!("{name}: {e}"))?;
+            let g = gzip_len(&bytes)?;
+            println!("| {name} | {} | {g} |", bytes.len());
+            raw += bytes.len();
+            gz += g;
+        }
+        println!("| **{label}** | {raw} | **{gz}** |");
+        Ok(())
+    };
+    loads(
+        &["referral_wasm_bg.wasm", "widget.min.js"],
+        "everything the widget loads (bundle)",
+    )?;
+    loads(
+        &[
+            "referral_wasm.js",
+            "core.js",
+            "referral-widget.js",
+            "styles.js",
+            "strings.js",
+            "events.js",
+            "capture.js",
+            "index.js",
+        ],
+        "unbundled JS sources (for bundlers; not loaded by plain pages)",
+    )?;
+    loads(
+        &["capture.min.js"],
+        "landing-page capture bundle (+ the same wasm)",
+    )?;
     println!("package: {}", out.display());
     Ok(())
 }

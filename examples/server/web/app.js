@@ -1,6 +1,6 @@
 // The demo SaaS app. The widget is embedded exactly as wasm/README.md tells
 // a customer to: the stub, the module, one element, and referral.track().
-import { mount } from "/pkg/index.js";
+import { mount } from "/pkg/widget.min.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,5 +1,5 @@
 // The landing page for referred friends: capture, "referred by", signup.
-import { startCapture, getCapturedReferral } from "/pkg/index.js";
+import { startCapture, getCapturedReferral } from "/pkg/capture.min.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,4 +1,4 @@
-import { startCapture, grantConsent, stashForRedirect, getCapturedReferral } from "/pkg/index.js";
+import { startCapture, grantConsent, stashForRedirect, getCapturedReferral } from "/pkg/capture.min.js";
 
 const consent = new URLSearchParams(location.search).get("consent") === "pending" ? "pending" : "granted";
 window.captureDone = startCapture({ consent, windowDays: 90 }).then((record) => {

@@ -1,4 +1,4 @@
-import { startCapture, getCapturedReferral } from "/pkg/index.js";
+import { startCapture, getCapturedReferral } from "/pkg/capture.min.js";
 
 window.ready = startCapture().then(() => {
   const record = getCapturedReferral();

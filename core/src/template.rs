@@ -65,8 +65,9 @@ enum Segment {
 }
 
 /// A parsed template. Serialises as its source text; deserialising parses
-/// it, so a config with a bad template fails to load.
-#[derive(Clone, PartialEq, Eq)]
+/// it, so a config with a bad template fails to load. The default is the
+/// empty template.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Template {
     source: String,
     segments: Vec<Segment>,

@@ -1,5 +1,6 @@
 // Loads the WebAssembly core once, from next to this file (the host's own
-// origin: no third-party request). Values cross as plain JS objects.
+// origin: no third-party request). Structured values cross as JSON text,
+// plain ones as strings; this wraps them in the object API the widget uses.
 import init, * as wasm from "./referral_wasm.js";
 
 let loading = null;
@@ -12,14 +13,27 @@ export function loadCore(wasmUrl) {
 }
 
 const api = {
-  peek: wasm.peek,
-  referralUrl: wasm.referralUrl,
-  shareAction: wasm.shareAction,
-  capture(url, param) {
-    return wasm.capture(url, param) ?? null;
+  peek(code) {
+    return JSON.parse(wasm.peek(code));
   },
-  qr: wasm.qrPath,
+  /** `options`: `{base_url, param?, utm?: {source?, campaign}}`. */
+  referralUrl(options, code, channel) {
+    const utm = options.utm || {};
+    return wasm.referralUrl(options.base_url, options.param, utm.source, utm.campaign, code, channel);
+  },
+  /** `message`: `{subject, body}` templates; `vars`: `{referrer_name, product, reward}`. */
+  shareAction(channel, link, message, vars = {}) {
+    return JSON.parse(wasm.shareAction(channel, link, message.subject, message.body, vars.referrer_name || "", vars.product || "", vars.reward || ""));
+  },
+  capture(url, param) {
+    const found = wasm.capture(url, param);
+    return found === undefined ? null : JSON.parse(found);
+  },
+  qr(text) {
+    return JSON.parse(wasm.qrPath(text));
+  },
+  /** The engine works on JSON text: the state is stored as it comes back. */
   nudgeEngine(config) {
-    return new wasm.NudgeEngine(typeof config === "string" ? JSON.parse(config) : config);
+    return new wasm.NudgeEngine(typeof config === "string" ? config : JSON.stringify(config));
   },
 };

@@ -334,40 +334,32 @@ export class ReferralWidget extends HTMLElement {
     return `${STORAGE_PREFIX}nudge:${this.options.userId || "anonymous"}`;
   }
 
-  /** The stored nudge state as an object, or null when absent or unreadable. */
-  loadState() {
-    try {
-      return JSON.parse(storage.get(this.stateKey()) || "null");
-    } catch {
-      return null;
-    }
-  }
-
   /** A product event: the core's nudge engine decides whether to ask now. */
   track(name, properties = {}) {
     if (!this.engine || !this.code) return null;
     const now = Math.floor(Date.now() / 1000);
     const fresh = () => this.engine.newState(this.options.userId || "anonymous");
-    const event = { name, properties };
+    const event = JSON.stringify({ name, properties });
     let out;
     try {
-      out = this.engine.evaluate(this.loadState() || fresh(), event, now);
+      // The state is kept as the JSON text the engine returns.
+      out = this.engine.evaluate(storage.get(this.stateKey()) || fresh(), event, now);
     } catch (error) {
       if (error.code !== "invalid_state" && error.code !== "future_state_version") throw error;
       // Corrupt or foreign storage: start over rather than break the host page.
       out = this.engine.evaluate(fresh(), event, now);
     }
-    storage.set(this.stateKey(), JSON.stringify(out.state));
-    if (out.decision.decision === "ask") this.showNudge(out.decision);
-    return out.decision;
+    const { decision, state } = JSON.parse(out);
+    storage.set(this.stateKey(), JSON.stringify(state));
+    if (decision.decision === "ask") this.showNudge(decision);
+    return decision;
   }
 
   record(outcome) {
-    const state = this.loadState();
+    const state = storage.get(this.stateKey());
     if (!state || !this.engine) return;
     try {
-      const next = this.engine.record(state, outcome, Math.floor(Date.now() / 1000));
-      storage.set(this.stateKey(), JSON.stringify(next));
+      storage.set(this.stateKey(), this.engine.record(state, outcome, Math.floor(Date.now() / 1000)));
     } catch {
       // An unreadable stored state: the next track() starts a new one.
     }

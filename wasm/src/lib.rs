@@ -1,19 +1,23 @@
 //! The browser's view of the core, through wasm-bindgen. Thin: convert,
 //! call core, map errors to real JS `Error`s with a stable `name` and
-//! `code`. Values cross as plain JS objects read and built by hand in
-//! [`convert`] (no serde_json, no serde-wasm-bindgen: see BENCHMARKS.md for
-//! what they cost), in the same shapes as the native bindings' JSON.
+//! `code`. Structured values cross as JSON text, read and written by the
+//! small hand-written [`json`] module and mapped in [`convert`] onto the
+//! same shapes the native bindings' serde JSON uses (no serde_json, no
+//! serde-wasm-bindgen in the module: see BENCHMARKS.md for what they cost).
+//! Plain values (URLs, names, templates) cross as strings.
 //!
 //! Built without core's `signing` and `json` features: the widget only ever
 //! peeks at a code its host's backend minted, and links no signing code.
 
 pub mod convert;
+pub mod json;
 
 use referral_core::nudge::{self, NudgeConfig, NudgeState, Outcome};
-use referral_core::{peek as core_peek, referral_url, share_action, url, Channel};
+use referral_core::{
+    peek as core_peek, referral_url, share_action, url, Channel, LinkOptions, MessageVars,
+    ShareMessage, Template, Utm,
+};
 use wasm_bindgen::prelude::*;
-
-use convert::{Bad, Out};
 
 /// A JS `Error` with `name = "ReferralError"` and a machine-readable `code`.
 fn error(code: &str, message: &str) -> JsValue {
@@ -24,7 +28,7 @@ fn error(code: &str, message: &str) -> JsValue {
     error.into()
 }
 
-fn invalid(what: &str) -> impl Fn(Bad) -> JsValue + '_ {
+fn invalid(what: &str) -> impl Fn(convert::Bad) -> JsValue + '_ {
     move |b| {
         error(
             "invalid_input",
@@ -38,61 +42,83 @@ fn channel(name: &str) -> Result<Channel, JsValue> {
         .ok_or_else(|| error("invalid_input", &format!("unknown channel \"{name}\"")))
 }
 
-/// The unverified claims of a code: `{key_id, program_id, referrer,
-/// channel, campaign?, issued_at}`. Throws `ReferralError` with `code` =
-/// `malformed` or `unsupported_version`.
+/// The unverified claims of a code as JSON: `{key_id, program_id,
+/// referrer, channel, campaign?, issued_at}`. Throws `ReferralError` with
+/// `code` = `malformed` or `unsupported_version`.
 #[wasm_bindgen]
-pub fn peek(code: &str) -> Result<JsValue, JsValue> {
+pub fn peek(code: &str) -> Result<String, JsValue> {
     let claims = core_peek(code).map_err(|e| error(e.reason(), &e.to_string()))?;
-    Ok(convert::claims_to_js(claims.unverified()))
+    Ok(convert::claims_json(claims.unverified()))
 }
 
-/// The referral URL for `code` on `channel` (`options`: `{base_url, param?, utm?}`).
+/// The referral URL for `code` on `channel`. `param` defaults to `ref`;
+/// with `utm_campaign`, `utm_source` (default `referral`), `utm_medium` and
+/// `utm_campaign` are added.
 #[wasm_bindgen(js_name = referralUrl)]
 pub fn referral_url_js(
-    options: JsValue,
+    base_url: &str,
+    param: Option<String>,
+    utm_source: Option<String>,
+    utm_campaign: Option<String>,
     code: &str,
     channel_name: &str,
 ) -> Result<String, JsValue> {
-    let options = convert::link_options(options).map_err(invalid("link options"))?;
+    let mut options = LinkOptions::new(base_url);
+    if let Some(param) = param {
+        options.param = param;
+    }
+    options.utm = utm_campaign.map(|campaign| Utm {
+        source: utm_source.unwrap_or_else(|| "referral".to_owned()),
+        campaign,
+    });
     referral_url(&options, code, channel(channel_name)?)
         .map_err(|e| error(e.reason(), &e.to_string()))
 }
 
-/// What the share button for `channel` does: `{kind: "copy", text}`,
-/// `{kind: "open", url}` or `{kind: "native_share", title, text, url}`.
-/// `message` is `{subject, body}` templates, `vars` `{referrer_name,
-/// product, reward}`; a bad template throws with core's reason.
+/// What the share button for `channel` does, as JSON: `{kind: "copy",
+/// text}`, `{kind: "open", url}` or `{kind: "native_share", title, text,
+/// url}`. `subject` and `body` are core templates; a bad one throws with
+/// core's reason (`unknown_placeholder`, …).
 #[wasm_bindgen(js_name = shareAction)]
+#[allow(clippy::too_many_arguments)]
 pub fn share_action_js(
     channel_name: &str,
     link: &str,
-    message: JsValue,
-    vars: JsValue,
-) -> Result<JsValue, JsValue> {
-    let message = convert::share_message(message).map_err(|(code, m)| error(code, &m))?;
-    let vars = convert::message_vars(vars).map_err(invalid("vars"))?;
+    subject: &str,
+    body: &str,
+    referrer_name: &str,
+    product: &str,
+    reward: &str,
+) -> Result<String, JsValue> {
+    let template =
+        |source: &str| Template::parse(source).map_err(|e| error(e.reason(), &e.to_string()));
+    let message = ShareMessage {
+        subject: template(subject)?,
+        body: template(body)?,
+    };
+    let vars = MessageVars {
+        referrer_name: referrer_name.to_owned(),
+        product: product.to_owned(),
+        reward: reward.to_owned(),
+        link: String::new(),
+    };
     let action = share_action(channel(channel_name)?, link, &message, &vars);
-    Ok(convert::share_action_to_js(&action))
+    Ok(convert::share_action_json(&action))
 }
 
 /// A referral code found in `page_url`'s `param`, if it has the shape of
-/// one: `{code, claims, clean_url}`, or `undefined`. `clean_url` is the URL
-/// without the parameter, for `history.replaceState`.
+/// one: `{code, claims, clean_url}` as JSON, or `undefined`. `clean_url` is
+/// the URL without the parameter, for `history.replaceState`.
 #[wasm_bindgen]
-pub fn capture(page_url: &str, param: &str) -> JsValue {
-    let Some(code) = url::query_param(page_url, param) else {
-        return JsValue::UNDEFINED;
-    };
-    let Ok(claims) = core_peek(&code) else {
-        return JsValue::UNDEFINED;
-    };
+pub fn capture(page_url: &str, param: &str) -> Option<String> {
+    let code = url::query_param(page_url, param)?;
+    let claims = core_peek(&code).ok()?;
     let clean_url = url::remove_query_params(page_url, &[param]);
-    Out::new()
-        .set("code", code.as_str())
-        .set("claims", convert::claims_to_js(claims.unverified()))
-        .set("clean_url", clean_url.as_str())
-        .done()
+    Some(convert::captured_json(
+        &code,
+        claims.unverified(),
+        &clean_url,
+    ))
 }
 
 /// The nudge engine for one page: the config is read and validated once.
@@ -103,12 +129,12 @@ pub struct NudgeEngine {
 
 #[wasm_bindgen]
 impl NudgeEngine {
-    /// `config`: the same object the native SDKs read from JSON. Throws
+    /// `config_json`: the same JSON the native SDKs read. Throws
     /// `ReferralError` (`code` = `invalid_nudge_config`) with `field`, the
     /// path of the value at fault.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: JsValue) -> Result<NudgeEngine, JsValue> {
-        let config = convert::nudge_config(config).map_err(|e| {
+    pub fn new(config_json: &str) -> Result<NudgeEngine, JsValue> {
+        let config = convert::nudge_config(config_json).map_err(|e| {
             let err = error(e.reason(), &e.to_string());
             let _ = js_sys::Reflect::set(&err, &"field".into(), &e.field.as_str().into());
             err
@@ -116,29 +142,31 @@ impl NudgeEngine {
         Ok(NudgeEngine { config })
     }
 
-    /// A fresh state for `user_id`.
+    /// A fresh state for `user_id`, as JSON.
     #[wasm_bindgen(js_name = newState)]
-    pub fn new_state(&self, user_id: &str) -> JsValue {
-        convert::state_to_js(&NudgeState::new(user_id))
+    pub fn new_state(&self, user_id: &str) -> String {
+        convert::state_json(&NudgeState::new(user_id))
     }
 
-    /// Evaluates `event` (`{name, properties}`) against the stored state:
-    /// `{decision, state}`. A state that cannot be read (corrupt storage)
-    /// throws `invalid_state`; the caller starts a new one.
-    pub fn evaluate(&self, state: JsValue, event: JsValue, now: f64) -> Result<JsValue, JsValue> {
-        let mut state = read_state(state)?;
-        let event = convert::event(event).map_err(invalid("event"))?;
+    /// Evaluates `event_json` (`{name, properties}`) against the stored
+    /// state: `{decision, state}` as JSON. A state that cannot be read
+    /// (corrupt storage) throws `invalid_state`; the caller starts a new one.
+    pub fn evaluate(
+        &self,
+        state_json: &str,
+        event_json: &str,
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let mut state = read_state(state_json)?;
+        let event = convert::event(event_json).map_err(invalid("event"))?;
         let decision = nudge::evaluate(&self.config, &mut state, &event, seconds(now)?);
-        Ok(Out::new()
-            .set("decision", convert::decision_to_js(&decision))
-            .set("state", convert::state_to_js(&state))
-            .done())
+        Ok(convert::evaluated_json(&decision, &state))
     }
 
     /// Records `shown`, `dismissed`, `opted_out`, `shared` or `referred`;
-    /// returns the new state.
-    pub fn record(&self, state: JsValue, outcome: &str, now: f64) -> Result<JsValue, JsValue> {
-        let mut state = read_state(state)?;
+    /// returns the new state as JSON.
+    pub fn record(&self, state_json: &str, outcome: &str, now: f64) -> Result<String, JsValue> {
+        let mut state = read_state(state_json)?;
         let outcome = match outcome {
             "shown" => Outcome::Shown,
             "dismissed" => Outcome::Dismissed,
@@ -153,12 +181,12 @@ impl NudgeEngine {
             }
         };
         nudge::record(&mut state, outcome, seconds(now)?);
-        Ok(convert::state_to_js(&state))
+        Ok(convert::state_json(&state))
     }
 }
 
-fn read_state(state: JsValue) -> Result<NudgeState, JsValue> {
-    convert::nudge_state(state).map_err(|e| error(e.reason(), &e.to_string()))
+fn read_state(state_json: &str) -> Result<NudgeState, JsValue> {
+    convert::nudge_state(state_json).map_err(|e| error(e.reason(), &e.to_string()))
 }
 
 /// JS numbers are f64: accept whole, non-negative seconds only.
@@ -170,28 +198,33 @@ fn seconds(now: f64) -> Result<u64, JsValue> {
     }
 }
 
-/// A QR code for `text` as `{size, path}`: an SVG path (one `h1v1h-1z`
+/// A QR code for `text` as JSON `{size, path}`: an SVG path (one `h1v1h-1z`
 /// square per dark module) in a `size`×`size` box including a 4-module quiet
 /// zone. The JS builds the `<svg>` with `createElementNS`: no markup string
 /// ever reaches the DOM.
 #[wasm_bindgen(js_name = qrPath)]
-pub fn qr_path(text: &str) -> Result<JsValue, JsValue> {
+pub fn qr_path(text: &str) -> Result<String, JsValue> {
     use qrcodegen::{QrCode, QrCodeEcc};
-    use std::fmt::Write;
     let qr = QrCode::encode_text(text, QrCodeEcc::Medium)
         .map_err(|_| error("invalid_input", "text too long for a QR code"))?;
     let quiet = 4;
-    let size = qr.size() + 2 * quiet;
+    // Coordinates are small non-negative integers: written digit by digit.
     let mut path = String::new();
     for y in 0..qr.size() {
         for x in 0..qr.size() {
             if qr.get_module(x, y) {
-                // Writing to a String cannot fail.
-                let _ = write!(path, "M{} {}h1v1h-1z", x + quiet, y + quiet);
+                path.push('M');
+                json::push_digits(&mut path, (x + quiet) as u64);
+                path.push(' ');
+                json::push_digits(&mut path, (y + quiet) as u64);
+                path.push_str("h1v1h-1z");
             }
         }
     }
-    Ok(Out::new().set("size", size).set("path", path).done())
+    let mut w = json::Writer::new();
+    w.open().key("size").uint((qr.size() + 2 * quiet) as u64);
+    w.key("path").string(&path).close();
+    Ok(w.finish())
 }
 
 // Single-threaded: the module runs on the page's main thread only.

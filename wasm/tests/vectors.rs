@@ -1,5 +1,5 @@
 //! The shared vector file, run inside headless Chromium through the same
-//! exports the widget's JS calls, with the same JS objects: the WASM build
+//! exports the widget's JS calls, with the same JSON text: the WASM build
 //! must decide exactly like native for every peek, share, config and nudge
 //! case.
 
@@ -8,6 +8,8 @@
 use referral_wasm::{capture, peek, qr_path, referral_url_js, share_action_js, NudgeEngine};
 use serde_json::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
+
+const NOW: f64 = 1_780_000_000.0;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -16,15 +18,8 @@ fn vectors() -> Value {
     serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).expect("vectors")
 }
 
-/// A JSON value as the JS object `JSON.parse` gives the widget.
-fn js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).expect("valid JSON")
-}
-
-/// A JS value back as JSON, as `JSON.stringify` would store it.
-fn json_of(value: &JsValue) -> Value {
-    let text: String = js_sys::JSON::stringify(value).expect("serialisable").into();
-    serde_json::from_str(&text).expect("JSON")
+fn value(json: &str) -> Value {
+    serde_json::from_str(json).expect("the module returns JSON")
 }
 
 fn error_field(error: &JsValue, field: &str) -> Option<String> {
@@ -53,48 +48,70 @@ fn peek_cases_decide_like_native() {
                 "{}",
                 case["name"]
             ),
-            None => assert_eq!(json_of(&result.unwrap()), case["ok"], "{}", case["name"]),
+            None => assert_eq!(value(&result.unwrap()), case["ok"], "{}", case["name"]),
         }
     }
+}
+
+fn url_for(options: &Value, code: &str, channel: &str) -> Result<String, JsValue> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    referral_url_js(
+        options["base_url"].as_str().unwrap(),
+        text(&options["param"]),
+        text(&options["utm"]["source"]),
+        text(&options["utm"]["campaign"]),
+        code,
+        channel,
+    )
+}
+
+fn share(channel: &str, link: &str, message: &Value, vars: &Value) -> Result<String, JsValue> {
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    share_action_js(
+        channel,
+        link,
+        &text(&message["subject"]),
+        &text(&message["body"]),
+        &text(&vars["referrer_name"]),
+        &text(&vars["product"]),
+        &text(&vars["reward"]),
+    )
 }
 
 #[wasm_bindgen_test]
 fn share_cases_decide_like_native() {
     let v = vectors();
-    let share = &v["share"];
-    let message = js(&share["message"]);
-    let vars = js(&share["vars"]);
-    for case in share["cases"].as_array().unwrap() {
+    let shared = &v["share"];
+    let message = &shared["message"];
+    let vars = &shared["vars"];
+    for case in shared["cases"].as_array().unwrap() {
         let channel = case["channel"].as_str().unwrap();
-        let link = referral_url_js(
-            js(&case["link_options"]),
+        let link = url_for(
+            &case["link_options"],
             case["code"].as_str().unwrap(),
             channel,
         )
         .unwrap();
         assert_eq!(link, case["link"].as_str().unwrap(), "{}", case["name"]);
-        let action = share_action_js(channel, &link, message.clone(), vars.clone()).unwrap();
-        assert_eq!(json_of(&action), case["action"], "{}", case["name"]);
+        let action = share(channel, &link, message, vars).unwrap();
+        assert_eq!(value(&action), case["action"], "{}", case["name"]);
     }
-    for case in share["invalid_base_urls"].as_array().unwrap() {
-        let options = js(&json!({ "base_url": case["base_url"] }));
+    for case in shared["invalid_base_urls"].as_array().unwrap() {
+        let options = json!({ "base_url": case["base_url"] });
         assert_eq!(
-            error_code(referral_url_js(options, "C", "link").unwrap_err()),
+            error_code(url_for(&options, "C", "link").unwrap_err()),
             case["error"].as_str().unwrap()
         );
     }
-    for case in share["invalid_templates"].as_array().unwrap() {
-        let bad = js(&json!({ "subject": "Hi", "body": case["template"] }));
+    for case in shared["invalid_templates"].as_array().unwrap() {
+        let bad = json!({ "subject": "Hi", "body": case["template"] });
         assert_eq!(
-            error_code(
-                share_action_js("email", "https://a.example/", bad, vars.clone()).unwrap_err()
-            ),
+            error_code(share("email", "https://a.example/", &bad, vars).unwrap_err()),
             case["error"].as_str().unwrap()
         );
     }
-    let missing_body = js(&json!({ "subject": "Hi" }));
     assert_eq!(
-        error_code(share_action_js("email", "https://a.example/", missing_body, vars).unwrap_err()),
+        error_code(share("fax", "https://a.example/", message, vars).unwrap_err()),
         "invalid_input"
     );
 }
@@ -103,32 +120,33 @@ fn share_cases_decide_like_native() {
 fn nudge_cases_decide_like_native() {
     let v = vectors();
     let nudge = &v["nudge"];
-    let plain = NudgeEngine::new(js(&nudge["config"])).unwrap();
-    let with_experiment = NudgeEngine::new(js(&nudge["config_with_experiment"])).unwrap();
+    let plain = NudgeEngine::new(&nudge["config"].to_string()).unwrap();
+    let with_experiment = NudgeEngine::new(&nudge["config_with_experiment"].to_string()).unwrap();
     for case in nudge["cases"].as_array().unwrap() {
         let engine = if case["experiment"].as_bool().unwrap() {
             &with_experiment
         } else {
             &plain
         };
-        // Stored and read back as text each step, as localStorage does.
-        let mut state = json_of(&engine.new_state(case["user_id"].as_str().unwrap()));
+        // The state goes round as text, as localStorage keeps it.
+        let mut state = engine.new_state(case["user_id"].as_str().unwrap());
         for step in case["steps"].as_array().unwrap() {
             let at = step["at"].as_u64().unwrap() as f64;
             if let Some(event) = step.get("event") {
-                let out = json_of(&engine.evaluate(js(&state), js(event), at).unwrap());
+                let out = value(&engine.evaluate(&state, &event.to_string(), at).unwrap());
                 assert_eq!(
                     out["decision"], step["decision"],
                     "{} at {at}",
                     case["name"]
                 );
-                state = out["state"].clone();
+                state = out["state"].to_string();
             } else {
-                let record = step["record"].as_str().unwrap();
-                state = json_of(&engine.record(js(&state), record, at).unwrap());
+                state = engine
+                    .record(&state, step["record"].as_str().unwrap(), at)
+                    .unwrap();
             }
         }
-        assert_eq!(state, case["final_state"], "{}", case["name"]);
+        assert_eq!(value(&state), case["final_state"], "{}", case["name"]);
     }
 }
 
@@ -144,7 +162,7 @@ fn invalid_configs_are_refused_naming_the_field_like_native() {
         .collect();
     assert!(cases.len() >= 20);
     for case in cases {
-        let err = NudgeEngine::new(js(&case["json"]))
+        let err = NudgeEngine::new(&case["json"].to_string())
             .err()
             .unwrap_or_else(|| panic!("{} must be refused", case["name"]));
         assert_eq!(
@@ -155,86 +173,82 @@ fn invalid_configs_are_refused_naming_the_field_like_native() {
         );
         assert_eq!(error_code(err), "invalid_nudge_config", "{}", case["name"]);
     }
-    // Not even an object.
-    for value in [
-        JsValue::NULL,
-        JsValue::UNDEFINED,
-        JsValue::from_str("moments"),
-    ] {
-        assert_eq!(
-            error_code(NudgeEngine::new(value).err().unwrap()),
-            "invalid_nudge_config"
-        );
+    for text in ["", "null", "\"moments\"", "{\"moments\": [", "[]"] {
+        let err = NudgeEngine::new(text).err().unwrap();
+        assert_eq!(error_field(&err, "field").as_deref(), Some("."), "{text}");
+        assert_eq!(error_code(err), "invalid_nudge_config", "{text}");
     }
 }
 
 #[wasm_bindgen_test]
 fn stored_states_of_every_version_read_back() {
     let v = vectors();
-    let engine = NudgeEngine::new(js(&v["nudge"]["config"])).unwrap();
-    let now = 1_780_000_000.0;
-    let report = js(&json!({"name": "report_generated"}));
+    let engine = NudgeEngine::new(&v["nudge"]["config"].to_string()).unwrap();
+    let report = json!({"name": "report_generated"}).to_string();
+    let evaluate = |state: &Value| engine.evaluate(&state.to_string(), &report, NOW);
     // Version 1 (no `v`, or `v: 1`) is migrated by core: the opt-out survives.
     let v1 = json!({"v": 1, "user_id": "u1", "last_friction": {"event": "error", "at": 100}, "asked_at": [90, 50], "dismissed_at": 95, "opted_out": true});
-    let out = json_of(&engine.evaluate(js(&v1), report.clone(), now).unwrap());
+    let out = value(&evaluate(&v1).unwrap());
     assert_eq!(out["decision"]["reason"]["code"], "opted_out");
     assert_eq!(out["state"]["v"], 2);
     assert_eq!(out["state"]["asks"], json!([50, 90]));
     assert_eq!(out["state"]["last_dismissed"], 95);
     assert_eq!(out["state"]["opted_out_at"], 0);
-    let unversioned = json!({"user_id": "u2"});
+    let unversioned = json!({"user_id": "u2"}).to_string();
     assert_eq!(
-        json_of(&engine.record(js(&unversioned), "shown", now).unwrap())["user_id"],
+        value(&engine.record(&unversioned, "shown", NOW).unwrap())["user_id"],
         "u2"
     );
     // A newer version, or anything unreadable, is refused with a reason.
-    let future = json!({"v": 99, "user_id": "u"});
     assert_eq!(
-        error_code(
-            engine
-                .evaluate(js(&future), report.clone(), now)
-                .unwrap_err()
-        ),
+        error_code(evaluate(&json!({"v": 99, "user_id": "u"})).unwrap_err()),
         "future_state_version"
     );
     for corrupt in [
-        json!("{corrupt"),
         json!(null),
         json!({"v": 2}),
         json!({"v": 2, "user_id": "u", "asks": [-1]}),
         json!({"v": 2, "user_id": "u", "counts": {"x": "many"}}),
+        json!({"v": 2, "user_id": "u", "friction": [{"event": "error"}]}),
     ] {
         assert_eq!(
-            error_code(
-                engine
-                    .evaluate(js(&corrupt), report.clone(), now)
-                    .unwrap_err()
-            ),
+            error_code(evaluate(&corrupt).unwrap_err()),
             "invalid_state",
             "{corrupt}"
         );
     }
+    for text in ["{corrupt", "", "{\"v\": 2, \"user_id\": \"u\"} trailing"] {
+        assert_eq!(
+            error_code(engine.evaluate(text, &report, NOW).unwrap_err()),
+            "invalid_state",
+            "{text}"
+        );
+    }
     let state = engine.new_state("u");
     assert_eq!(
-        error_code(
-            engine
-                .evaluate(state.clone(), report.clone(), -1.0)
-                .unwrap_err()
-        ),
+        error_code(engine.evaluate(&state, &report, -1.0).unwrap_err()),
         "invalid_input"
     );
     assert_eq!(
         error_code(
             engine
-                .evaluate(state.clone(), js(&json!({"properties": {}})), now)
+                .evaluate(&state, "{\"properties\": {}}", NOW)
                 .unwrap_err()
         ),
         "invalid_input"
     );
     assert_eq!(
-        error_code(engine.record(state, "liked", now).unwrap_err()),
+        error_code(engine.record(&state, "liked", NOW).unwrap_err()),
         "invalid_input"
     );
+    // Float properties go through the JS engine's parseFloat: 9.5 ≥ 9 asks.
+    let nps = json!({"name": "nps_submitted", "properties": {"score": 9.5}}).to_string();
+    let fresh = json!({"v": 2, "user_id": "u", "profile": {"signed_up_at": 1, "onboarding_completed_at": 2}}).to_string();
+    let out = value(&engine.evaluate(&fresh, &nps, NOW).unwrap());
+    assert_eq!(out["decision"]["moment"], "nps_promoter", "{out}");
+    let low = json!({"name": "nps_submitted", "properties": {"score": 8.75e0}}).to_string();
+    let out = value(&engine.evaluate(&fresh, &low, NOW).unwrap());
+    assert_eq!(out["decision"]["decision"], "quiet", "{out}");
 }
 
 #[wasm_bindgen_test]
@@ -242,20 +256,20 @@ fn capture_reads_the_code_and_cleans_the_url() {
     let v = vectors();
     let code = v["codes"]["mint"]["cases"][0]["code"].as_str().unwrap();
     let url = format!("https://app.example.com/join?utm_source=referral&ref={code}#plans");
-    let captured = json_of(&capture(&url, "ref"));
+    let captured = value(&capture(&url, "ref").unwrap());
     assert_eq!(captured["code"], code);
     assert_eq!(
         captured["clean_url"],
         "https://app.example.com/join?utm_source=referral#plans"
     );
     assert_eq!(captured["claims"], v["codes"]["mint"]["cases"][0]["claims"]);
-    assert!(capture("https://app.example.com/join?ref=not-a-code", "ref").is_undefined());
-    assert!(capture("https://app.example.com/join", "ref").is_undefined());
+    assert!(capture("https://app.example.com/join?ref=not-a-code", "ref").is_none());
+    assert!(capture("https://app.example.com/join", "ref").is_none());
 }
 
 #[wasm_bindgen_test]
 fn qr_codes_are_drawn_as_paths() {
-    let qr = json_of(&qr_path("https://app.example.com/join?ref=7n4xfrZR3wlhiF3VmIi0xd").unwrap());
+    let qr = value(&qr_path("https://app.example.com/join?ref=7n4xfrZR3wlhiF3VmIi0xd").unwrap());
     // Version 4 (33 modules) for a 58-byte URL at medium correction, plus the quiet zone.
     assert_eq!(qr["size"], 41);
     let path = qr["path"].as_str().unwrap();

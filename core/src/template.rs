@@ -115,9 +115,13 @@ impl Template {
                 }
                 '}' => return Err(TemplateError::StrayClosingBrace { position }),
                 '{' => {
-                    let rest = &source[position + 1..];
-                    let end = rest.find('}').ok_or(TemplateError::Unclosed { position })?;
-                    let name = &rest[..end];
+                    // Checked slicing: `position + 1` follows an ASCII '{',
+                    // so this never fails, and no char-boundary panic path
+                    // is linked into the browser module.
+                    let rest = source.get(position + 1..).unwrap_or("");
+                    let (name, _) = rest
+                        .split_once('}')
+                        .ok_or(TemplateError::Unclosed { position })?;
                     if name.contains('{') {
                         return Err(TemplateError::Unclosed { position });
                     }

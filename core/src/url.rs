@@ -50,12 +50,14 @@ pub fn decode_component(value: &str, plus_as_space: bool) -> Option<String> {
 
 /// Splits `url` into (before the query, query without `?`, fragment with `#`).
 fn split_url(url: &str) -> (&str, Option<&str>, &str) {
+    // split_once rather than index slicing: no char-boundary panic path is
+    // linked (it drags Unicode tables into the browser module).
     let (rest, fragment) = match url.find('#') {
-        Some(i) => url.split_at(i),
+        Some(i) => url.split_at_checked(i).unwrap_or((url, "")),
         None => (url, ""),
     };
-    match rest.find('?') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..]), fragment),
+    match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query), fragment),
         None => (rest, None, fragment),
     }
 }
@@ -145,7 +147,7 @@ pub fn check_base_url(url: &str) -> Result<(), &'static str> {
         return Err("must not contain whitespace or control characters");
     }
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if rest[..host_end].is_empty() {
+    if host_end == 0 {
         return Err("must have a host");
     }
     Ok(())

@@ -2,7 +2,7 @@
 // peek, keep it first-party (localStorage + a cookie that can span the
 // marketing and app domains) for the attribution window, take it out of the
 // visible URL, and keep it across SPA navigation and signup/OAuth redirects.
-import { loadCore } from "./core.js";
+import { loadCaptureCore } from "./capture-core.js";
 
 const KEY = "referral:captured";
 const STASH = "referral:stash";
@@ -42,7 +42,7 @@ function persist(record) {
 }
 
 async function captureFrom(url) {
-  const core = await loadCore(settings.wasmUrl);
+  const core = await loadCaptureCore(settings.wasmUrl);
   const found = core.capture(url, settings.param);
   if (!found) return null;
   const now = Math.floor(Date.now() / 1000);

@@ -752,8 +752,8 @@ fn write_state(w: &mut Writer, state: &NudgeState) {
     some(w, "first_seen", state.first_seen);
     if !state.counts.is_empty() {
         w.key("counts").open();
-        for (event, count) in &state.counts {
-            w.key(event).uint((*count).into());
+        for (event, count) in state.counts.iter() {
+            w.key(event).uint(count.into());
         }
         w.close();
     }

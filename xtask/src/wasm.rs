@@ -43,19 +43,23 @@ fn gzip_len(bytes: &[u8]) -> Result<usize, String> {
     Ok(out.stdout.len())
 }
 
-pub fn run(root: &Path) -> Result<(), String> {
-    run_cmd(Command::new(env!("CARGO")).current_dir(root).args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "referral-wasm",
-    ]))?;
-    let out = package_dir(root);
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+/// Builds one module of the crate (`cargo_args` pick the features) into
+/// `out` as `<name>.js` + `<name>_bg.wasm`, shrunk by `wasm-opt -Oz`.
+fn build_module(root: &Path, out: &Path, cargo_args: &[&str], name: &str) -> Result<(), String> {
+    run_cmd(
+        Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args([
+                "build",
+                "--profile",
+                "wasm-release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "referral-wasm",
+            ])
+            .args(cargo_args),
+    )?;
     run_cmd(
         Command::new("wasm-bindgen")
             .args([
@@ -63,12 +67,14 @@ pub fn run(root: &Path) -> Result<(), String> {
                 "web",
                 "--remove-name-section",
                 "--remove-producers-section",
+                "--out-name",
+                name,
                 "--out-dir",
             ])
-            .arg(&out)
+            .arg(out)
             .arg(root.join("target/wasm32-unknown-unknown/wasm-release/referral_wasm.wasm")),
     )?;
-    let wasm = out.join("referral_wasm_bg.wasm");
+    let wasm = out.join(format!("{name}_bg.wasm"));
     // The features rustc enables by default for wasm32 today.
     run_cmd(
         Command::new(wasm_opt(root))
@@ -84,7 +90,16 @@ pub fn run(root: &Path) -> Result<(), String> {
             ])
             .arg(&wasm)
             .arg(&wasm),
-    )?;
+    )
+}
+
+pub fn run(root: &Path) -> Result<(), String> {
+    let out = package_dir(root);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    // The widget (default features) and the landing-page capture alone.
+    build_module(root, &out, &[], "referral_wasm")?;
+    build_module(root, &out, &["--no-default-features"], "referral_capture")?;
     for entry in std::fs::read_dir(root.join("wasm/js")).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
         if let Some(name) = path.file_name() {
@@ -99,7 +114,7 @@ pub fn run(root: &Path) -> Result<(), String> {
     // request instead of a chain of seven, and smaller. The wasm stays a
     // separate file next to it (found through `import.meta.url`).
     for (entry, bundle) in [
-        ("index.js", "widget.min.js"),
+        ("referral-widget.js", "widget.min.js"),
         ("capture.js", "capture.min.js"),
     ] {
         run_cmd(
@@ -146,13 +161,15 @@ pub fn run(root: &Path) -> Result<(), String> {
             "strings.js",
             "events.js",
             "capture.js",
+            "capture-core.js",
+            "referral_capture.js",
             "index.js",
         ],
         "unbundled JS sources (for bundlers; not loaded by plain pages)",
     )?;
     loads(
-        &["capture.min.js"],
-        "landing-page capture bundle (+ the same wasm)",
+        &["referral_capture_bg.wasm", "capture.min.js"],
+        "everything the landing-page capture loads (bundle)",
     )?;
     println!("package: {}", out.display());
     Ok(())

@@ -3,8 +3,6 @@
 //! `toml`) or any serde format, then [`NudgeConfig::validate`]d: every
 //! problem is reported at load with the path of the field at fault.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::duration::Span;
@@ -261,13 +259,14 @@ impl NudgeConfig {
                 "at least one success moment is needed",
             ));
         }
-        let mut names = BTreeSet::new();
+        // Uniqueness by scanning the earlier entries: configs hold tens of
+        // moments, and no ordered set is linked into the browser module.
         for (i, moment) in self.moments.iter().enumerate() {
             let path = format!("moments[{i}]");
             if moment.name.trim().is_empty() {
                 return Err(ConfigError::at(format!("{path}.name"), "must not be empty"));
             }
-            if !names.insert(moment.name.as_str()) {
+            if self.moments.iter().take(i).any(|m| m.name == moment.name) {
                 return Err(ConfigError::at(
                     format!("{path}.name"),
                     format!("duplicate moment name \"{}\"", moment.name),
@@ -309,9 +308,14 @@ impl NudgeConfig {
                     _ => {}
                 }
             }
-            let mut variant_names = BTreeSet::from(["control"]);
             for (j, variant) in moment.variants.iter().enumerate() {
-                if !variant_names.insert(variant.name.as_str()) {
+                let taken = variant.name == "control"
+                    || moment
+                        .variants
+                        .iter()
+                        .take(j)
+                        .any(|v| v.name == variant.name);
+                if taken {
                     return Err(ConfigError::at(
                         format!("{path}.variants[{j}].name"),
                         format!("duplicate or reserved variant name \"{}\"", variant.name),

@@ -29,7 +29,8 @@ impl Span {
         let split = text
             .find(|c: char| !c.is_ascii_digit())
             .ok_or_else(|| format!("\"{text}\" needs a unit: s, m, h or d"))?;
-        let (number, unit) = text.split_at(split);
+        // `split` is at an ASCII digit's end: checked, never fails.
+        let (number, unit) = text.split_at_checked(split).unwrap_or((text, ""));
         if number.is_empty() {
             return Err(format!(
                 "\"{text}\" is not a non-negative duration like \"7d\""

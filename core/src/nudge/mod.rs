@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{ConfigError, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
 pub use duration::Span;
 pub use event::{Event, PropValue};
-pub use state::{FrictionMark, NudgeState, Profile, StateError};
+pub use state::{EventCounts, FrictionMark, NudgeState, Profile, StateError};
 
 use crate::template::MessageVars;
 use config::Eligibility;
@@ -247,12 +247,20 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
 
     // Count this occurrence for every moment event (bounded by the config).
     let occurrence = if config.moments.iter().any(|m| m.event == event.name) {
-        let count = match state.counts.get_mut(event.name.as_str()) {
-            Some(count) => count,
-            None => state.counts.entry(state::cut(&event.name)).or_insert(0),
-        };
-        *count = count.saturating_add(1);
-        *count
+        // Stored under the cut name; a name longer than the cut finds its
+        // entry there.
+        let key = state::cut(&event.name);
+        let count = state
+            .counts
+            .get(&event.name)
+            .or_else(|| state.counts.get(&key))
+            .unwrap_or(0)
+            .saturating_add(1);
+        match state.counts.get_mut(&event.name) {
+            Some(slot) => *slot = count,
+            None => state.counts.insert(key, count),
+        }
+        count
     } else {
         0
     };

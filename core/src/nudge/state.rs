@@ -8,7 +8,7 @@
 //! config, never on how many events the user produced; a typical state is
 //! 200–400 bytes of JSON (see the `state_stays_bounded` test).
 
-use std::collections::BTreeMap;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,8 +57,8 @@ pub struct NudgeState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<u64>,
     /// Occurrences of each moment event seen so far (for "the 3rd report").
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub counts: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "EventCounts::is_empty")]
+    pub counts: EventCounts,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub friction: Vec<FrictionMark>,
     /// Times of recent asks, oldest first, for the rolling 30-day cap.
@@ -80,6 +80,85 @@ pub struct NudgeState {
     pub total_shares: u32,
     #[serde(default)]
     pub total_referred: u32,
+}
+
+/// Occurrences per event name, kept sorted by name: a short list (one
+/// entry per distinct moment event in the config). Serialises as a JSON
+/// object with sorted keys, as a sorted map would; a plain sorted `Vec`
+/// instead of a `BTreeMap` keeps the browser module smaller.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventCounts(Vec<(String, u32)>);
+
+impl EventCounts {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, event: &str) -> Option<u32> {
+        self.slot(event).ok().map(|i| self.0[i].1)
+    }
+
+    /// Sets `event`'s count (insert or replace).
+    pub fn insert(&mut self, event: String, count: u32) {
+        match self.slot(&event) {
+            Ok(i) => self.0[i].1 = count,
+            Err(i) => self.0.insert(i, (event, count)),
+        }
+    }
+
+    /// `(event, count)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.iter().map(|(event, count)| (event.as_str(), *count))
+    }
+
+    pub(crate) fn get_mut(&mut self, event: &str) -> Option<&mut u32> {
+        let i = self.slot(event).ok()?;
+        self.0.get_mut(i).map(|(_, count)| count)
+    }
+
+    fn slot(&self, event: &str) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|(name, _)| name.as_str().cmp(event))
+    }
+}
+
+impl<const N: usize> From<[(&str, u32); N]> for EventCounts {
+    fn from(pairs: [(&str, u32); N]) -> Self {
+        let mut counts = EventCounts::default();
+        for (event, count) in pairs {
+            counts.insert(event.to_owned(), count);
+        }
+        counts
+    }
+}
+
+impl Serialize for EventCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for EventCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EventCounts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of event counts")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EventCounts, A::Error> {
+                let mut counts = EventCounts::default();
+                while let Some((event, count)) = map.next_entry::<String, u32>()? {
+                    counts.insert(event, count);
+                }
+                Ok(counts)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +214,7 @@ pub(crate) fn cut(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_owned()
+    text.get(..end).unwrap_or_default().to_owned()
 }
 
 impl NudgeState {
@@ -145,7 +224,7 @@ impl NudgeState {
             user_id: cut(user_id),
             profile: Profile::default(),
             first_seen: None,
-            counts: BTreeMap::new(),
+            counts: EventCounts::default(),
             friction: Vec::new(),
             asks: Vec::new(),
             last_shown: None,

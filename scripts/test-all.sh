@@ -26,6 +26,11 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo test -p referral-wasm --target wasm32-u
 step "wasm: build the widget's npm package (wasm-opt -Oz) and print its size"
 cargo xtask wasm
 
+step "the package's TypeScript types compile against a consumer of every entry point"
+mkdir -p tests/e2e/types/node_modules/@referral-sdk
+ln -sfn "$PWD/target/npm/widget" tests/e2e/types/node_modules/@referral-sdk/widget
+tests/e2e/node_modules/.bin/tsc -p tests/e2e/types/tsconfig.json
+
 step "a Vite app builds against the package"
 # npm install, not ci: npm writes locks without the other platforms optional
 # rollup binaries, which `npm ci` then refuses.

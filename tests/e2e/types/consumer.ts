@@ -1,0 +1,54 @@
+// Compiled with `tsc --noEmit` against the built package's .d.ts files: the
+// published types describe the API the tests drive, from every entry point.
+import { mount, track, defineReferralWidget, ReferralWidget, loadCore } from "@referral-sdk/widget";
+import type { WidgetOptions, NudgeDecision } from "@referral-sdk/widget";
+import { startCapture, getCapturedReferral, grantConsent, stashForRedirect } from "@referral-sdk/widget/capture";
+import type { CapturedReferral, CaptureOptions } from "@referral-sdk/widget/capture";
+import * as bundle from "@referral-sdk/widget/widget.min.js";
+import * as captureBundle from "@referral-sdk/widget/capture.min.js";
+
+const options: WidgetOptions = {
+  codeUrl: "/api/referral-code",
+  shareBaseUrl: "https://acme.example/join",
+  referrerName: "Anna",
+  product: "Acme",
+  reward: "You both get a month free.",
+  locale: "ar",
+  strings: { copy: "Copy" },
+  message: { subject: "{referrer_name} invited you", body: "Join: {link}" },
+  eventsUrl: "/api/referral-events",
+  nudgeConfig: { moments: [] },
+  userId: "42",
+  floating: true,
+};
+
+defineReferralWidget();
+const widget: ReferralWidget = mount(document.body, options);
+widget.open();
+widget.close();
+const decision: NudgeDecision | null = track("report_generated", { rows: 120, pro: true, plan: "team" });
+if (decision && decision.decision === "ask") {
+  const message: string = decision.message;
+  const occurrence: number = decision.why.occurrence;
+  void message;
+  void occurrence;
+} else if (decision) {
+  const code: string = decision.reason.code;
+  void code;
+}
+bundle.mount(document.body, { code: "x" }).track("seat_added");
+
+const captureOptions: CaptureOptions = { cookieDomain: ".acme.example", windowDays: 90, consent: "pending" };
+async function landing(): Promise<void> {
+  const captured: CapturedReferral | null = await startCapture(captureOptions);
+  grantConsent();
+  const stashed: CapturedReferral | null = stashForRedirect();
+  const forForm: string = getCapturedReferral()?.code ?? "";
+  const fromBundle: CapturedReferral | null = captureBundle.getCapturedReferral();
+  await loadCore();
+  void [captured, stashed, forForm, fromBundle];
+}
+void landing;
+
+// @ts-expect-error the widget never takes a signing secret
+mount(document.body, { secret: "k1" });

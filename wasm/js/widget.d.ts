@@ -1,0 +1,49 @@
+// Types of the widget entry (`referral-widget.js`, `widget.min.js`).
+/** Options for `<referral-widget>` / `mount()`. The widget never receives a signing secret. */
+export interface WidgetOptions {
+  /** A signed code minted by your backend. */
+  code?: string;
+  /** Or a same-origin URL returning `{"code": "..."}`. */
+  codeUrl?: string;
+  /** Per-channel codes (each minted for its channel), optional. */
+  codes?: Partial<Record<"link" | "email" | "linkedin" | "x" | "whatsapp" | "sms" | "native_share" | "qr", string>>;
+  /** Landing page the link points to (default: this origin). */
+  shareBaseUrl?: string;
+  linkParam?: string;
+  utmCampaign?: string;
+  referrerName?: string;
+  product?: string;
+  reward?: string;
+  /** "en", "de", "ar" (right-to-left) ship; other strings via `strings`. */
+  locale?: string;
+  strings?: Record<string, string>;
+  /** `{subject, body}` templates with {referrer_name} {product} {reward} {link}. */
+  message?: { subject?: string; body?: string };
+  /** Same-origin endpoint receiving `{events: [...]}` batches. */
+  eventsUrl?: string;
+  /** Same-origin endpoint returning `{invites, signups, rewards}`. */
+  statsUrl?: string;
+  /** Nudge configuration (object or JSON text) or a same-origin URL to it. */
+  nudgeConfig?: object | string;
+  nudgeConfigUrl?: string;
+  /** Namespaces the stored nudge state. */
+  userId?: string;
+  floating?: boolean;
+  /** Where referral_wasm_bg.wasm lives, if not next to the module. */
+  wasmUrl?: string;
+}
+
+export type NudgeDecision =
+  | { decision: "ask"; moment: string; variant: string; message: string; why: { event: string; occurrence: number; priority: number; bypassed?: string[] } }
+  | { decision: "quiet"; reason: { code: string; [detail: string]: unknown } };
+
+export declare class ReferralWidget extends HTMLElement {
+  options: WidgetOptions;
+  open(): void;
+  close(): void;
+  track(event: string, properties?: Record<string, string | number | boolean>): NudgeDecision | null;
+}
+
+export declare function defineReferralWidget(name?: string): void;
+export declare function mount(element: Element, options: WidgetOptions): ReferralWidget;
+export declare function track(event: string, properties?: Record<string, string | number | boolean>): NudgeDecision | null;

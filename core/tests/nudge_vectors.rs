@@ -66,3 +66,25 @@ fn nudge_cases_decide_identically() {
         );
     }
 }
+
+#[test]
+fn duplicate_fields_are_refused_naming_the_field() {
+    // Every JSON loader (native serde, the browser's reader) refuses these.
+    let moment = r#"{"name": "a", "event": "e", "message": "Hi"}"#;
+    let cases = [
+        (
+            format!(r#"{{"moments": [{moment}], "product": "a", "product": "b"}}"#),
+            "product",
+        ),
+        (
+            format!(
+                r#"{{"moments": [{{"name": "a", "name": "b", "event": "e", "message": "Hi"}}]}}"#
+            ),
+            "moments[0].name",
+        ),
+    ];
+    for (text, field) in cases {
+        let error = NudgeConfig::from_json(&text).expect_err("duplicate field");
+        assert_eq!(error.field, field, "{text}");
+    }
+}

@@ -123,13 +123,19 @@ impl<'a> Obj<'a> {
     }
 
     /// The field, or `None` when absent or, if `null_is_absent` (serde's
-    /// `Option`), `null`. The first of duplicate fields wins.
+    /// `Option`), `null`. A field given twice is reported, as serde does.
     fn get(&self, key: &str, null_is_absent: bool) -> Option<&'a Json> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
-            .filter(|v| !(null_is_absent && **v == Json::Null))
+        let mut found = None;
+        for (k, v) in self.fields {
+            if k == key {
+                if found.is_some() {
+                    self.fail(key, "duplicate field");
+                    break;
+                }
+                found = Some(v);
+            }
+        }
+        found.filter(|v| !(null_is_absent && **v == Json::Null))
     }
 
     fn text(&self, key: &str, null_is_absent: bool) -> Option<String> {
@@ -561,10 +567,15 @@ fn read_state(f: &Obj) -> NudgeState {
     }
     state.first_seen = f.time("first_seen");
     if let Some(c) = f.child("counts", false, None) {
-        for (event, _) in c.fields {
-            state
-                .counts
-                .insert(event.clone(), c.count(event).unwrap_or(0));
+        // A map, not a struct: a repeated key keeps its last value, as in
+        // serde.
+        for (event, count) in c.fields {
+            match count {
+                Json::Num(n) if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(n) => {
+                    state.counts.insert(event.clone(), *n as u32);
+                }
+                _ => c.fail(event, "expected a count"),
+            }
         }
     }
     state.friction = f

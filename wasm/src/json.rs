@@ -24,8 +24,9 @@ pub enum Json {
     Obj(Vec<(String, Json)>),
 }
 
-/// Deeper nesting than any config or state needs is refused (no stack risk).
-const MAX_DEPTH: usize = 64;
+/// Deeper nesting is refused (no stack risk), at serde_json's own limit so
+/// both accept the same documents.
+const MAX_DEPTH: usize = 127;
 
 /// Why text is not JSON: a fixed message and the byte offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,10 +93,11 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Json, SyntaxError> {
-        if depth > MAX_DEPTH {
+        self.space();
+        // Only containers count towards the limit, as in serde_json.
+        if matches!(self.peek(), Some(b'{' | b'[')) && depth >= MAX_DEPTH {
             return Err(self.fail("nested too deeply"));
         }
-        self.space();
         match self.peek() {
             Some(b'{') => {
                 self.pos += 1;
@@ -499,6 +501,14 @@ mod tests {
         }
         let deep = "[".repeat(10_000);
         assert_eq!(parse(&deep).unwrap_err().problem, "nested too deeply");
+        // The same nesting limit as serde_json.
+        for depth in 120..140 {
+            for inner in ["", "1", "{}", "{\"a\":[]}"] {
+                let text = format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
+                let theirs = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+                assert_eq!(parse(&text).is_ok(), theirs, "depth {depth} around {inner}");
+            }
+        }
     }
 
     #[test]

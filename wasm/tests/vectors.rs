@@ -173,6 +173,23 @@ fn invalid_configs_are_refused_naming_the_field_like_native() {
         );
         assert_eq!(error_code(err), "invalid_nudge_config", "{}", case["name"]);
     }
+    // Fields given twice are refused naming the field, as natively
+    // (`core/tests/nudge_vectors.rs` checks the same texts there).
+    let moment = r#"{"name": "a", "event": "e", "message": "Hi"}"#;
+    for (text, field) in [
+        (
+            format!(r#"{{"moments": [{moment}], "product": "a", "product": "b"}}"#),
+            "product",
+        ),
+        (
+            r#"{"moments": [{"name": "a", "name": "b", "event": "e", "message": "Hi"}]}"#
+                .to_owned(),
+            "moments[0].name",
+        ),
+    ] {
+        let err = NudgeEngine::new(&text).err().unwrap();
+        assert_eq!(error_field(&err, "field").as_deref(), Some(field), "{text}");
+    }
     for text in ["", "null", "\"moments\"", "{\"moments\": [", "[]"] {
         let err = NudgeEngine::new(text).err().unwrap();
         assert_eq!(error_field(&err, "field").as_deref(), Some("."), "{text}");
@@ -194,6 +211,10 @@ fn stored_states_of_every_version_read_back() {
     assert_eq!(out["state"]["asks"], json!([50, 90]));
     assert_eq!(out["state"]["last_dismissed"], 95);
     assert_eq!(out["state"]["opted_out_at"], 0);
+    // A repeated event in the counts map keeps its last value, as serde's map.
+    let repeated = r#"{"v": 2, "user_id": "u", "counts": {"seat_added": 1, "seat_added": 7}}"#;
+    let out = value(&engine.record(repeated, "shown", NOW).unwrap());
+    assert_eq!(out["counts"]["seat_added"], 7);
     let unversioned = json!({"user_id": "u2"}).to_string();
     assert_eq!(
         value(&engine.record(&unversioned, "shown", NOW).unwrap())["user_id"],

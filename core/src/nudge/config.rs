@@ -221,12 +221,13 @@ impl ConfigError {
         "invalid_nudge_config"
     }
 
-    /// serde reports a missing field at its parent's path: name the field
-    /// itself, as every loader does.
+    /// serde reports a missing or duplicate field at its parent's path:
+    /// name the field itself, as every loader does.
     #[cfg(any(feature = "json", feature = "toml"))]
     fn located(path: String, problem: String) -> ConfigError {
         let missing = problem
             .strip_prefix("missing field `")
+            .or_else(|| problem.strip_prefix("duplicate field `"))
             .and_then(|rest| rest.split('`').next())
             .filter(|name| !name.is_empty());
         let field = match missing {

@@ -77,9 +77,8 @@ fn duplicate_fields_are_refused_naming_the_field() {
             "product",
         ),
         (
-            format!(
-                r#"{{"moments": [{{"name": "a", "name": "b", "event": "e", "message": "Hi"}}]}}"#
-            ),
+            r#"{"moments": [{"name": "a", "name": "b", "event": "e", "message": "Hi"}]}"#
+                .to_owned(),
             "moments[0].name",
         ),
     ];

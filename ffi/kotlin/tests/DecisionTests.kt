@@ -70,6 +70,18 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
             }
         }
     }
+    // The same configs as JSON, and JSON-only shape errors: the same field.
+    val jsonCases = nudge["invalid_configs"].asJsonArray + nudge["invalid_json_configs"].asJsonArray
+    for (case in jsonCases.map { it.asJsonObject }) {
+        check("invalid JSON nudge config ${case["name"].asString}") {
+            try {
+                NudgeEngine.fromJson(case["json"].toString())
+                throw AssertionError("accepted")
+            } catch (e: ReferralException.Config) {
+                if (!e.detail.contains("`" + case["expected_field"].asString + "`")) throw AssertionError(e.detail)
+            }
+        }
+    }
 
     val attribution = vectors["attribution"].asJsonObject
     val typed = attribution["typed_code"].asJsonObject

@@ -63,6 +63,13 @@ def test_nudge_cases(vectors):
         with pytest.raises(r.ReferralError.Config) as info:
             r.NudgeEngine.from_toml(case["toml"])
         assert case["expected_field"] in info.value.detail
+    # The same configs as JSON, and JSON-only shape errors: the same field.
+    json_cases = nudge["invalid_configs"] + nudge["invalid_json_configs"]
+    assert len(json_cases) >= 20
+    for case in json_cases:
+        with pytest.raises(r.ReferralError.Config) as info:
+            r.NudgeEngine.from_json(json.dumps(case["json"]))
+        assert f"`{case['expected_field']}`" in info.value.detail, (case["name"], info.value.detail)
 
 
 METHODS = {"link": r.CaptureMethod.LINK, "typed_code": r.CaptureMethod.TYPED_CODE,

@@ -13,6 +13,7 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p referral-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p referral-wasm --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 step "test vectors are up to date"
 cargo xtask vectors --check

@@ -397,13 +397,6 @@ impl Writer {
         self.0.push_str(if value { "true" } else { "false" });
         self
     }
-
-    /// Appends a value that is already JSON text.
-    pub fn raw(&mut self, json: &str) -> &mut Self {
-        self.separate();
-        self.0.push_str(json);
-        self
-    }
 }
 
 /// Appends `n` in decimal (no float or `fmt` machinery).

@@ -247,20 +247,20 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
 
     // Count this occurrence for every moment event (bounded by the config).
     let occurrence = if config.moments.iter().any(|m| m.event == event.name) {
-        // Stored under the cut name; a name longer than the cut finds its
-        // entry there.
-        let key = state::cut(&event.name);
-        let count = state
-            .counts
-            .get(&event.name)
-            .or_else(|| state.counts.get(&key))
-            .unwrap_or(0)
-            .saturating_add(1);
         match state.counts.get_mut(&event.name) {
-            Some(slot) => *slot = count,
-            None => state.counts.insert(key, count),
+            Some(count) => {
+                *count = count.saturating_add(1);
+                *count
+            }
+            // Stored under the cut name (allocated only here); a name longer
+            // than the cut finds its entry there.
+            None => {
+                let key = state::cut(&event.name);
+                let count = state.counts.get(&key).unwrap_or(0).saturating_add(1);
+                state.counts.insert(key, count);
+                count
+            }
         }
-        count
     } else {
         0
     };

@@ -12,10 +12,18 @@
 //! checks once at the end. Early returns from deep inside a half-built
 //! config each needed their own clean-up code, which was most of this
 //! module's size.
+//!
+//! Two known differences from serde, both on documents no SDK writes: a
+//! struct must be a JSON object (serde_json also fills a struct from a list,
+//! by position), and when a document has several problems this reader may
+//! name a different one of them than serde (unknown and missing fields come
+//! first here; serde reports in document order). A document with one
+//! problem is named the same way: the shared vectors check every case.
 
 use std::cell::RefCell;
 
 use referral_core::nudge::config::{Eligibility, Experiment, Offboarding, Suppression, Variant};
+use referral_core::nudge::state::MAX_EVENT_COUNTS;
 use referral_core::nudge::{
     Ask, ConfigError, Decision, Event, FrictionMark, Moment, NudgeConfig, NudgeState, Operator,
     Predicate, PredicateValue, Profile, PropValue, QuietReason, Span, StateError,
@@ -23,9 +31,6 @@ use referral_core::nudge::{
 use referral_core::{Claims, ReferrerId, ShareAction, Template};
 
 use crate::json::{self, Json, Writer};
-
-/// Largest integer an f64 (a JS number) holds exactly.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
 /// A value at `field` (a path like `moments[0].when[1].op`) could not be read.
 #[derive(Debug)]
@@ -165,10 +170,10 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// A whole number in `min..=max`.
-    fn whole(&self, key: &str, null_is_absent: bool, min: f64, max: f64) -> Option<f64> {
+    /// An integer (not a float, as serde's integer types) up to `max`.
+    fn uint(&self, key: &str, null_is_absent: bool, max: u64) -> Option<u64> {
         match self.get(key, null_is_absent)? {
-            Json::Num(n) if n.fract() == 0.0 && *n >= min && *n <= max => Some(*n),
+            Json::UInt(n) if *n <= max => Some(*n),
             _ => {
                 self.fail(key, "expected a whole number in range");
                 None
@@ -177,12 +182,23 @@ impl<'a> Obj<'a> {
     }
 
     fn count(&self, key: &str) -> Option<u32> {
-        self.whole(key, false, 0.0, u32::MAX as f64)
-            .map(|n| n as u32)
+        self.uint(key, false, u32::MAX.into()).map(|n| n as u32)
     }
 
     fn time(&self, key: &str) -> Option<u64> {
-        self.whole(key, true, 0.0, MAX_SAFE).map(|n| n as u64)
+        self.uint(key, true, u64::MAX)
+    }
+
+    fn priority(&self, key: &str) -> Option<i32> {
+        let value = match self.get(key, false)? {
+            Json::UInt(n) => i32::try_from(*n).ok(),
+            Json::NegInt(n) => i32::try_from(*n).ok(),
+            _ => None,
+        };
+        if value.is_none() {
+            self.fail(key, "expected a whole number in range");
+        }
+        value
     }
 
     /// `"7d"`, `"12h"`, `"30m"`, `"90s"` or whole seconds, as core's `Span`.
@@ -196,8 +212,11 @@ impl<'a> Obj<'a> {
                 }
             };
         }
-        self.whole(key, false, 0.0, MAX_SAFE)
-            .map(|n| Span(n as u64))
+        if let Some(Json::NegInt(_)) = self.get(key, false) {
+            self.fail(key, "negative duration");
+            return None;
+        }
+        self.uint(key, false, u64::MAX).map(Span)
     }
 
     fn template(&self, key: &str) -> Template {
@@ -234,11 +253,11 @@ impl<'a> Obj<'a> {
     }
 
     /// Each element of the list `key` opened as an object.
-    fn objects(&self, key: &str, known: &[&str]) -> Vec<Obj<'a>> {
+    fn objects(&self, key: &str, known: Option<&[&str]>) -> Vec<Obj<'a>> {
         self.array(key)
             .iter()
             .enumerate()
-            .map(|(i, item)| Obj::open(item, self.index_path(key, i), Some(known), self.problems))
+            .map(|(i, item)| Obj::open(item, self.index_path(key, i), known, self.problems))
             .collect()
     }
 
@@ -254,8 +273,9 @@ impl<'a> Obj<'a> {
 pub fn prop_value(value: &Json) -> PropValue {
     match value {
         Json::Bool(b) => PropValue::Bool(*b),
-        Json::Num(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => PropValue::Int(*n as i64),
-        Json::Num(n) => PropValue::Float(*n),
+        Json::UInt(n) => i64::try_from(*n).map_or(PropValue::Float(*n as f64), PropValue::Int),
+        Json::NegInt(n) => PropValue::Int(*n),
+        Json::Float(n) => PropValue::Float(*n),
         Json::Str(text) => PropValue::Text(text.clone()),
         _ => PropValue::Other,
     }
@@ -319,7 +339,7 @@ fn read_config(f: &Obj) -> NudgeConfig {
     }
     NudgeConfig {
         moments: f
-            .objects("moments", MOMENT_FIELDS)
+            .objects("moments", Some(MOMENT_FIELDS))
             .iter()
             .map(moment)
             .collect(),
@@ -348,19 +368,17 @@ fn moment(m: &Obj) -> Moment {
         name: m.required_text("name"),
         event: m.required_text("event"),
         when: m
-            .objects("when", &["property", "op", "value"])
+            .objects("when", Some(&["property", "op", "value"]))
             .iter()
             .map(predicate)
             .collect(),
         occurrence: m
-            .whole("occurrence", true, 0.0, u32::MAX as f64)
+            .uint("occurrence", true, u32::MAX.into())
             .map(|n| n as u32),
-        priority: m
-            .whole("priority", false, i32::MIN as f64, i32::MAX as f64)
-            .map_or(0, |n| n as i32),
+        priority: m.priority("priority").unwrap_or(0),
         message: m.template("message"),
         variants: m
-            .objects("variants", &["name", "message"])
+            .objects("variants", Some(&["name", "message"]))
             .iter()
             .map(|v| Variant {
                 name: v.required_text("name"),
@@ -531,7 +549,7 @@ fn times(f: &Obj, key: &str) -> Vec<u64> {
     let mut out = Vec::new();
     for (i, t) in f.array(key).iter().enumerate() {
         match t {
-            Json::Num(n) if n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(n) => out.push(*n as u64),
+            Json::UInt(n) => out.push(*n),
             _ => f
                 .problems
                 .report(f.index_path(key, i), "expected Unix seconds"),
@@ -571,15 +589,19 @@ fn read_state(f: &Obj) -> NudgeState {
         // serde.
         for (event, count) in c.fields {
             match count {
-                Json::Num(n) if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(n) => {
+                Json::UInt(n) if *n <= u32::MAX.into() => {
                     state.counts.insert(event.clone(), *n as u32);
+                    if state.counts.len() > MAX_EVENT_COUNTS {
+                        c.fail(event, "more event counts than a config can have moments");
+                        break;
+                    }
                 }
                 _ => c.fail(event, "expected a count"),
             }
         }
     }
     state.friction = f
-        .objects("friction", &["event", "at"])
+        .objects("friction", None)
         .iter()
         .map(friction_mark)
         .collect();

@@ -14,11 +14,17 @@
 //! float parser.
 
 /// A parsed JSON value. Objects keep their fields in document order.
+/// Numbers are classified as serde_json classifies them: an integer literal
+/// that fits `u64` is `UInt`, a negative one that fits `i64` is `NegInt`
+/// (but `-0` is a float), anything else (a fraction, an exponent, out of
+/// range) is `Float`, so a field typed `u32` refuses `3.0` in both.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
     Null,
     Bool(bool),
-    Num(f64),
+    UInt(u64),
+    NegInt(i64),
+    Float(f64),
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
@@ -169,13 +175,14 @@ impl Parser<'_> {
         if int_digits == 0 || (int_digits > 1 && self.bytes.get(int_start) == Some(&b'0')) {
             return Err(self.fail("invalid number"));
         }
-        let mut exact = true;
+        let int_end = self.pos;
+        let mut integer = true;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             if self.digits() == 0 {
                 return Err(self.fail("invalid number"));
             }
-            exact = false;
+            integer = false;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
@@ -185,22 +192,31 @@ impl Parser<'_> {
             if self.digits() == 0 {
                 return Err(self.fail("invalid number"));
             }
-            exact = false;
+            integer = false;
         }
-        // Whole numbers of up to 15 digits are exact in an f64: sum them here.
-        if exact && int_digits <= 15 {
-            let mut n: u64 = 0;
-            for &b in &self.bytes[int_start..self.pos] {
-                n = n * 10 + u64::from(b - b'0');
+        if integer {
+            let mut magnitude: Option<u64> = Some(0);
+            for &b in self.bytes.get(int_start..int_end).unwrap_or_default() {
+                magnitude = magnitude
+                    .and_then(|n| n.checked_mul(10))
+                    .and_then(|n| n.checked_add(u64::from(b - b'0')));
             }
-            let n = n as f64;
-            return Ok(Json::Num(if negative { -n } else { n }));
+            match (negative, magnitude) {
+                (false, Some(n)) => return Ok(Json::UInt(n)),
+                (true, Some(n)) if n != 0 => {
+                    if let Some(i) = 0i64.checked_sub_unsigned(n) {
+                        return Ok(Json::NegInt(i));
+                    }
+                }
+                // `-0`, or out of range: a float, as in serde_json.
+                _ => {}
+            }
         }
         // The slice is ASCII digits and signs, so on char boundaries.
         let literal = self.text.get(start..self.pos).unwrap_or("NaN");
         let n = parse_float(literal);
         if n.is_finite() {
-            Ok(Json::Num(n))
+            Ok(Json::Float(n))
         } else {
             Err(SyntaxError {
                 problem: "number out of range",
@@ -451,7 +467,11 @@ mod tests {
         match value {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
-            Value::Number(n) => Json::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Json::UInt(u),
+                (None, Some(i)) => Json::NegInt(i),
+                _ => Json::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
             Value::String(s) => Json::Str(s.clone()),
             Value::Array(items) => Json::Arr(items.iter().map(from_serde).collect()),
             Value::Object(fields) => Json::Obj(

@@ -211,6 +211,37 @@ fn stored_states_of_every_version_read_back() {
     assert_eq!(out["state"]["asks"], json!([50, 90]));
     assert_eq!(out["state"]["last_dismissed"], 95);
     assert_eq!(out["state"]["opted_out_at"], 0);
+    // Integers past 2^53 (a native SDK may store them) read and write back
+    // exactly; unknown fields inside a friction mark are ignored, as in serde.
+    let big = r#"{"v": 2, "user_id": "u", "first_seen": 9007199254740993, "friction": [{"event": "error", "at": 5, "note": "x"}]}"#;
+    let written = engine.record(big, "shown", NOW).unwrap();
+    assert!(
+        written.contains("\"first_seen\":9007199254740993"),
+        "{written}"
+    );
+    assert_eq!(value(&written)["friction"][0]["at"], 5);
+    // Numbers written as floats are not integers, as in serde.
+    for text in [
+        r#"{"v": 2.0, "user_id": "u"}"#,
+        r#"{"v": 2, "user_id": "u", "asks": [1e2]}"#,
+        r#"{"v": 2, "user_id": "u", "total_asks": -0}"#,
+    ] {
+        assert_eq!(
+            error_code(engine.evaluate(text, &report, NOW).unwrap_err()),
+            "invalid_state",
+            "{text}"
+        );
+    }
+    // More counters than any config can have moments: refused, not read.
+    let counts: Vec<String> = (0..=256).map(|i| format!("\"e{i}\": 1")).collect();
+    let crowded = format!(
+        r#"{{"v": 2, "user_id": "u", "counts": {{{}}}}}"#,
+        counts.join(", ")
+    );
+    assert_eq!(
+        error_code(engine.evaluate(&crowded, &report, NOW).unwrap_err()),
+        "invalid_state"
+    );
     // A repeated event in the counts map keeps its last value, as serde's map.
     let repeated = r#"{"v": 2, "user_id": "u", "counts": {"seat_added": 1, "seat_added": 7}}"#;
     let out = value(&engine.record(repeated, "shown", NOW).unwrap());

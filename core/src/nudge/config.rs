@@ -81,11 +81,13 @@ pub struct Predicate {
     pub value: PredicateValue,
 }
 
+/// Untagged: a list is `Many`, anything else `One`. `Many` is tried first,
+/// since `PropValue` reads any list (as `Other`) and would swallow it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PredicateValue {
-    One(PropValue),
     Many(Vec<PropValue>),
+    One(PropValue),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,8 +262,14 @@ impl NudgeConfig {
                 "at least one success moment is needed",
             ));
         }
-        // Uniqueness by scanning the earlier entries: configs hold tens of
-        // moments, and no ordered set is linked into the browser module.
+        if self.moments.len() > super::state::MAX_EVENT_COUNTS {
+            return Err(ConfigError::at(
+                "moments",
+                format!("at most {} success moments", super::state::MAX_EVENT_COUNTS),
+            ));
+        }
+        // Uniqueness by scanning the earlier entries (at most 256 moments),
+        // and no ordered set is linked into the browser module.
         for (i, moment) in self.moments.iter().enumerate() {
             let path = format!("moments[{i}]");
             if moment.name.trim().is_empty() {

@@ -17,6 +17,9 @@ pub const FRICTION_RING: usize = 4;
 /// Event names and profile strings are cut to this many bytes in state.
 pub const MAX_NAME_LEN: usize = 64;
 pub const STATE_VERSION: u32 = 2;
+/// Most success moments a config may hold, so most event counters a state
+/// can need; a stored state with more is refused (it bounds reading one).
+pub const MAX_EVENT_COUNTS: usize = 256;
 
 /// What the host knows about the user. Events can fill it in too (see
 /// `Eligibility`); values the host sets win until an event changes them.
@@ -98,7 +101,12 @@ impl EventCounts {
         self.slot(event).ok().map(|i| self.0[i].1)
     }
 
-    /// Sets `event`'s count (insert or replace).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Sets `event`'s count (insert or replace). Insertion keeps the list
+    /// sorted (O(n)); readers stop at [`MAX_EVENT_COUNTS`] entries.
     pub fn insert(&mut self, event: String, count: u32) {
         match self.slot(&event) {
             Ok(i) => self.0[i].1 = count,
@@ -153,6 +161,11 @@ impl<'de> Deserialize<'de> for EventCounts {
                 let mut counts = EventCounts::default();
                 while let Some((event, count)) = map.next_entry::<String, u32>()? {
                     counts.insert(event, count);
+                    if counts.0.len() > MAX_EVENT_COUNTS {
+                        return Err(serde::de::Error::custom(
+                            "more event counts than a config can have moments",
+                        ));
+                    }
                 }
                 Ok(counts)
             }
@@ -354,6 +367,16 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(migrated.asks, expected[24..].to_vec());
         assert_eq!(migrated.total_asks, 40);
+        // A stored state with more counters than any config allows is refused.
+        let many: String = (0..=MAX_EVENT_COUNTS)
+            .map(|i| format!("\"e{i}\":1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let text = format!("{{\"v\":2,\"user_id\":\"u\",\"counts\":{{{many}}}}}");
+        assert_eq!(
+            NudgeState::from_json(&text).unwrap_err().reason(),
+            "invalid_state"
+        );
         let round = NudgeState::from_json(&state.to_json()).unwrap();
         assert_eq!(round, state);
     }

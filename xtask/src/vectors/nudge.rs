@@ -89,6 +89,18 @@ pub fn cases() -> Result<Value, String> {
             .concat(),
         ),
         (
+            "one_of: only the listed plans ask",
+            "user-106",
+            [
+                onboard(),
+                vec![
+                    Step::Event(t, Event::new("plan_changed").with("plan", "pro")),
+                    Step::Event(t + 60, Event::new("plan_changed").with("plan", "team")),
+                ],
+            ]
+            .concat(),
+        ),
+        (
             "cancel flow bypasses the cooldown",
             "user-104",
             [
@@ -345,6 +357,26 @@ fn invalid_json_configs() -> Value {
             "moments[0].event",
         ),
         ("not an object", json!([1, 2]), "."),
+        (
+            "cap written as a float",
+            with(&["suppression"], json!({"max_asks_per_30_days": 3.0})),
+            "suppression.max_asks_per_30_days",
+        ),
+        (
+            "priority over i32",
+            with(&["moments", "0", "priority"], json!(3_000_000_000u64)),
+            "moments[0].priority",
+        ),
+        (
+            "window written as a float",
+            with(&["suppression"], json!({"friction_window": 60.5})),
+            "suppression.friction_window",
+        ),
+        (
+            "too many moments",
+            json!({ "moments": (0..257).map(|i| json!({"name": format!("m{i}"), "event": "e", "message": "Hi"})).collect::<Vec<_>>() }),
+            "moments",
+        ),
     ];
     Value::Array(
         cases

@@ -473,16 +473,18 @@ impl<'a> Reader<'a> {
 }
 
 /// Lower-case hex for opaque ids in JSON (vectors, host storage).
-pub(crate) mod hex_bytes {
+/// How opaque referrer ids appear in JSON: lower-case hex.
+pub mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn encode(bytes: &[u8]) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        bytes
-            .iter()
-            .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
-            .map(char::from)
-            .collect()
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+        out
     }
 
     pub fn decode(text: &str) -> Option<Vec<u8>> {

@@ -36,6 +36,16 @@ fn default_utm_source() -> String {
     "referral".to_owned()
 }
 
+impl Utm {
+    /// `utm_campaign` = `campaign`, `utm_source` the default (`referral`).
+    pub fn new(campaign: &str) -> Utm {
+        Utm {
+            source: default_utm_source(),
+            campaign: campaign.to_owned(),
+        }
+    }
+}
+
 impl LinkOptions {
     pub fn new(base_url: &str) -> LinkOptions {
         LinkOptions {

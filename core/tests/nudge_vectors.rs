@@ -87,3 +87,23 @@ fn duplicate_fields_are_refused_naming_the_field() {
         assert_eq!(error.field, field, "{text}");
     }
 }
+
+#[test]
+fn wire_names_parse_as_serde_writes_them() {
+    use referral_core::nudge::Operator;
+    for outcome in Outcome::ALL {
+        let name = serde_json::to_value(outcome).unwrap();
+        assert_eq!(name, outcome.as_str());
+        assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+    }
+    for op in Operator::ALL {
+        let name = serde_json::to_value(op).unwrap();
+        assert_eq!(name, op.as_str());
+        assert_eq!(Operator::parse(op.as_str()), Some(op));
+    }
+    assert_eq!(Outcome::parse("liked"), None);
+    assert_eq!(Operator::parse("greater"), None);
+    // Utm::new's source is serde's default source.
+    let utm: referral_core::Utm = serde_json::from_str(r#"{"campaign": "spring"}"#).unwrap();
+    assert_eq!(utm, referral_core::Utm::new("spring"));
+}

@@ -22,8 +22,8 @@
 
 use std::cell::RefCell;
 
+use referral_core::code::hex_bytes;
 use referral_core::nudge::config::{Eligibility, Experiment, Offboarding, Suppression, Variant};
-use referral_core::nudge::state::MAX_EVENT_COUNTS;
 use referral_core::nudge::{
     Ask, ConfigError, Decision, Event, FrictionMark, Moment, NudgeConfig, NudgeState, Operator,
     Predicate, PredicateValue, Profile, PropValue, QuietReason, Span, StateError,
@@ -203,20 +203,17 @@ impl<'a> Obj<'a> {
 
     /// `"7d"`, `"12h"`, `"30m"`, `"90s"` or whole seconds, as core's `Span`.
     fn span(&self, key: &str) -> Option<Span> {
-        if let Some(Json::Str(text)) = self.get(key, false) {
-            return match Span::parse(text) {
-                Ok(span) => Some(span),
-                Err(_) => {
-                    self.fail(key, "expected a duration such as \"7d\"");
-                    None
-                }
-            };
-        }
-        if let Some(Json::NegInt(_)) = self.get(key, false) {
-            self.fail(key, "negative duration");
-            return None;
-        }
-        self.uint(key, false, u64::MAX).map(Span)
+        let problem = match self.get(key, false)? {
+            Json::Str(text) => match Span::parse(text) {
+                Ok(span) => return Some(span),
+                Err(_) => "expected a duration such as \"7d\"",
+            },
+            Json::UInt(seconds) => return Some(Span(*seconds)),
+            Json::NegInt(_) => "negative duration",
+            _ => "expected a whole number in range",
+        };
+        self.fail(key, problem);
+        None
     }
 
     fn template(&self, key: &str) -> Template {
@@ -267,9 +264,9 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// What a property can be: numbers that are whole (and exact in an f64)
-/// are integers, as serde reads `9`; anything else a predicate can't compare
-/// is `Other`.
+/// What a property can be, as serde reads it: integer literals that fit an
+/// `i64` are `Int`, other numbers `Float`; anything else a predicate can't
+/// compare is `Other`.
 pub fn prop_value(value: &Json) -> PropValue {
     match value {
         Json::Bool(b) => PropValue::Bool(*b),
@@ -391,18 +388,12 @@ fn moment(m: &Obj) -> Moment {
 
 fn predicate(p: &Obj) -> Predicate {
     let property = p.required_text("property");
-    let op = match p.required_text("op").as_str() {
-        "equals" => Operator::Equals,
-        "at_least" => Operator::AtLeast,
-        "at_most" => Operator::AtMost,
-        "one_of" => Operator::OneOf,
-        _ => {
-            if p.get("op", false).is_some() {
-                p.fail("op", "expected equals, at_least, at_most or one_of");
-            }
-            Operator::Equals
+    let op = Operator::parse(&p.required_text("op")).unwrap_or_else(|| {
+        if p.get("op", false).is_some() {
+            p.fail("op", "expected equals, at_least, at_most or one_of");
         }
-    };
+        Operator::Equals
+    });
     let value = match p.get("value", false) {
         Some(Json::Arr(items)) => PredicateValue::Many(items.iter().map(prop_value).collect()),
         Some(one) => PredicateValue::One(prop_value(one)),
@@ -590,9 +581,8 @@ fn read_state(f: &Obj) -> NudgeState {
         for (event, count) in c.fields {
             match count {
                 Json::UInt(n) if *n <= u32::MAX.into() => {
-                    state.counts.insert(event.clone(), *n as u32);
-                    if state.counts.len() > MAX_EVENT_COUNTS {
-                        c.fail(event, "more event counts than a config can have moments");
+                    if let Err(problem) = state.counts.insert_stored(event.clone(), *n as u32) {
+                        c.fail(event, problem);
                         break;
                     }
                 }
@@ -641,7 +631,7 @@ fn write_claims(w: &mut Writer, claims: &Claims) {
     w.key("referrer").open();
     match &claims.referrer {
         ReferrerId::Numeric(n) => w.key("numeric").uint(*n),
-        ReferrerId::Opaque(bytes) => w.key("opaque").string(&hex(bytes)),
+        ReferrerId::Opaque(bytes) => w.key("opaque").string(&hex_bytes::encode(bytes)),
     };
     w.close().key("channel").string(claims.channel.as_str());
     if let Some(campaign) = claims.campaign {
@@ -657,16 +647,6 @@ pub fn captured_json(code: &str, claims: &Claims, clean_url: &str) -> String {
     write_claims(&mut w, claims);
     w.key("clean_url").string(clean_url).close();
     w.finish()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 pub fn share_action_json(action: &ShareAction) -> String {

@@ -391,7 +391,7 @@ impl Writer {
 
     pub fn uint(&mut self, n: u64) -> &mut Self {
         self.separate();
-        self.digits(n);
+        push_digits(&mut self.0, n);
         self
     }
 
@@ -400,12 +400,8 @@ impl Writer {
         if n < 0 {
             self.0.push('-');
         }
-        self.digits(n.unsigned_abs());
+        push_digits(&mut self.0, n.unsigned_abs());
         self
-    }
-
-    fn digits(&mut self, n: u64) {
-        push_digits(&mut self.0, n);
     }
 
     pub fn bool(&mut self, value: bool) -> &mut Self {

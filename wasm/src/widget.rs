@@ -58,9 +58,12 @@ pub fn referral_url_js(
     if let Some(param) = param {
         options.param = param;
     }
-    options.utm = utm_campaign.map(|campaign| Utm {
-        source: utm_source.unwrap_or_else(|| "referral".to_owned()),
-        campaign,
+    options.utm = utm_campaign.map(|campaign| {
+        let mut utm = Utm::new(&campaign);
+        if let Some(source) = utm_source {
+            utm.source = source;
+        }
+        utm
     });
     referral_url(&options, code, channel(channel_name)?)
         .map_err(|e| error(e.reason(), &e.to_string()))
@@ -143,19 +146,8 @@ impl NudgeEngine {
     /// returns the new state as JSON.
     pub fn record(&self, state_json: &str, outcome: &str, now: f64) -> Result<String, JsValue> {
         let mut state = read_state(state_json)?;
-        let outcome = match outcome {
-            "shown" => Outcome::Shown,
-            "dismissed" => Outcome::Dismissed,
-            "opted_out" => Outcome::OptedOut,
-            "shared" => Outcome::Shared,
-            "referred" => Outcome::Referred,
-            other => {
-                return Err(error(
-                    "invalid_input",
-                    &format!("unknown outcome \"{other}\""),
-                ))
-            }
-        };
+        let outcome = Outcome::parse(outcome)
+            .ok_or_else(|| error("invalid_input", &format!("unknown outcome \"{outcome}\"")))?;
         nudge::record(&mut state, outcome, seconds(now)?);
         Ok(convert::state_json(&state))
     }

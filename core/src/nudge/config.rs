@@ -71,6 +71,30 @@ pub enum Operator {
     OneOf,
 }
 
+impl Operator {
+    pub const ALL: [Operator; 4] = [
+        Operator::Equals,
+        Operator::AtLeast,
+        Operator::AtMost,
+        Operator::OneOf,
+    ];
+
+    /// The wire name, as in JSON and TOML (`at_least`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Equals => "equals",
+            Operator::AtLeast => "at_least",
+            Operator::AtMost => "at_most",
+            Operator::OneOf => "one_of",
+        }
+    }
+
+    /// For readers that do not go through serde.
+    pub fn parse(name: &str) -> Option<Operator> {
+        Operator::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
 /// `{"property": "score", "op": "at_least", "value": 9}`; `one_of` takes a
 /// list: `{"property": "plan", "op": "one_of", "value": ["pro", "team"]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

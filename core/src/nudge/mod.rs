@@ -128,6 +128,32 @@ pub enum Outcome {
     Referred,
 }
 
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Shown,
+        Outcome::Dismissed,
+        Outcome::OptedOut,
+        Outcome::Shared,
+        Outcome::Referred,
+    ];
+
+    /// The wire name, as in JSON (`opted_out`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Shown => "shown",
+            Outcome::Dismissed => "dismissed",
+            Outcome::OptedOut => "opted_out",
+            Outcome::Shared => "shared",
+            Outcome::Referred => "referred",
+        }
+    }
+
+    /// For bindings that take the name as a string.
+    pub fn parse(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
 /// FNV-1a 64: tiny, stable across platforms and versions (unlike std's
 /// `DefaultHasher`), good enough to spread users over buckets.
 pub fn fnv1a64(parts: &[&str]) -> u64 {

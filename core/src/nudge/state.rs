@@ -106,12 +106,22 @@ impl EventCounts {
     }
 
     /// Sets `event`'s count (insert or replace). Insertion keeps the list
-    /// sorted (O(n)); readers stop at [`MAX_EVENT_COUNTS`] entries.
+    /// sorted (O(n)); readers use [`EventCounts::insert_stored`].
     pub fn insert(&mut self, event: String, count: u32) {
         match self.slot(&event) {
             Ok(i) => self.0[i].1 = count,
             Err(i) => self.0.insert(i, (event, count)),
         }
+    }
+
+    /// `insert` for a reader of a stored state: refuses to grow past
+    /// [`MAX_EVENT_COUNTS`], which also bounds the cost of reading one.
+    pub fn insert_stored(&mut self, event: String, count: u32) -> Result<(), &'static str> {
+        self.insert(event, count);
+        if self.0.len() > MAX_EVENT_COUNTS {
+            return Err("more event counts than a config can have moments");
+        }
+        Ok(())
     }
 
     /// `(event, count)` in name order.
@@ -127,16 +137,6 @@ impl EventCounts {
     fn slot(&self, event: &str) -> Result<usize, usize> {
         self.0
             .binary_search_by(|(name, _)| name.as_str().cmp(event))
-    }
-}
-
-impl<const N: usize> From<[(&str, u32); N]> for EventCounts {
-    fn from(pairs: [(&str, u32); N]) -> Self {
-        let mut counts = EventCounts::default();
-        for (event, count) in pairs {
-            counts.insert(event.to_owned(), count);
-        }
-        counts
     }
 }
 
@@ -160,12 +160,9 @@ impl<'de> Deserialize<'de> for EventCounts {
             ) -> Result<EventCounts, A::Error> {
                 let mut counts = EventCounts::default();
                 while let Some((event, count)) = map.next_entry::<String, u32>()? {
-                    counts.insert(event, count);
-                    if counts.0.len() > MAX_EVENT_COUNTS {
-                        return Err(serde::de::Error::custom(
-                            "more event counts than a config can have moments",
-                        ));
-                    }
+                    counts
+                        .insert_stored(event, count)
+                        .map_err(serde::de::Error::custom)?;
                 }
                 Ok(counts)
             }

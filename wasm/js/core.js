@@ -25,10 +25,6 @@ const api = {
   shareAction(channel, link, message, vars = {}) {
     return JSON.parse(wasm.shareAction(channel, link, message.subject, message.body, vars.referrer_name || "", vars.product || "", vars.reward || ""));
   },
-  capture(url, param) {
-    const found = wasm.capture(url, param);
-    return found === undefined ? null : JSON.parse(found);
-  },
   qr(text) {
     return JSON.parse(wasm.qrPath(text));
   },

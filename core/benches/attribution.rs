@@ -111,6 +111,7 @@ fn bench(c: &mut Criterion) {
         }),
         hold_days: 30,
         clawback_days: 90,
+        currency: None,
     };
     // A ledger with 1,000 referrals already in it, half of them rewarded.
     let mut ledger = Ledger::new();

@@ -42,7 +42,9 @@ pub struct CapturedReferral {
 pub struct Signup {
     pub account_id: String,
     pub email: String,
-    /// The friend's company domain when known (else taken from the email).
+    /// The friend's company domain as the friend or the host stated it. It
+    /// can only add a same-company flag: the domain of the email is always
+    /// checked too, so typing another domain never removes one.
     #[serde(default)]
     pub company_domain: Option<String>,
     pub at: u64,
@@ -219,14 +221,14 @@ pub fn attribute(
     if captures.is_empty() {
         return not(NotAttributedReason::NoReferral, set_aside);
     }
-    let friend_domain = match fraud::email_domain(&signup.email) {
-        Ok(domain) => signup
-            .company_domain
-            .as_ref()
-            .map(|d| d.trim().to_ascii_lowercase())
-            .unwrap_or(domain),
-        Err(_) => return not(NotAttributedReason::InvalidEmail, set_aside),
+    let Ok(email_domain) = fraud::email_domain(&signup.email) else {
+        return not(NotAttributedReason::InvalidEmail, set_aside);
     };
+    let stated_domain = signup
+        .company_domain
+        .as_ref()
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty());
     let program_id = verifier.policy.program_id;
     let mut candidates: Vec<Candidate> = Vec::new();
     let (mut valid, mut in_window, mut known_referrer) = (0, 0, 0);
@@ -318,20 +320,19 @@ pub fn attribute(
     let info = winner.info;
     let mut flags = Vec::new();
     let referrer_domain = info.email_domain.trim().to_ascii_lowercase();
-    if !policy.allow_same_company_domain
-        && referrer_domain == friend_domain
-        && !fraud::is_free_provider(&friend_domain)
-    {
+    let same_company = [Some(&email_domain), stated_domain.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|domain| **domain == referrer_domain && !fraud::is_free_provider(domain));
+    if let (false, Some(domain)) = (policy.allow_same_company_domain, same_company) {
         flags.push(FraudFlag::SameCompanyDomain {
-            domain: friend_domain.clone(),
+            domain: domain.clone(),
         });
     }
-    if let Ok(email_domain) = fraud::email_domain(&signup.email) {
-        if fraud::is_disposable_domain(&email_domain) {
-            flags.push(FraudFlag::DisposableEmail {
-                domain: email_domain,
-            });
-        }
+    if fraud::is_disposable_domain(&email_domain) {
+        flags.push(FraudFlag::DisposableEmail {
+            domain: email_domain,
+        });
     }
     if let Some(existing) = &known.account_with_same_normalized_email {
         if *existing != signup.account_id {

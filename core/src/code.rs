@@ -426,7 +426,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    fn byte(&mut self) -> Result<u8, CodeError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, CodeError> {
         let b = *self
             .bytes
             .get(self.pos)
@@ -435,7 +435,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], CodeError> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], CodeError> {
         let end = self
             .pos
             .checked_add(len)

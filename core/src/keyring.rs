@@ -223,6 +223,20 @@ impl Keyring {
             .unwrap_or(&self.keys[0])
     }
 
+    /// The active key's id and HMAC state (for the other signed formats).
+    pub(crate) fn active_mac(&self) -> (u32, &HmacSha256) {
+        let key = self.active();
+        (key.id, &key.mac)
+    }
+
+    /// A key's status and HMAC state by id.
+    pub(crate) fn key_mac(&self, key_id: u32) -> Option<(KeyStatus, &HmacSha256)> {
+        self.keys
+            .iter()
+            .find(|k| k.id == key_id)
+            .map(|k| (k.status, &k.mac))
+    }
+
     /// Mints a code with the active key, issued at `now` (Unix seconds).
     pub fn mint(&self, request: &MintRequest, now: u64) -> Result<ReferralCode, MintError> {
         let key = self.active();

@@ -16,6 +16,8 @@ pub mod rewards;
 pub mod share;
 pub mod template;
 pub mod url;
+#[cfg(feature = "signing")]
+pub mod user_token;
 
 pub use code::{
     peek, Channel, Claims, CodeError, MintError, ReferralCode, ReferrerId, UnverifiedClaims,
@@ -28,3 +30,5 @@ pub use share::{
     referral_url, share_action, LinkOptions, ShareAction, ShareError, ShareMessage, Utm,
 };
 pub use template::{MessageVars, Template, TemplateError};
+#[cfg(feature = "signing")]
+pub use user_token::{UserTokenClaims, UserTokenError, UserTokenPolicy, UserTokenRequest};

@@ -42,6 +42,7 @@ fn customer_program() -> Program {
         }),
         hold_days: 30,
         clawback_days: 90,
+        currency: None,
     }
 }
 
@@ -309,6 +310,7 @@ fn partner_revenue_share_and_employee_bonus() {
         cap: None,
         hold_days: 0,
         clawback_days: 0,
+        currency: None,
     };
     partner.validate().unwrap();
     let mut ledger = Ledger::new();
@@ -375,6 +377,7 @@ fn partner_revenue_share_and_employee_bonus() {
         cap: None,
         hold_days: 60,
         clawback_days: 180,
+        currency: None,
     };
     employee.validate().unwrap();
     let mut ledger = Ledger::new();

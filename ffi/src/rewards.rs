@@ -209,6 +209,7 @@ impl From<Program> for core_::Program {
             }),
             hold_days: p.hold_days,
             clawback_days: p.clawback_days,
+            currency: None,
         }
     }
 }

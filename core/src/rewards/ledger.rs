@@ -657,6 +657,16 @@ impl Ledger {
                 if amount.amount_minor <= 0 {
                     return Err(LedgerError::InvalidEvent("payment amount must be positive"));
                 }
+                if let Some(expected) = &program.currency {
+                    for money in std::iter::once(amount).chain(acv) {
+                        if money.currency != *expected {
+                            return Err(LedgerError::CurrencyMismatch {
+                                expected: expected.clone(),
+                                found: money.currency.clone(),
+                            });
+                        }
+                    }
+                }
                 let referral = self.referral_mut(referral_id)?;
                 referral.payments += 1;
                 if let Some(acv) = acv {

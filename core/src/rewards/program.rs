@@ -138,6 +138,11 @@ pub struct Program {
     /// A churn within this many days of qualifying reverses the rewards.
     #[serde(default)]
     pub clawback_days: u32,
+    /// The currency the host bills in (ISO 4217). When set, a payment in
+    /// any other currency is refused (`currency_mismatch`): amounts in
+    /// different currencies cannot be compared or shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -256,6 +261,14 @@ fn check_rule(field: &str, rule: &RewardRule, kind: ProgramKind) -> Result<(), P
 
 impl Program {
     pub fn validate(&self) -> Result<(), ProgramError> {
+        if let Some(currency) = &self.currency {
+            if !valid_currency(currency) {
+                return err(
+                    "currency",
+                    "must be a three-letter upper-case ISO 4217 code",
+                );
+            }
+        }
         check_rule("referrer_reward", &self.referrer_reward, self.kind)?;
         if let Some(friend) = &self.friend_reward {
             // The friend is a new customer: product value only.

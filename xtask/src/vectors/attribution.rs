@@ -270,6 +270,7 @@ pub fn rewards() -> Result<Value, String> {
         }),
         hold_days: 30,
         clawback_days: 90,
+        currency: None,
     };
     program.validate().map_err(|e| e.to_string())?;
     let attributed = |id: &str, referrer: &str, review: bool, at: u64| LedgerEvent::Attributed {

@@ -1,146 +1,174 @@
-//! `cargo run -p referral-server`: the reference backend on 127.0.0.1.
+//! `referral-server`: the reference referral service.
 //!
-//! Environment: `DATABASE_URL` (default: SQLite in `$DATA_DIR/referral.db`),
-//! `DATA_DIR` (default `./data`), `PORT` (default 8080),
-//! `REFERRAL_SIGNING_KEY_HEX` / `REFERRAL_SESSION_KEY_HEX` /
-//! `REFERRAL_WEBHOOK_SECRET_HEX` (default: generated once into
-//! `$DATA_DIR/secrets.json`, never sent to a browser).
+//! `referral-server [serve]` serves; `create-admin`, `create-api-key` and
+//! `revoke-api-key` manage access. Every setting is a flag or an
+//! environment variable (`referral-server serve --help`).
 
-use std::path::PathBuf;
+use clap::Parser;
+use referral_server::config::{Cli, Command, Common, ServeArgs};
+use referral_server::{app, auth, demo, server, AppState, Clock, Db, Secrets, Settings};
+use tracing_subscriber::EnvFilter;
 
-use referral_core::attribution::AttributionPolicy;
-use referral_core::rewards::{Money, Program, ProgramKind, QualifyingEvent, RewardRule};
-use referral_core::{Keyring, Verifier, VerifyPolicy};
-use referral_server::{app, connect, Clock, Config};
-
-fn secret(env: &str, file: &serde_json::Value) -> Result<Vec<u8>, String> {
-    let hex_text = std::env::var(env)
-        .ok()
-        .or_else(|| file[env].as_str().map(str::to_owned))
-        .ok_or(format!("{env} missing"))?;
-    let bytes = hex::decode(hex_text.trim()).map_err(|e| format!("{env}: {e}"))?;
-    if bytes.len() < 32 {
-        return Err(format!("{env} must be at least 32 bytes"));
-    }
-    Ok(bytes)
+fn now() -> u64 {
+    Clock::default().now()
 }
 
-fn load_or_create_secrets(data: &std::path::Path) -> Result<serde_json::Value, String> {
-    let path = data.join("secrets.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()));
+async fn open(common: &Common) -> Result<Db, String> {
+    std::fs::create_dir_all(&common.data_dir)
+        .map_err(|e| format!("{}: {e}", common.data_dir.display()))?;
+    Db::connect(&common.database_url())
+        .await
+        .map_err(|e| format!("database: {e}"))
+}
+
+fn read_password() -> Result<String, String> {
+    if let Ok(p) = std::env::var("REFERRAL_ADMIN_PASSWORD") {
+        return Ok(p);
     }
-    let mut fresh = serde_json::Map::new();
-    for name in [
-        "REFERRAL_SIGNING_KEY_HEX",
-        "REFERRAL_SESSION_KEY_HEX",
-        "REFERRAL_WEBHOOK_SECRET_HEX",
-    ] {
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes).map_err(|e| e.to_string())?;
-        fresh.insert(
-            name.to_owned(),
-            serde_json::Value::String(hex::encode(bytes)),
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn create_admin(db: &Db, email: &str, password: &str) -> Result<(), String> {
+    let email = email.trim().to_ascii_lowercase();
+    referral_core::fraud::email_domain(&email).map_err(|e| format!("email: {e}"))?;
+    auth::check_new_password(password).map_err(|e| e.message)?;
+    let hash = auth::hash_password(password).map_err(|e| e.message)?;
+    let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+    referral_server::store::access::insert_admin(&mut conn, &email, &hash, now())
+        .await
+        .map_err(|e| match referral_server::error::unique_violation(&e) {
+            Some(_) => format!("an admin {email} exists already"),
+            None => e.to_string(),
+        })
+}
+
+async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
+    let secrets = Secrets::load(&{
+        std::fs::create_dir_all(&common.data_dir).map_err(|e| e.to_string())?;
+        common.data_dir.clone()
+    })?;
+    let mut settings = Settings::new(args, &secrets)?;
+    let db = open(common).await?;
+    let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+    let admins = referral_server::store::access::admin_count(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(conn);
+    // The first admin: from the environment, or (demo only) generated.
+    if admins == 0 {
+        if let (Ok(email), Ok(password)) = (
+            std::env::var("REFERRAL_ADMIN_EMAIL"),
+            std::env::var("REFERRAL_ADMIN_PASSWORD"),
+        ) {
+            create_admin(&db, &email, &password).await?;
+            println!("created admin {email}");
+        } else if args.demo {
+            let password = hex::encode(referral_server::store::random_bytes::<12>());
+            create_admin(&db, "admin@acme.example", &password).await?;
+            let path = common.data_dir.join("demo-admin.txt");
+            referral_server::settings::write_private(
+                &path,
+                &format!("admin@acme.example {password}\n"),
+            )?;
+            println!(
+                "demo admin: admin@acme.example / {password} (also in {})",
+                path.display()
+            );
+        } else {
+            println!("no admin yet: run `referral-server create-admin --email …` or set REFERRAL_ADMIN_EMAIL and REFERRAL_ADMIN_PASSWORD");
+        }
+    }
+    if args.demo {
+        settings.demo_api_key = Some(
+            demo::provision_api_key(&db, now())
+                .await
+                .map_err(|e| e.to_string())?,
         );
     }
-    let value = serde_json::Value::Object(fresh);
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(value)
-}
-
-/// The demo's program: $50 account credit for the referrer and a free month
-/// for the friend, on the friend's first payment, held 30 days, clawed back
-/// on churn within 90.
-pub fn demo_program() -> Program {
-    Program {
-        id: 1,
-        kind: ProgramKind::Customer,
-        qualifying_event: QualifyingEvent::FirstPayment,
-        referrer_reward: RewardRule::AccountCredit {
-            amount: Money::new(5_000, "USD"),
+    let public_url = settings.public_url.clone();
+    let state = AppState::new(db.clone(), settings, Clock::default());
+    let listener = tokio::net::TcpListener::bind(args.address())
+        .await
+        .map_err(|e| format!("{}: {e}", args.address()))?;
+    println!(
+        "referral-server on http://{} ({}, public URL {public_url}{})",
+        args.address(),
+        match db.backend {
+            referral_server::store::Backend::Sqlite => "SQLite",
+            referral_server::store::Backend::Postgres => "PostgreSQL",
         },
-        friend_reward: Some(RewardRule::FreeMonths { months: 1 }),
-        tiers: vec![],
-        cap: None,
-        hold_days: 30,
-        clawback_days: 90,
-    }
+        if args.demo { ", demo mode" } else { "" }
+    );
+    server::serve(
+        listener,
+        app(state),
+        server::Limits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+            max_connections: args.max_connections,
+        },
+        server::shutdown_signal(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let data = PathBuf::from(std::env::var("DATA_DIR").unwrap_or_else(|_| "data".to_owned()));
-    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let secrets = load_or_create_secrets(&data)?;
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", data.join("referral.db").display()));
-    let pool = connect(&url).await.map_err(|e| format!("database: {e}"))?;
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
-    let verifier = Verifier::new(
-        Keyring::new(1, &secret("REFERRAL_SIGNING_KEY_HEX", &secrets)?)
-            .map_err(|e| e.to_string())?,
-        VerifyPolicy {
-            program_id: 1,
-            max_age_secs: 365 * 86_400,
-            max_clock_skew_secs: 300,
-        },
-    );
-    let program = demo_program();
-    program.validate().map_err(|e| e.to_string())?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut nudge =
-        referral_core::nudge::NudgeConfig::from_toml(include_str!("../../nudge/config.toml"))
-            .map_err(|e| e.to_string())?;
-    // The demo's users are minutes old and must not land in the holdout.
-    nudge.eligibility.min_account_age = referral_core::nudge::Span::ZERO;
-    nudge.experiment = None;
-    let config = Config {
-        nudge_config_json: serde_json::to_string(&nudge).map_err(|e| e.to_string())?,
-        web_dir: std::env::var("WEB_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("web")),
-        pkg_dir: std::env::var("PKG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("../../target/npm/widget")),
-        demo: std::env::var("DEMO").map(|v| v != "0").unwrap_or(true),
-        verifier,
-        program,
-        // More than 10 rewards in a month sends a referral to review.
-        policy: AttributionPolicy {
-            max_rewards_per_month: 10,
-            ..AttributionPolicy::default()
-        },
-        link_base: format!("http://127.0.0.1:{port}/r"),
-        session_secret: secret("REFERRAL_SESSION_KEY_HEX", &secrets)?,
-        webhook_secret: secret("REFERRAL_WEBHOOK_SECRET_HEX", &secrets)?,
-        rate_per_minute: std::env::var("RATE_PER_MINUTE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10),
-        rate_burst: std::env::var("RATE_BURST")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(20),
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "referral-server on http://127.0.0.1:{port} ({})",
-        if url.starts_with("sqlite") {
-            "SQLite"
-        } else {
-            "PostgreSQL"
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(&cli.common, &ServeArgs::parse_from(["serve"])).await,
+        Some(Command::Serve(args)) => serve(&cli.common, &args).await,
+        Some(Command::CreateAdmin { email }) => {
+            let db = open(&cli.common).await?;
+            create_admin(&db, &email, &read_password()?).await?;
+            println!("created admin {email}");
+            Ok(())
         }
-    );
-    axum::serve(listener, app(pool, config, Clock::default()))
-        .await
-        .map_err(|e| e.to_string())
+        Some(Command::CreateApiKey { name }) => {
+            let db = open(&cli.common).await?;
+            let state = AppState::new(
+                db,
+                Settings::new(&ServeArgs::parse_from(["serve"]), &Secrets::random())?,
+                Clock::default(),
+            );
+            let created = referral_server::routes::admin::create_api_key(&state, &name)
+                .await
+                .map_err(|e| e.message)?;
+            println!("{}", created.key);
+            eprintln!(
+                "API key {} ({}) created; it is shown only this once",
+                created.id, created.name
+            );
+            Ok(())
+        }
+        Some(Command::RevokeApiKey { id }) => {
+            let db = open(&cli.common).await?;
+            let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+            let id = id
+                .trim_start_matches("rk_")
+                .split('_')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if referral_server::store::access::revoke_api_key(&mut conn, &id, now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                Err(format!("no live API key {id}"))
+            }
+        }
+    }
 }

@@ -1,0 +1,201 @@
+//! Typed configuration, from flags and the environment (clap). Malformed
+//! values are refused at start; every default is the safe one.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "referral-server",
+    version,
+    about = "The reference referral service"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the service (the default).
+    Serve(Box<ServeArgs>),
+    /// Create an admin; the password is read from REFERRAL_ADMIN_PASSWORD
+    /// or, without it, from the first line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create an API key for a host's backend; prints it once.
+    CreateApiKey {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke an API key by id (`rk_<id>_…`).
+    RevokeApiKey { id: String },
+}
+
+/// What every command needs: where the data is.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Where SQLite's file and the generated secrets live.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; default: SQLite in DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+impl Common {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("referral.db").display()
+            )
+        })
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// `Secure` when PUBLIC_URL is https.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Parser, Debug, Clone)]
+pub struct ServeArgs {
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// The URL browsers reach the service at (links, Origin checks, the
+    /// user tokens' audience). Default: http://127.0.0.1:PORT.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Other origins allowed to call the browser API (repeatable).
+    #[arg(
+        long = "allowed-origin",
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose X-Forwarded-For is believed (addresses or CIDRs).
+    #[arg(long = "trusted-proxy", env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+    #[arg(long, env = "COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
+    pub cookie_secure: CookieSecure,
+    /// Where the host's signup page is: the referral landing redirects here.
+    #[arg(long, env = "SIGNUP_URL", default_value = "/signup")]
+    pub signup_url: String,
+    /// Turns on the demo SaaS host and its clock. Never in production.
+    #[arg(long, env = "DEMO", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+    /// Requests per minute per client: sign-in and token minting.
+    #[arg(long, env = "RATE_AUTH_PER_MINUTE", default_value_t = 10)]
+    pub rate_auth_per_minute: u32,
+    /// Requests per minute per client: signups and code lookups.
+    #[arg(long, env = "RATE_PER_MINUTE", default_value_t = 20)]
+    pub rate_per_minute: u32,
+    /// Requests per minute per client: event uploads.
+    #[arg(long, env = "RATE_EVENTS_PER_MINUTE", default_value_t = 600)]
+    pub rate_events_per_minute: u32,
+    /// Requests per minute per API key on the server API.
+    #[arg(long, env = "RATE_API_PER_MINUTE", default_value_t = 6000)]
+    pub rate_api_per_minute: u32,
+    /// A connection that has not sent a full request head within this many
+    /// seconds (idle keep-alive included) is closed.
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Whole-request limit, body included.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Admin and demo sessions end this many hours after sign-in.
+    #[arg(long, env = "SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u64,
+    /// Lifetime of user tokens the demo host mints (the host's choice).
+    #[arg(long, env = "USER_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub user_token_ttl_secs: u64,
+}
+
+impl ServeArgs {
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    pub fn public_url(&self) -> Result<String, String> {
+        let url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port));
+        let url = url.trim_end_matches('/').to_owned();
+        if origin_of(&url).is_none() {
+            return Err(format!("PUBLIC_URL {url:?} must be an http(s) URL"));
+        }
+        Ok(url)
+    }
+
+    pub fn cookie_secure(&self) -> Result<bool, String> {
+        Ok(match self.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => self.public_url()?.starts_with("https://"),
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.public_url()?;
+        for origin in &self.allowed_origins {
+            if origin_of(origin).as_deref() != Some(origin.trim_end_matches('/')) {
+                return Err(format!("ALLOWED_ORIGINS: {origin:?} is not an origin"));
+            }
+        }
+        for (name, value) in [
+            ("RATE_AUTH_PER_MINUTE", self.rate_auth_per_minute),
+            ("RATE_PER_MINUTE", self.rate_per_minute),
+            ("RATE_EVENTS_PER_MINUTE", self.rate_events_per_minute),
+            ("RATE_API_PER_MINUTE", self.rate_api_per_minute),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.header_timeout_secs == 0 || self.request_timeout_secs == 0 {
+            return Err("timeouts must be at least 1 second".into());
+        }
+        if self.max_connections == 0 || self.session_hours == 0 {
+            return Err("MAX_CONNECTIONS and SESSION_HOURS must be at least 1".into());
+        }
+        if !self.signup_url.starts_with('/') && origin_of(&self.signup_url).is_none() {
+            return Err("SIGNUP_URL must be a path or an http(s) URL".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs::parse_from(["serve"])
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    if host.is_empty() || host.contains('@') || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{host}"))
+}

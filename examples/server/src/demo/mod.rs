@@ -1,0 +1,328 @@
+//! The demo SaaS host ("Acme Analytics"), mounted only with `--demo`. It
+//! is a host like any other: its own accounts and sign-in (Argon2id
+//! passwords, server-side sessions), and it uses the referral service
+//! exactly as the README tells a customer: the server API with an API key
+//! (here called in-process through the same router, so every check is the
+//! same), user tokens minted with core for its signed-in users, and the
+//! widget in its pages. Its clock button exists only here.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use referral_core::UserTokenRequest;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+
+use crate::auth::{self, cookie};
+use crate::error::{unique_violation, ApiError, ApiResult, Json};
+use crate::rate_limit::Group;
+use crate::routes::assets::serve_from;
+use crate::routes::referrer::REF_COOKIE;
+use crate::store::{access, random_id, Db};
+use crate::AppState;
+
+pub const DEMO_COOKIE: &str = "demo_session";
+const DEMO_SESSION: &str = "demo";
+const DEMO_KEY_NAME: &str = "demo host";
+
+#[derive(Clone)]
+pub struct Demo {
+    app: AppState,
+    /// The service, called in-process with the demo host's API key.
+    service: Router,
+    api_key: String,
+}
+
+/// A fresh API key for the demo host (earlier ones are revoked).
+pub async fn provision_api_key(db: &Db, now: u64) -> Result<String, sqlx::Error> {
+    let (key, id, hash) = auth::new_api_key();
+    let mut tx = db.begin().await?;
+    access::revoke_api_keys_named(&mut tx, DEMO_KEY_NAME, now).await?;
+    access::insert_api_key(&mut tx, &id, DEMO_KEY_NAME, &hash, now).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+pub fn router(app: AppState, service: Router, api_key: String) -> Router {
+    let demo = Demo {
+        app: app.clone(),
+        service,
+        api_key,
+    };
+    let limited_auth = Router::new()
+        .route("/demo/api/accounts", post(create_account))
+        .route("/demo/api/session", post(sign_in))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (app.clone(), Group::Auth),
+            crate::rate_limit::limit,
+        ));
+    let limited_tokens = Router::new().route("/demo/api/me", get(me)).route_layer(
+        axum::middleware::from_fn_with_state((app, Group::Lookups), crate::rate_limit::limit),
+    );
+    Router::new()
+        .route("/", get(|d: State<Demo>| page(d, "index.html")))
+        .route("/signup", get(|d: State<Demo>| page(d, "signup.html")))
+        .route("/demo/api/session", axum::routing::delete(sign_out))
+        .route("/demo/api/advance-time", post(advance_time))
+        .merge(limited_auth)
+        .merge(limited_tokens)
+        .with_state(demo)
+}
+
+async fn page(State(demo): State<Demo>, name: &str) -> Response {
+    serve_from(&demo.app.settings.web_dir, name).await
+}
+
+impl Demo {
+    /// One server API call, as a host's backend makes it.
+    async fn call<T: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &T,
+        idempotency_key: Option<&str>,
+    ) -> ApiResult<(StatusCode, serde_json::Value)> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.api_key))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let request = request
+            .body(Body::from(
+                serde_json::to_vec(body).map_err(ApiError::internal)?,
+            ))
+            .map_err(ApiError::internal)?;
+        let response = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(ApiError::internal)?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .map_err(ApiError::internal)?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status, value))
+    }
+}
+
+/// `anna.lind@…` → `Anna Lind`: the demo has no profile names.
+pub fn display_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    local
+        .split(['.', '_', '-', '+'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    email: String,
+    password: String,
+    #[serde(default)]
+    company_domain: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    captured_at: Option<u64>,
+    #[serde(default)]
+    typed_code: Option<String>,
+    #[serde(default = "yes")]
+    share_name: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize)]
+struct AccountCreated {
+    user_id: String,
+    /// The service's attribution reason.
+    reason: String,
+}
+
+/// Sign-up on the demo host: its own account, then the service's signup.
+async fn create_account(
+    State(demo): State<Demo>,
+    headers: HeaderMap,
+    Json(body): Json<NewAccount>,
+) -> ApiResult<Response> {
+    auth::check_origin(&demo.app, &headers)?;
+    auth::check_new_password(&body.password)?;
+    let email = body.email.trim().to_ascii_lowercase();
+    referral_core::fraud::email_domain(&email)
+        .map_err(|e| ApiError::bad("invalid_email", e.to_string()))?;
+    let password = body.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)??;
+    let user_id = random_id("demo");
+    let mut conn = demo.app.db.pool.acquire().await?;
+    access::insert_demo_user(&mut conn, &user_id, &email, &hash, demo.app.clock.now())
+        .await
+        .map_err(|e| match unique_violation(&e).as_deref() {
+            Some("demo_users_email_key") => {
+                ApiError::conflict("email_taken", "an account with this email exists; sign in")
+            }
+            _ => e.into(),
+        })?;
+    drop(conn);
+    // The host tells the service, with what the landing and the page
+    // captured; the idempotency key makes a retry safe.
+    let signup = serde_json::json!({
+        "user_id": user_id,
+        "email": email,
+        "display_name": display_name(&email),
+        "share_name": body.share_name,
+        "company_domain": body.company_domain.filter(|d| !d.trim().is_empty()),
+        "ref_cookie": cookie(&headers, REF_COOKIE),
+        "code": body.code,
+        "captured_at": body.captured_at,
+        "typed_code": body.typed_code.filter(|c| !c.trim().is_empty()),
+    });
+    let (status, answer) = demo
+        .call(
+            Method::POST,
+            "/api/v1/signups",
+            &signup,
+            Some(&format!("signup-{user_id}")),
+        )
+        .await?;
+    if !status.is_success() {
+        tracing::warn!(%status, "service signup failed");
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "referral_service",
+            "the referral service refused the signup",
+        ));
+    }
+    let session = auth::create_session(&demo.app, DEMO_COOKIE, DEMO_SESSION, &user_id).await?;
+    let reason = answer["reason"].as_str().unwrap_or_default().to_owned();
+    Ok((
+        [(header::SET_COOKIE, session.set_cookie)],
+        Json(AccountCreated { user_id, reason }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+async fn sign_in(
+    State(demo): State<Demo>,
+    headers: HeaderMap,
+    Json(body): Json<Credentials>,
+) -> ApiResult<Response> {
+    auth::check_origin(&demo.app, &headers)?;
+    let email = body.email.trim().to_ascii_lowercase();
+    let mut conn = demo.app.db.pool.acquire().await?;
+    let found = access::demo_user_by_email(&mut conn, &email).await?;
+    drop(conn);
+    let stored = found.as_ref().map(|(_, hash)| hash.clone());
+    let password = body.password;
+    let ok =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
+            .await
+            .map_err(ApiError::internal)?;
+    let (true, Some((user_id, _))) = (ok, found) else {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "wrong email or password",
+        ));
+    };
+    let session = auth::create_session(&demo.app, DEMO_COOKIE, DEMO_SESSION, &user_id).await?;
+    Ok((
+        [(header::SET_COOKIE, session.set_cookie)],
+        StatusCode::NO_CONTENT,
+    )
+        .into_response())
+}
+
+async fn sign_out(State(demo): State<Demo>, headers: HeaderMap) -> ApiResult<Response> {
+    auth::check_origin(&demo.app, &headers)?;
+    let clear = auth::end_session(&demo.app, &headers, DEMO_COOKIE).await?;
+    Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())
+}
+
+#[derive(Serialize)]
+struct Me {
+    user_id: String,
+    name: String,
+    /// For the widget: `Authorization: Bearer <user_token>` on the
+    /// service's browser API.
+    user_token: String,
+    expires_at: u64,
+}
+
+/// The signed-in demo user, with a fresh user token minted by core.
+async fn me(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Me>> {
+    let session = auth::session_from(&demo.app, &parts, DEMO_COOKIE, DEMO_SESSION).await?;
+    let mut conn = demo.app.db.pool.acquire().await?;
+    let email = access::demo_user_email(&mut conn, &session.subject)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("not_signed_in", "sign in first"))?;
+    let settings = &demo.app.settings;
+    let now = demo.app.clock.now();
+    let ttl = settings.user_token_ttl_secs;
+    let user_token = settings
+        .user_tokens
+        .mint_user_token(
+            &UserTokenRequest {
+                subject: session.subject.clone(),
+                audience: settings.public_url.clone(),
+                ttl_secs: ttl,
+            },
+            now,
+        )
+        .map_err(ApiError::internal)?;
+    Ok(Json(Me {
+        user_id: session.subject,
+        name: display_name(&email),
+        user_token,
+        expires_at: now + ttl,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    days: u64,
+}
+
+/// Moves the demo's clock (admins only, demo mode only): held rewards
+/// become payable without waiting 30 days.
+async fn advance_time(
+    State(demo): State<Demo>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    auth::session_from(&demo.app, &parts, auth::ADMIN_COOKIE, auth::ADMIN_SESSION).await?;
+    let body: Advance =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
+    if body.days > 3650 {
+        return Err(ApiError::bad("invalid_days", "at most 3650 days"));
+    }
+    demo.app.clock.advance(body.days * 86_400);
+    Ok(Json(serde_json::json!({ "now": demo.app.clock.now() })))
+}

@@ -1,0 +1,124 @@
+//! `POST /api/v1/me/events` (browser API): the widget's events, stored
+//! idempotently per user (an id is the browser's, unique for its user).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::User;
+use crate::error::{ApiError, ApiResult, Json};
+use crate::rate_limit::Group;
+use crate::store::people;
+use crate::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me/events", post(events))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::browser_write,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state, Group::Events),
+            crate::rate_limit::limit,
+        ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<IncomingEvent>,
+}
+
+/// The widget sends other details (surface, …) too; they are not stored.
+#[derive(Deserialize)]
+pub struct IncomingEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: u64,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub moment: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Accepted {
+    pub accepted: u32,
+    pub duplicates: u32,
+}
+
+const MAX_BATCH: usize = 500;
+
+fn short(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.len() > max || v.chars().any(char::is_control) => Err(ApiError::bad(
+            "invalid_event",
+            format!("{field}: at most {max} characters, no control characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    User(user): User,
+    Json(batch): Json<EventBatch>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    if batch.events.len() > MAX_BATCH {
+        return Err(ApiError::bad(
+            "batch_too_large",
+            "at most 500 events a batch",
+        ));
+    }
+    for e in &batch.events {
+        if e.id.is_empty() || e.kind.is_empty() {
+            return Err(ApiError::bad("invalid_event", "id and type are required"));
+        }
+        short("id", Some(&e.id), 64)?;
+        short("type", Some(&e.kind), 32)?;
+        short("channel", e.channel.as_deref(), 32)?;
+        short("moment", e.moment.as_deref(), 64)?;
+        if e.at > i64::MAX as u64 {
+            return Err(ApiError::bad(
+                "invalid_event",
+                "at: seconds since the epoch",
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let (mut accepted, mut duplicates) = (0, 0);
+    let mut tx = state.db.begin().await?;
+    for e in &batch.events {
+        let stored = people::insert_event(
+            &mut tx,
+            &people::NewEvent {
+                user_id: &user.subject,
+                id: &e.id,
+                kind: &e.kind,
+                channel: e.channel.as_deref(),
+                moment: e.moment.as_deref(),
+                at: e.at,
+                received_at: now,
+            },
+        )
+        .await?;
+        if stored {
+            accepted += 1;
+        } else {
+            duplicates += 1;
+        }
+    }
+    // Acknowledged only once committed: an acknowledged event is durable.
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            accepted,
+            duplicates,
+        }),
+    ))
+}

@@ -1,0 +1,329 @@
+//! `POST /api/v1/signups` (server API): the host reports that one of its
+//! users signed up, with whatever referral it captured; core attributes,
+//! and the user, the referral and the ledger record are written in one
+//! transaction (all or nothing, also under `kill -9`). An
+//! `Idempotency-Key` makes a retry return the first answer.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use referral_core::attribution::{
+    attribute, Attribution, CaptureMethod, CapturedReferral, KnownPeople, ReferrerInfo, Signup,
+};
+use referral_core::rewards::{program::year_month, LedgerEvent, Side};
+use referral_core::{peek, ReferrerId};
+use serde::{Deserialize, Serialize};
+
+use super::users::{check_display_name, check_external_id, email_facts};
+use crate::auth::ApiKey;
+use crate::error::{unique_violation, ApiError, ApiResult, Json};
+use crate::store::{access, ledger, people, random_id, sha256_hex};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/signups", post(signup))
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// The host's id for the new user.
+    pub user_id: String,
+    pub email: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub share_name: bool,
+    /// The company domain the person stated, if the host asks. It can only
+    /// add a same-company flag (core checks the email's domain too).
+    #[serde(default)]
+    pub company_domain: Option<String>,
+    /// The `referral_ref` cookie's value as the landing set it (`code.time`).
+    #[serde(default)]
+    pub ref_cookie: Option<String>,
+    /// A code the page captured (`getCapturedReferral()`), and when.
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub captured_at: Option<u64>,
+    /// A code the person typed.
+    #[serde(default)]
+    pub typed_code: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SignupResponse {
+    pub user_id: String,
+    pub referral_id: String,
+    /// Core's reason: `attributed`, `no_referral`, `self_referral`, …
+    pub reason: &'static str,
+    pub attribution: Attribution,
+}
+
+const MAX_CODE_LEN: usize = 256;
+
+fn captures(body: &SignupRequest, now: u64) -> Vec<CapturedReferral> {
+    let mut captures = Vec::new();
+    let short = |c: &&String| !c.is_empty() && c.len() <= MAX_CODE_LEN;
+    if let Some((code, at)) = body
+        .ref_cookie
+        .as_ref()
+        .filter(short)
+        .and_then(|v| v.rsplit_once('.'))
+    {
+        captures.push(CapturedReferral {
+            code: code.to_owned(),
+            captured_at: at.parse::<u64>().unwrap_or(now).min(now),
+            method: CaptureMethod::Link,
+        });
+    }
+    if let Some(code) = body.code.as_ref().filter(short) {
+        captures.push(CapturedReferral {
+            code: code.clone(),
+            captured_at: body.captured_at.unwrap_or(now).min(now),
+            method: CaptureMethod::Link,
+        });
+    }
+    if let Some(code) = body.typed_code.as_ref().filter(short) {
+        captures.push(CapturedReferral {
+            code: code.clone(),
+            captured_at: now,
+            method: CaptureMethod::TypedCode,
+        });
+    }
+    captures
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| ApiError::bad("invalid_idempotency_key", "1 to 200 visible characters"))?;
+    Ok(Some(key.to_owned()))
+}
+
+fn replay(stored: access::StoredResponse, request_hash: &str) -> ApiResult<Response> {
+    if stored.request_hash != request_hash {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+        ));
+    }
+    let status = StatusCode::from_u16(stored.status).map_err(ApiError::internal)?;
+    Ok((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        [("idempotent-replayed", "true")],
+        stored.body,
+    )
+        .into_response())
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    key: ApiKey,
+    headers: HeaderMap,
+    Json(body): Json<SignupRequest>,
+) -> ApiResult<Response> {
+    check_external_id(&body.user_id)?;
+    let display_name = check_display_name(body.display_name.as_deref())?;
+    let (email, normalized, email_domain) = email_facts(&body.email)?;
+    if body.company_domain.as_ref().is_some_and(|d| d.len() > 253) {
+        return Err(ApiError::bad(
+            "invalid_company_domain",
+            "at most 253 characters",
+        ));
+    }
+    let idempotency = idempotency_key(&headers)?;
+    let request_hash = sha256_hex(&serde_json::to_vec(&body).map_err(ApiError::internal)?);
+    let now = state.clock.now();
+
+    let mut tx = state.db.begin().await?;
+    state.db.lock_ledger(&mut tx).await?;
+    if let Some(k) = &idempotency {
+        if let Some(stored) = access::idempotent_response(&mut tx, &key.id, k).await? {
+            return replay(stored, &request_hash);
+        }
+    }
+    let new_user = people::NewUser {
+        external_id: &body.user_id,
+        email: &email,
+        normalized_email: &normalized,
+        email_domain: &email_domain,
+        display_name: display_name.as_deref(),
+        share_name: body.share_name,
+        created_at: now,
+    };
+    // The host may have registered the user before (PUT /api/v1/users).
+    match people::user_by_external(&mut tx, &body.user_id).await? {
+        Some(_) => people::update_user(&mut tx, &new_user).await?,
+        None => {
+            people::insert_user(&mut tx, &new_user)
+                .await
+                .map_err(conflict_of)?;
+        }
+    }
+
+    // Who could the referrers be? What the codes name, with the rewards
+    // each earned this calendar month (for the velocity check).
+    let captures = captures(&body, now);
+    let mut ledger = ledger::replay(&mut tx, &state.settings.program)
+        .await
+        .map_err(ApiError::internal)?;
+    let this_month = year_month(now);
+    let verifier = &state.settings.verifier;
+    let mut referrers = Vec::new();
+    for capture in &captures {
+        let numeric = if capture.method == CaptureMethod::TypedCode {
+            verifier
+                .keyring
+                .verify_typed_code(&capture.code, verifier.policy.program_id)
+                .ok()
+                .map(|t| t.referrer)
+        } else {
+            // Only to find the candidate; core verifies every code.
+            peek(&capture.code)
+                .ok()
+                .and_then(|c| match c.unverified().referrer {
+                    ReferrerId::Numeric(n) => Some(n),
+                    ReferrerId::Opaque(_) => None,
+                })
+        };
+        let Some(numeric) = numeric.and_then(|n| i64::try_from(n).ok()) else {
+            continue;
+        };
+        if let Some(user) = people::user_by_numeric(&mut tx, numeric).await? {
+            let rewards_this_month = ledger
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.beneficiary == user.external_id
+                        && e.side == Side::Referrer
+                        && e.reversal.is_none()
+                        && year_month(e.created_at) == this_month
+                })
+                .count() as u32;
+            referrers.push(ReferrerInfo {
+                referrer: ReferrerId::Numeric(numeric as u64),
+                rewards_this_month,
+                email_domain: referral_core::fraud::email_domain(&user.email).unwrap_or_default(),
+                account_id: user.external_id,
+                network_prefix_hash: None,
+                referred_by_account: user.referred_by,
+            });
+        }
+    }
+    let duplicate = people::other_user_with_email(&mut tx, &normalized, &body.user_id).await?;
+    let outcome = attribute(
+        verifier,
+        &state.settings.policy,
+        &captures,
+        &Signup {
+            account_id: body.user_id.clone(),
+            email: email.clone(),
+            company_domain: body.company_domain.clone(),
+            at: now,
+            network_prefix_hash: None,
+        },
+        &referrers,
+        &KnownPeople {
+            account_with_same_normalized_email: duplicate,
+        },
+    );
+    let referral_id = random_id("ref");
+    let attributed = match &outcome {
+        Attribution::Attributed(a) => Some(a),
+        Attribution::NotAttributed { .. } => None,
+    };
+    let flags = attributed
+        .map(|a| serde_json::to_string(&a.flags))
+        .transpose()
+        .map_err(ApiError::internal)?
+        .unwrap_or_else(|| "[]".to_owned());
+    let channel = attributed.and_then(|a| a.channel.map(|c| c.as_str()));
+    people::insert_referral(
+        &mut tx,
+        &people::NewReferral {
+            id: &referral_id,
+            friend_account: &body.user_id,
+            referrer_account: attributed.map(|a| a.referrer_account.as_str()),
+            code: attributed.map(|a| a.code.as_str()),
+            channel,
+            outcome: outcome.reason(),
+            review: attributed.is_some_and(|a| a.review),
+            flags: &flags,
+            created_at: now,
+        },
+    )
+    .await
+    .map_err(conflict_of)?;
+    if let Some(a) = attributed {
+        people::set_referred_by(&mut tx, &body.user_id, &a.referrer_account).await?;
+        let event = LedgerEvent::Attributed {
+            event_id: format!("attr:{referral_id}"),
+            referral_id: referral_id.clone(),
+            referrer_account: a.referrer_account.clone(),
+            friend_account: body.user_id.clone(),
+            review: a.review,
+            at: now,
+        };
+        ledger::append(&mut tx, &mut ledger, &state.settings.program, &event, now)
+            .await
+            .map_err(|e| match e {
+                ledger::LedgerStoreError::Refused(e) => {
+                    ApiError::unprocessable(e.reason(), e.to_string())
+                }
+                other => ApiError::internal(other),
+            })?;
+    }
+    let response = SignupResponse {
+        user_id: body.user_id.clone(),
+        referral_id,
+        reason: outcome.reason(),
+        attribution: outcome,
+    };
+    let text = serde_json::to_string(&response).map_err(ApiError::internal)?;
+    if let Some(k) = &idempotency {
+        access::store_response(
+            &mut tx,
+            &key.id,
+            k,
+            &access::StoredResponse {
+                request_hash: request_hash.clone(),
+                status: 200,
+                body: text.clone(),
+            },
+            now,
+        )
+        .await
+        .map_err(conflict_of)?;
+    }
+    tx.commit().await.map_err(conflict_of)?;
+    tracing::info!(user = %body.user_id, reason = response.reason, "signup");
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response())
+}
+
+/// A unique violation named by its constraint; anything else is internal.
+fn conflict_of(e: sqlx::Error) -> ApiError {
+    match unique_violation(&e).as_deref() {
+        Some("referrals_friend_account_key" | "users_external_id_key") => ApiError::conflict(
+            "already_signed_up",
+            "this user's signup was already reported",
+        ),
+        Some(name) if name.starts_with("idempotency_keys") => ApiError::conflict(
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is being answered; retry to read its answer",
+        ),
+        _ => e.into(),
+    }
+}

@@ -1,0 +1,300 @@
+//! Users (by the host's id), referrals and widget events.
+
+use sqlx::{AnyConnection, Row};
+
+pub struct User {
+    pub numeric_id: i64,
+    pub external_id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub share_name: bool,
+    pub referred_by: Option<String>,
+}
+
+pub struct NewUser<'a> {
+    pub external_id: &'a str,
+    pub email: &'a str,
+    pub normalized_email: &'a str,
+    pub email_domain: &'a str,
+    pub display_name: Option<&'a str>,
+    pub share_name: bool,
+    pub created_at: u64,
+}
+
+fn user_from(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        numeric_id: row.try_get("numeric_id")?,
+        external_id: row.try_get("external_id")?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        share_name: row.try_get::<i64, _>("share_name")? != 0,
+        referred_by: row.try_get("referred_by")?,
+    })
+}
+
+const USER_COLUMNS: &str = "numeric_id, external_id, email, display_name, share_name, referred_by";
+
+pub async fn user_by_external(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE external_id = $1"
+    ))
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(user_from)
+    .transpose()
+}
+
+pub async fn user_by_numeric(
+    conn: &mut AnyConnection,
+    numeric_id: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE numeric_id = $1"
+    ))
+    .bind(numeric_id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(user_from)
+    .transpose()
+}
+
+/// Inserts a user; the numeric id comes from the database.
+pub async fn insert_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO users (external_id, email, normalized_email, email_domain, display_name, share_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING numeric_id")
+        .bind(user.external_id)
+        .bind(user.email)
+        .bind(user.normalized_email)
+        .bind(user.email_domain)
+        .bind(user.display_name)
+        .bind(i64::from(user.share_name))
+        .bind(user.created_at as i64)
+        .fetch_one(conn)
+        .await?
+        .try_get("numeric_id")
+}
+
+/// Updates what the host says of a known user.
+pub async fn update_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET email = $1, normalized_email = $2, email_domain = $3, display_name = $4, share_name = $5 WHERE external_id = $6")
+        .bind(user.email)
+        .bind(user.normalized_email)
+        .bind(user.email_domain)
+        .bind(user.display_name)
+        .bind(i64::from(user.share_name))
+        .bind(user.external_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_referred_by(
+    conn: &mut AnyConnection,
+    external_id: &str,
+    referrer: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET referred_by = $1 WHERE external_id = $2")
+        .bind(referrer)
+        .bind(external_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Another user with the same normalised email, if any.
+pub async fn other_user_with_email(
+    conn: &mut AnyConnection,
+    normalized_email: &str,
+    external_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT external_id FROM users WHERE normalized_email = $1 AND external_id <> $2 ORDER BY numeric_id LIMIT 1")
+        .bind(normalized_email)
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.try_get("external_id"))
+        .transpose()
+}
+
+pub struct NewReferral<'a> {
+    pub id: &'a str,
+    pub friend_account: &'a str,
+    pub referrer_account: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub outcome: &'a str,
+    pub review: bool,
+    pub flags: &'a str,
+    pub created_at: u64,
+}
+
+pub async fn insert_referral(
+    conn: &mut AnyConnection,
+    r: &NewReferral<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO referrals (id, friend_account, referrer_account, code, channel, outcome, review, flags, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(r.id)
+        .bind(r.friend_account)
+        .bind(r.referrer_account)
+        .bind(r.code)
+        .bind(r.channel)
+        .bind(r.outcome)
+        .bind(i64::from(r.review))
+        .bind(r.flags)
+        .bind(r.created_at as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The attributed referral of a friend, for billing events.
+pub async fn referral_of_friend(
+    conn: &mut AnyConnection,
+    friend: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id FROM referrals WHERE friend_account = $1 AND referrer_account IS NOT NULL",
+    )
+    .bind(friend)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| r.try_get("id"))
+    .transpose()
+}
+
+pub async fn count_referrals_by(
+    conn: &mut AnyConnection,
+    referrer: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM referrals WHERE referrer_account = $1")
+        .bind(referrer)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
+}
+
+pub struct ReviewItem {
+    pub referral_id: String,
+    pub friend: String,
+    pub referrer: Option<String>,
+    pub flags: String,
+}
+
+pub async fn review_queue(conn: &mut AnyConnection) -> Result<Vec<ReviewItem>, sqlx::Error> {
+    sqlx::query("SELECT id, friend_account, referrer_account, flags FROM referrals WHERE review = 1 ORDER BY created_at, id LIMIT 500")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ReviewItem {
+                referral_id: r.try_get("id")?,
+                friend: r.try_get("friend_account")?,
+                referrer: r.try_get("referrer_account")?,
+                flags: r.try_get("flags")?,
+            })
+        })
+        .collect()
+}
+
+pub struct SignupRow {
+    pub referrer: String,
+    pub channel: Option<String>,
+    pub at: u64,
+}
+
+pub async fn attributed_signups(conn: &mut AnyConnection) -> Result<Vec<SignupRow>, sqlx::Error> {
+    sqlx::query("SELECT referrer_account, channel, created_at FROM referrals WHERE referrer_account IS NOT NULL")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SignupRow {
+                referrer: r.try_get("referrer_account")?,
+                channel: r.try_get("channel")?,
+                at: r.try_get::<i64, _>("created_at")? as u64,
+            })
+        })
+        .collect()
+}
+
+pub async fn customers(conn: &mut AnyConnection) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    sqlx::query("SELECT external_id, created_at FROM users")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("external_id")?,
+                r.try_get::<i64, _>("created_at")? as u64,
+            ))
+        })
+        .collect()
+}
+
+pub struct NewEvent<'a> {
+    pub user_id: &'a str,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub channel: Option<&'a str>,
+    pub moment: Option<&'a str>,
+    pub at: u64,
+    pub received_at: u64,
+}
+
+/// True if stored, false if this user already sent an event with this id.
+pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("INSERT INTO events (user_id, id, type, channel, moment, at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, id) DO NOTHING")
+        .bind(e.user_id)
+        .bind(e.id)
+        .bind(e.kind)
+        .bind(e.channel)
+        .bind(e.moment)
+        .bind(e.at as i64)
+        .bind(e.received_at as i64)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count_events(
+    conn: &mut AnyConnection,
+    user: &str,
+    kind: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND type = $2")
+        .bind(user)
+        .bind(kind)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
+}
+
+pub struct FunnelRow {
+    pub user_id: String,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub moment: Option<String>,
+    pub at: u64,
+}
+
+pub async fn funnel_events(conn: &mut AnyConnection) -> Result<Vec<FunnelRow>, sqlx::Error> {
+    sqlx::query("SELECT user_id, type, channel, moment, at FROM events WHERE type IN ('impression', 'share', 'copy')")
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FunnelRow {
+                user_id: r.try_get("user_id")?,
+                kind: r.try_get("type")?,
+                channel: r.try_get("channel")?,
+                moment: r.try_get("moment")?,
+                at: r.try_get::<i64, _>("at")? as u64,
+            })
+        })
+        .collect()
+}

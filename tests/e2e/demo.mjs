@@ -1,6 +1,8 @@
 // The whole loop in a real browser against the real reference backend:
 // nudge → share → land → sign up → attributed → paid (held) → payable →
 // refunded (reversed) → funnel; a self-referral lands in the review queue.
+// The demo host signs its own users in and hands the widget a user token;
+// the admin needs its own sign-in.
 // Prints "N passed, M failed"; screenshots in tests/e2e/screenshots/.
 import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
@@ -17,9 +19,22 @@ await mkdir(shots, { recursive: true });
 const port = 20000 + Math.floor(Math.random() * 20000);
 const origin = `http://127.0.0.1:${port}`;
 const webhookSecret = randomBytes(32);
+const adminPassword = randomBytes(12).toString("hex");
+const password = "correct horse battery staple";
 const data = await mkdtemp(join(tmpdir(), "referral-demo-"));
 const server = spawn(process.env.SERVER_BIN || join(root, "target", "debug", "referral-server"), [], {
-  env: { ...process.env, PORT: String(port), DATA_DIR: data, REFERRAL_WEBHOOK_SECRET_HEX: webhookSecret.toString("hex"), DEMO: "1" },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    DATA_DIR: data,
+    REFERRAL_WEBHOOK_SECRET_HEX: webhookSecret.toString("hex"),
+    REFERRAL_ADMIN_EMAIL: "admin@acme.example",
+    REFERRAL_ADMIN_PASSWORD: adminPassword,
+    DEMO: "1",
+    // One test client makes every request from 127.0.0.1.
+    RATE_PER_MINUTE: "1000",
+    RATE_AUTH_PER_MINUTE: "100",
+  },
   stdio: ["ignore", "pipe", "inherit"],
 });
 await new Promise((resolve, reject) => {
@@ -50,7 +65,8 @@ function assert(condition, message) {
 async function until(page, fn, what, arg) {
   const end = Date.now() + 10000;
   for (;;) {
-    const value = await page.evaluate(fn, arg);
+    // A navigation can replace the page under us: try again.
+    const value = await page.evaluate(fn, arg).catch(() => null);
     if (value) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -61,16 +77,17 @@ async function signedIn(email) {
   const page = await context.newPage();
   await page.goto(`${origin}/`);
   await page.fill("#email", email);
-  await page.click("#signin-form button");
+  await page.fill("#password", password);
+  await page.click("#create-account");
   await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
   return page;
 }
 const nudgeVisible = (page) => page.evaluate(() => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden);
 async function webhook(event) {
   const body = JSON.stringify(event);
-  const t = Math.floor(Date.now() / 1000) + (globalThis.clockOffset || 0);
+  const t = Math.floor(Date.now() / 1000);
   const sig = createHmac("sha256", webhookSecret).update(`${t}.${body}`).digest("hex");
-  const res = await fetch(`${origin}/api/webhooks/billing`, { method: "POST", headers: { "content-type": "application/json", "referral-signature": `t=${t},v1=${sig}` }, body });
+  const res = await fetch(`${origin}/api/v1/webhooks/billing`, { method: "POST", headers: { "content-type": "application/json", "referral-signature": `t=${t},v1=${sig}` }, body });
   return res.json();
 }
 
@@ -122,8 +139,10 @@ await step("a friend opens the link, lands, browses, signs up and is attributed"
   assert(!friend.url().includes("ref="), "the code left the visible URL");
   await friend.screenshot({ path: join(shots, "demo-3-landing.png") });
   await friend.goto(`${origin}/admin`);
+  assert(friend.url() === `${origin}/admin/sign-in`, `an anonymous /admin went to ${friend.url()}`);
   await friend.goto(`${origin}/signup`);
   await friend.fill("#email", "bo@boco.example");
+  await friend.fill("#password", password);
   await friend.click("#signup-form button");
   const reason = await until(friend, () => document.getElementById("result").dataset.reason, "signup result");
   assert(reason === "attributed", reason);
@@ -134,12 +153,35 @@ await step("a self-referral from A's company lands in the review queue", async (
   const colleague = await (await browser.newContext()).newPage();
   await colleague.goto(link);
   await colleague.fill("#email", "carl@annaco.example");
+  await colleague.fill("#password", password);
+  // Stating another company cannot hide the shared email domain.
+  await colleague.fill("#company", "elsewhere.example");
   await colleague.click("#signup-form button");
   const reason = await until(colleague, () => document.getElementById("result").dataset.reason, "signup result");
   assert(reason === "attributed_for_review", reason);
   await colleague.context().close();
 });
-const stats = () => anna.evaluate(async () => (await (await fetch("/api/stats")).json()));
+// The widget's own calls: the browser API with the user token.
+const stats = () =>
+  anna.evaluate(async () => {
+    const { user_token } = await (await fetch("/demo/api/me")).json();
+    return (await fetch("/api/v1/me/stats", { headers: { authorization: `Bearer ${user_token}` } })).json();
+  });
+let admin;
+await step("the admin signs in (the app's users cannot)", async () => {
+  admin = await (await browser.newContext()).newPage();
+  await admin.goto(`${origin}/admin`);
+  assert(admin.url() === `${origin}/admin/sign-in`, admin.url());
+  await admin.fill("#email", "admin@acme.example");
+  await admin.fill("#password", "not the password");
+  await admin.click("#admin-signin button");
+  await until(admin, () => document.getElementById("error").dataset.error, "the refusal");
+  await admin.fill("#password", adminPassword);
+  await admin.click("#admin-signin button");
+  await until(admin, () => document.body.dataset.loaded === "true", "the admin page");
+  const anonymous = await anna.evaluate(async () => (await fetch("/api/admin/funnel")).status);
+  assert(anonymous === 401, `a signed-in app user read the admin API: ${anonymous}`);
+});
 await step("B's first payment (signed webhook) holds A's reward", async () => {
   const out = await webhook({ id: "evt_pay_1", type: "payment", account_id: boAccount, amount_minor: 9900, currency: "USD" });
   assert(out.outcome === "rewarded", JSON.stringify(out));
@@ -147,8 +189,8 @@ await step("B's first payment (signed webhook) holds A's reward", async () => {
   assert(s.entries.length === 1 && s.entries[0].status === "held", JSON.stringify(s));
 });
 await step("past the hold the reward is payable", async () => {
-  await anna.evaluate(async () => fetch("/api/demo/advance-time", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ days: 31 }) }));
-  globalThis.clockOffset = 31 * 86400;
+  await admin.click("#advance");
+  await until(admin, () => document.getElementById("clock").textContent, "the demo clock");
   const s = await stats();
   assert(s.entries[0].status === "payable", JSON.stringify(s));
 });
@@ -159,13 +201,27 @@ await step("a refund webhook reverses it", async () => {
   assert(s.entries[0].status === "reversed", JSON.stringify(s));
 });
 await step("the admin page shows the funnel and the review queue", async () => {
-  await anna.goto(`${origin}/admin`);
-  await until(anna, () => document.body.dataset.loaded === "true", "the admin page");
-  const signups = await anna.textContent('text[data-stage="signup"]');
-  const shares = await anna.textContent('text[data-stage="share"]');
-  const rows = await anna.locator("#review tr").count();
+  // A leaves the app: the widget sends what it queued as the page goes.
+  await anna.goto(`${origin}/signup`);
+  for (let i = 0; i < 50; i++) {
+    await admin.reload();
+    await until(admin, () => document.body.dataset.loaded === "true", "the admin page");
+    if (Number(await admin.textContent('text[data-stage="share"]')) >= 1) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const signups = await admin.textContent('text[data-stage="signup"]');
+  const shares = await admin.textContent('text[data-stage="share"]');
+  const rows = await admin.locator("#review tr").count();
+  const flags = await admin.textContent("#review tr td:last-child");
   assert(signups === "2" && Number(shares) >= 1 && rows === 1, `signups ${signups}, shares ${shares}, review rows ${rows}`);
-  await anna.screenshot({ path: join(shots, "demo-4-admin.png"), fullPage: true });
+  assert(flags === "same_company_domain", flags);
+  await admin.screenshot({ path: join(shots, "demo-4-admin.png"), fullPage: true });
+});
+await step("signing out ends the admin session", async () => {
+  await admin.click("#sign-out");
+  await admin.waitForURL(`${origin}/admin/sign-in`);
+  const status = await admin.evaluate(async () => (await fetch("/api/admin/funnel")).status);
+  assert(status === 401, `after sign-out the admin API answered ${status}`);
 });
 
 await browser.close();

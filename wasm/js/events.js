@@ -9,8 +9,11 @@ function uuid() {
 }
 
 export class EventQueue {
-  constructor(url, { flushMs = 4000, batch = 20 } = {}) {
+  constructor(url, { flushMs = 4000, batch = 20, auth = null } = {}) {
     this.url = url;
+    // Headers naming the user (a user token), asked before each upload.
+    this.auth = auth;
+    this.lastAuth = {};
     this.queue = [];
     this.batch = batch;
     this.backoff = 0;
@@ -22,8 +25,23 @@ export class EventQueue {
     }
   }
 
+  // Keeps the headers fresh, so a page that is left before the first
+  // upload can still send its events with them.
+  refreshAuth() {
+    if (!this.auth || this.authPending) return;
+    this.authPending = Promise.resolve(this.auth())
+      .then((headers) => {
+        this.lastAuth = headers || {};
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.authPending = null;
+      });
+  }
+
   push(type, data = {}) {
     if (!this.url) return;
+    this.refreshAuth();
     this.queue.push({ id: uuid(), type, at: Math.floor(Date.now() / 1000), ...data });
     if (this.queue.length > MAX_QUEUE) this.queue.splice(0, this.queue.length - MAX_QUEUE);
     if (this.queue.length >= this.batch) this.flush();
@@ -43,9 +61,10 @@ export class EventQueue {
     const events = this.queue.splice(0, this.batch);
     this.sending = true;
     try {
+      if (this.auth) this.lastAuth = await this.auth();
       const res = await fetch(this.url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...this.lastAuth },
         body: JSON.stringify({ events }),
         keepalive: true,
         credentials: "same-origin",
@@ -64,7 +83,16 @@ export class EventQueue {
   }
 
   beacon() {
-    if (!this.queue.length || !navigator.sendBeacon) return;
+    if (!this.queue.length) return;
+    if (this.lastAuth.authorization) {
+      // sendBeacon cannot carry the user token's header; a keepalive fetch
+      // outlives the page just the same.
+      const body = JSON.stringify({ events: this.queue });
+      fetch(this.url, { method: "POST", headers: { "content-type": "application/json", ...this.lastAuth }, body, keepalive: true, credentials: "same-origin" }).catch(() => {});
+      this.queue = [];
+      return;
+    }
+    if (!navigator.sendBeacon) return;
     const body = new Blob([JSON.stringify({ events: this.queue })], { type: "application/json" });
     if (navigator.sendBeacon(this.url, body)) this.queue = [];
   }

@@ -113,7 +113,7 @@ export class ReferralWidget extends HTMLElement {
     this.core = core;
     this.t = strings(o.locale, o.strings);
     this.dir = RTL.has((o.locale || "en").split("-")[0]) ? "rtl" : "ltr";
-    this.events = this.events || new EventQueue(o.eventsUrl);
+    this.events = this.events || new EventQueue(o.eventsUrl, { auth: () => this.authHeaders() });
     const code = o.code || (codeLoad && (await codeLoad));
     if (run !== this.run) return;
     try {
@@ -129,11 +129,20 @@ export class ReferralWidget extends HTMLElement {
     this.dispatchEvent(new CustomEvent("referral-ready"));
   }
 
+  // The user token the host's backend minted for its signed-in user, sent
+  // to the referral service's browser API. A function is asked before each
+  // request, so it can hand out a refreshed token.
+  async authHeaders() {
+    const t = this.options.userToken;
+    const token = typeof t === "function" ? await t() : t;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
   async fetchCode(url) {
     // Same origin only: the host's backend mints; no third party is called.
     const target = new URL(url, location.href);
     if (target.origin !== location.origin) return null;
-    const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json" } });
+    const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json", ...(await this.authHeaders()) } });
     if (!res.ok) return null;
     const body = await res.json();
     return typeof body === "string" ? body : body.code;
@@ -250,7 +259,7 @@ export class ReferralWidget extends HTMLElement {
     try {
       const target = new URL(this.options.statsUrl, location.href);
       if (target.origin !== location.origin) return;
-      const res = await fetch(target, { credentials: "same-origin" });
+      const res = await fetch(target, { credentials: "same-origin", headers: await this.authHeaders() });
       if (!res.ok) return;
       const s = await res.json();
       const t = this.t;

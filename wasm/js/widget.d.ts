@@ -19,6 +19,13 @@ export interface WidgetOptions {
   strings?: Record<string, string>;
   /** `{subject, body}` templates with {referrer_name} {product} {reward} {link}. */
   message?: { subject?: string; body?: string };
+  /**
+   * A user token your backend minted for the signed-in user (core's
+   * `mint_user_token`), sent as `Authorization: Bearer …` to `codeUrl`,
+   * `eventsUrl` and `statsUrl`. A function is called before each request,
+   * so it can return a refreshed token.
+   */
+  userToken?: string | (() => string | Promise<string>);
   /** Same-origin endpoint receiving `{events: [...]}` batches. */
   eventsUrl?: string;
   /** Same-origin endpoint returning `{invites, signups, rewards}`. */

@@ -76,7 +76,7 @@ pub async fn create_session(
 ) -> ApiResult<NewSession> {
     let token = hex::encode(random_bytes::<32>());
     let csrf_token = hex::encode(random_bytes::<16>());
-    let now = state.clock.now();
+    let now = crate::Clock::real_now();
     let ttl = state.settings.session_hours * 3600;
     let mut conn = state.db.pool.acquire().await?;
     access::delete_expired_sessions(&mut conn, now).await?;
@@ -135,7 +135,7 @@ pub async fn session_from(
         &mut conn,
         &sha256_hex(token.as_bytes()),
         kind,
-        state.clock.now(),
+        crate::Clock::real_now(),
     )
     .await?
     .ok_or_else(|| ApiError::unauthorized("not_signed_in", "the session ended; sign in again"))?;
@@ -247,7 +247,7 @@ impl FromRequestParts<AppState> for User {
         state
             .settings
             .user_tokens
-            .verify_user_token(token, &policy, state.clock.now())
+            .verify_user_token(token, &policy, crate::Clock::real_now())
             .map(User)
             .map_err(|e| ApiError::unauthorized(invalid_token_code(e.reason()), e.to_string()))
     }

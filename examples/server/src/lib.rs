@@ -28,7 +28,7 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 pub use settings::{demo_program, Secrets, Settings};
 pub use store::Db;
@@ -39,12 +39,17 @@ pub use store::Db;
 pub struct Clock(Arc<AtomicU64>);
 
 impl Clock {
+    /// Program time: what the ledger, attribution and codes see.
     pub fn now(&self) -> u64 {
-        let real = SystemTime::now()
+        Clock::real_now() + self.0.load(Ordering::Relaxed)
+    }
+    /// Wall-clock time, for what security depends on (sessions, user
+    /// tokens, webhook freshness): the demo clock never moves it.
+    pub fn real_now() -> u64 {
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
-            .unwrap_or(0);
-        real + self.0.load(Ordering::Relaxed)
+            .unwrap_or(0)
     }
     pub fn advance(&self, secs: u64) {
         self.0.fetch_add(secs, Ordering::Relaxed);
@@ -103,7 +108,9 @@ pub fn app(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+            .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -1,40 +1,75 @@
-// The demo SaaS app. The widget is embedded exactly as wasm/README.md tells
-// a customer to: the stub, the module, one element, and referral.track().
+// The demo SaaS app. It signs its own users in (the demo host's accounts),
+// asks its own backend for a user token, and embeds the widget exactly as
+// wasm/README.md tells a customer: the stub, the module, one element, and
+// referral.track().
 import { mount } from "/pkg/widget.min.js";
 
 const $ = (id) => document.getElementById(id);
 
+// The user token comes from this host's backend (minted with the SDK for
+// the signed-in user). It lives 15 minutes; refresh it every 5.
+let token = null;
+async function me() {
+  const res = await fetch("/demo/api/me", { credentials: "same-origin" });
+  if (!res.ok) return null;
+  const body = await res.json();
+  token = { value: body.user_token, fetchedAt: Date.now() };
+  return body;
+}
+async function userToken() {
+  if (!token || Date.now() - token.fetchedAt > 5 * 60 * 1000) await me();
+  return token?.value;
+}
+
 async function start() {
-  const res = await fetch("/api/referral-code", { credentials: "same-origin" });
-  if (res.status === 401) {
+  const user = await me();
+  if (!user) {
     $("signin").hidden = false;
     return;
   }
-  const me = await res.json();
   $("signin").hidden = true;
   $("app").hidden = false;
-  $("who").textContent = `Signed in as ${me.name}`;
+  $("sign-out").hidden = false;
+  $("who").textContent = `Signed in as ${user.name}`;
   mount($("invite"), {
-    codeUrl: "/api/referral-code",
+    userToken,
+    codeUrl: "/api/v1/me/referral",
     shareBaseUrl: `${location.origin}/r`,
-    referrerName: me.name,
+    referrerName: user.name,
     product: "Acme Analytics",
     reward: "You both get a month free.",
-    eventsUrl: "/api/events",
-    statsUrl: "/api/stats",
-    nudgeConfigUrl: "/api/nudge-config",
-    userId: me.account_id,
+    eventsUrl: "/api/v1/me/events",
+    statsUrl: "/api/v1/me/stats",
+    nudgeConfigUrl: "/api/v1/nudge-config",
+    userId: user.user_id,
   });
 }
 
-$("signin-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  await fetch("/api/demo/sign-in", {
+async function authenticate(path) {
+  const res = await fetch(path, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: $("email").value }),
+    body: JSON.stringify({ email: $("email").value, password: $("password").value }),
   });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    $("signin-error").textContent = body.message || `Error ${res.status}`;
+    $("signin-error").dataset.error = body.error || String(res.status);
+    return;
+  }
   start();
+}
+
+$("signin-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  authenticate("/demo/api/session");
+});
+$("create-account").addEventListener("click", () => {
+  if ($("signin-form").reportValidity()) authenticate("/demo/api/accounts");
+});
+$("sign-out").addEventListener("click", async () => {
+  await fetch("/demo/api/session", { method: "DELETE" });
+  location.reload();
 });
 
 $("connect").addEventListener("click", () => {

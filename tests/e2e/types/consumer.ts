@@ -17,10 +17,14 @@ const options: WidgetOptions = {
   strings: { copy: "Copy" },
   message: { subject: "{referrer_name} invited you", body: "Join: {link}" },
   eventsUrl: "/api/referral-events",
+  userToken: async () => "ut1.00.00",
   nudgeConfig: { moments: [] },
   userId: "42",
   floating: true,
 };
+
+const withStaticToken: WidgetOptions = { userToken: "ut1.00.00" };
+void withStaticToken;
 
 defineReferralWidget();
 const widget: ReferralWidget = mount(document.body, options);

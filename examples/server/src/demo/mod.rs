@@ -283,7 +283,7 @@ async fn me(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Me>> {
         .await?
         .ok_or_else(|| ApiError::unauthorized("not_signed_in", "sign in first"))?;
     let settings = &demo.app.settings;
-    let now = demo.app.clock.now();
+    let now = crate::Clock::real_now();
     let ttl = settings.user_token_ttl_secs;
     let user_token = settings
         .user_tokens

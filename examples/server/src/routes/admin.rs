@@ -58,6 +58,8 @@ struct Credentials {
 #[derive(Serialize)]
 pub struct SessionInfo {
     pub email: String,
+    /// Demo mode: the page shows the demo clock.
+    pub demo: bool,
     /// Send it back as `X-CSRF-Token` on every state change.
     pub csrf_token: String,
 }
@@ -94,15 +96,17 @@ async fn sign_in(
         [(header::SET_COOKIE, session.set_cookie)],
         Json(SessionInfo {
             email,
+            demo: state.settings.demo,
             csrf_token: session.csrf_token,
         }),
     )
         .into_response())
 }
 
-async fn whoami(admin: Admin) -> Json<SessionInfo> {
+async fn whoami(State(state): State<AppState>, admin: Admin) -> Json<SessionInfo> {
     Json(SessionInfo {
         email: admin.email,
+        demo: state.settings.demo,
         csrf_token: admin.csrf_token,
     })
 }

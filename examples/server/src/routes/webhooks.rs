@@ -3,8 +3,6 @@
 //! "t.body">`, checked in constant time within a 300 s tolerance of the
 //! real clock.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -74,11 +72,7 @@ fn check_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> ApiResult
         ));
     };
     // Freshness is about real time, whatever the demo clock says.
-    let real_now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    if real_now.abs_diff(t) > WEBHOOK_TOLERANCE_SECS {
+    if crate::Clock::real_now().abs_diff(t) > WEBHOOK_TOLERANCE_SECS {
         return Err(ApiError::unauthorized(
             "stale_signature",
             "timestamp outside the tolerance",

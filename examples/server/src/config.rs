@@ -87,7 +87,7 @@ pub struct ServeArgs {
     )]
     pub allowed_origins: Vec<String>,
     /// Proxies whose X-Forwarded-For is believed (addresses or CIDRs).
-    #[arg(long = "trusted-proxy", env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(long = "trusted-proxy", env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<IpNet>,
     #[arg(long, env = "COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
     pub cookie_secure: CookieSecure,
@@ -185,6 +185,14 @@ impl Default for ServeArgs {
     fn default() -> Self {
         ServeArgs::parse_from(["serve"])
     }
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a network"))
 }
 
 /// `scheme://host[:port]` of an http(s) URL.

@@ -73,10 +73,10 @@ pub fn check_display_name(name: Option<&str>) -> ApiResult<Option<String>> {
 /// What core derives from an email: the normalised form and the domain.
 pub fn email_facts(email: &str) -> ApiResult<(String, String, String)> {
     let email = email.trim().to_ascii_lowercase();
-    if email.len() > 254 {
+    if email.len() > 254 || email.chars().any(char::is_control) {
         return Err(ApiError::bad(
             "invalid_email",
-            "emails have at most 254 characters",
+            "emails have at most 254 characters and no control characters",
         ));
     }
     let normalized = referral_core::fraud::normalize_email(&email)

@@ -98,10 +98,11 @@ async fn billing_webhook(
     check_signature(&state.settings.webhook_secret, &headers, &body)?;
     let event: BillingEvent =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
-    if event.id.is_empty() || event.id.len() > 128 || event.account_id.len() > 128 {
+    let valid = |t: &str| !t.is_empty() && t.len() <= 128 && !t.chars().any(char::is_control);
+    if !valid(&event.id) || !valid(&event.account_id) {
         return Err(ApiError::bad(
             "invalid_body",
-            "id and account_id: 1 to 128 characters",
+            "id and account_id: 1 to 128 characters, no control characters",
         ));
     }
     let now = state.clock.now();

@@ -81,6 +81,31 @@ fn attribution_cases_decide_identically() {
             "no attribution vector for {reason}"
         );
     }
+    // A stated company domain only adds a same-company flag: one vector
+    // states another domain than the email's and keeps the flag, one adds
+    // it to a free-provider email.
+    let flagged_with_stated_domain = |flag_is_emails: bool| {
+        cases.iter().any(|case| {
+            let signup = from::<Signup>(&case["signup"]);
+            let email_domain = fraud::email_domain(&signup.email).unwrap_or_default();
+            let Some(stated) = signup.company_domain else {
+                return false;
+            };
+            let flags = case["expected"]["flags"].as_array();
+            flags.into_iter().flatten().any(|f| {
+                f["flag"] == "same_company_domain"
+                    && (f["domain"] == email_domain.as_str()) == flag_is_emails
+            }) && !stated.eq_ignore_ascii_case(&email_domain)
+        })
+    };
+    assert!(
+        flagged_with_stated_domain(true),
+        "no vector where a stated domain leaves the email's flag"
+    );
+    assert!(
+        flagged_with_stated_domain(false),
+        "no vector where a stated domain adds the flag"
+    );
 }
 
 #[test]
@@ -110,15 +135,27 @@ fn reward_steps_apply_identically() {
     let rewards = &v["rewards"];
     let program: Program = from(&rewards["program"]);
     program.validate().unwrap();
+    assert!(
+        program.currency.is_some(),
+        "the vector program bills in one currency"
+    );
     let mut ledger = Ledger::new();
+    let mut reasons = std::collections::BTreeSet::new();
     for step in rewards["steps"].as_array().unwrap() {
         let event: LedgerEvent = from(&step["event"]);
         match (ledger.apply(&program, &event), step.get("applied")) {
             (Ok(applied), Some(expected)) => assert_eq!(applied, from::<Applied>(expected)),
-            (Err(error), None) => assert_eq!(error.reason(), step["error"].as_str().unwrap()),
+            (Err(error), None) => {
+                assert_eq!(error.reason(), step["error"].as_str().unwrap());
+                reasons.insert(error.reason());
+            }
             (other, _) => panic!("{step}: got {other:?}"),
         }
     }
+    assert!(
+        reasons.contains("currency_mismatch"),
+        "no ledger vector refused with currency_mismatch"
+    );
     let at = rewards["at"].as_u64().unwrap();
     for s in rewards["statuses"].as_array().unwrap() {
         let entry = ledger

@@ -27,6 +27,11 @@ pub enum ReferralError {
     /// An input from the host was not valid (bad id, bad state bytes, …).
     #[error("{reason}: {detail}")]
     InvalidInput { reason: String, detail: String },
+    /// A user token was refused at verify (`malformed`, `bad_signature`,
+    /// `expired`, `wrong_audience`, …) or could not be minted
+    /// (`invalid_subject`, `invalid_audience`, `invalid_ttl`).
+    #[error("{reason}: {detail}")]
+    UserToken { reason: String, detail: String },
 }
 
 macro_rules! map_error {
@@ -47,6 +52,7 @@ map_error!(referral_core::MintError, Mint);
 map_error!(referral_core::KeyringError, Keyring);
 map_error!(referral_core::ShareError, Share);
 map_error!(referral_core::TemplateError, Config);
+map_error!(referral_core::UserTokenError, UserToken);
 
 impl ReferralError {
     pub(crate) fn invalid_input(reason: &str, message: impl Into<String>) -> Self {

@@ -10,6 +10,7 @@ mod error;
 mod nudge;
 mod rewards;
 mod share;
+mod user_token;
 
 pub use attribution::*;
 pub use codes::*;
@@ -17,3 +18,4 @@ pub use error::ReferralError;
 pub use nudge::*;
 pub use rewards::*;
 pub use share::*;
+pub use user_token::*;

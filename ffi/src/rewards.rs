@@ -184,6 +184,11 @@ pub struct Program {
     pub cap: Option<Cap>,
     pub hold_days: u32,
     pub clawback_days: u32,
+    /// The currency the host bills in (ISO 4217, e.g. `"USD"`). When set,
+    /// the ledger refuses a payment whose amount or ACV is in another
+    /// currency (`currency_mismatch`). Defaults to none (any currency).
+    #[uniffi(default = None)]
+    pub currency: Option<String>,
 }
 
 impl From<Program> for core_::Program {
@@ -209,7 +214,7 @@ impl From<Program> for core_::Program {
             }),
             hold_days: p.hold_days,
             clawback_days: p.clawback_days,
-            currency: None,
+            currency: p.currency,
         }
     }
 }

@@ -77,6 +77,7 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
             .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
             .arg(root.join("ffi/kotlin/tests/VectorTests.kt"))
             .arg(root.join("ffi/kotlin/tests/DecisionTests.kt"))
+            .arg(root.join("ffi/kotlin/tests/UserTokenTests.kt"))
             .arg("-d")
             .arg(&jar),
     )?;

@@ -36,6 +36,13 @@ private val outcomes = mapOf(
     "shared" to NudgeOutcome.SHARED, "referred" to NudgeOutcome.REFERRED,
 )
 
+// The vectors' spelling of a flag: its snake_case name, and its domain when it has one.
+private fun flagKey(flag: FraudFlag): String = when (flag) {
+    is FraudFlag.SameCompanyDomain -> "same_company_domain:${flag.domain}"
+    is FraudFlag.DisposableEmail -> "disposable_email:${flag.domain}"
+    else -> flag::class.simpleName!!.replace(Regex("([a-z])([A-Z])"), "$1_$2").lowercase()
+}
+
 fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, () -> Unit) -> Unit) {
     val nudge = vectors["nudge"].asJsonObject
     val plain = NudgeEngine.fromJson(nudge["config"].toString())
@@ -109,8 +116,9 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
                     if (expected["outcome"].asString != "attributed") throw AssertionError("attributed, expected $expected")
                     if (outcome.referrerAccount != expected["referrer_account"].asString) throw AssertionError(outcome.referrerAccount)
                     if (outcome.review != expected["review"].asBoolean) throw AssertionError("review")
-                    val flags = outcome.flags.map { it::class.simpleName }
-                    if (flags.size != expected["flags"].asJsonArray.size()) throw AssertionError("flags $flags")
+                    val flags = outcome.flags.map { flagKey(it) }
+                    val expectedFlags = expected["flags"].asJsonArray.map { it.asJsonObject }.map { f -> f["flag"].asString + (f.str("domain")?.let { ":$it" } ?: "") }
+                    if (flags != expectedFlags) throw AssertionError("flags $flags, expected $expectedFlags")
                     if (outcome.setAside.map { it.reason } != expected["set_aside"].asJsonArray.map { it.asJsonObject["reason"].asString }) throw AssertionError("set aside")
                 }
                 is AttributionOutcome.NotAttributed -> {
@@ -151,8 +159,10 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
             p["id"].asLong.toUInt(), ProgramKind.CUSTOMER, QualifyingEvent.FIRST_PAYMENT, rule(p["referrer_reward"].asJsonObject), rule(p["friend_reward"].asJsonObject),
             p["tiers"].asJsonArray.map { it.asJsonObject }.map { Tier(it["from_count"].asLong.toUInt(), rule(it["reward"].asJsonObject)) },
             Cap(Period.MONTH, cap.long("max_rewards")?.toUInt(), money(cap["max_amount"])), p["hold_days"].asLong.toUInt(), p["clawback_days"].asLong.toUInt(),
+            currency = p.str("currency") ?: throw AssertionError("the vector program names its currency"),
         )
         val ledger = RewardsLedger(program)
+        val refusals = mutableSetOf<String>()
         for (step in rewards["steps"].asJsonArray.map { it.asJsonObject }) {
             val e = step["event"].asJsonObject
             val id = e["event_id"].asString
@@ -171,8 +181,10 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
                 if (applied.outcome != expected["outcome"].asString) throw AssertionError("$id: ${applied.outcome} vs $expected")
             } catch (err: ReferralException.Ledger) {
                 if (err.reason != step.str("error")) throw AssertionError("$id: ${err.reason} vs ${step["error"]}")
+                refusals += err.reason
             }
         }
+        if ("currency_mismatch" !in refusals) throw AssertionError("no payment refused for its currency")
         val statuses = ledger.entries(rewards["at"].asLong.toULong()).associate { it.id to it.status }
         for (s in rewards["statuses"].asJsonArray.map { it.asJsonObject }) {
             if (statuses[s["entry"].asString] != EntryStatus.valueOf(s["status"].asString.uppercase())) throw AssertionError("status of ${s["entry"]}")

@@ -144,6 +144,7 @@ fun main(args: Array<String>) {
     }
 
     runDecisionVectors(vectors, verifier, ::check)
+    runUserTokenVectors(vectors, verifier, ::check)
 
     // Error mapping: every public variant reachable from Kotlin.
     check("keyring exception") {
@@ -166,6 +167,10 @@ fun main(args: Array<String>) {
         val ledger = RewardsLedger(Program(1u, ProgramKind.CUSTOMER, QualifyingEvent.SIGNUP, RewardRule.FreeMonths(1u), null, emptyList(), null, 0u, 0u))
         try { ledger.apply(LedgerEvent.Approved("e1", "nobody", 0uL)); throw AssertionError("accepted") }
         catch (e: ReferralException.Ledger) { assertEq("unknown_referral", e.reason, "reason") }
+    }
+    check("user token exception") {
+        try { verifier.verifyUserToken("not a token", UserTokenPolicy("https://a.example", 60uL), 1_780_000_000uL); throw AssertionError("accepted") }
+        catch (e: ReferralException.UserToken) { assertEq("malformed", e.reason, "reason") }
     }
     check("share exception") {
         try { referralUrl(LinkOptions("javascript:x", "ref", null), "C", Channel.LINK); throw AssertionError("accepted") }

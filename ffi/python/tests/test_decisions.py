@@ -162,7 +162,7 @@ def program_from_json(p):
         referrer_reward=rule(p["referrer_reward"]), friend_reward=rule(p["friend_reward"]) if p.get("friend_reward") else None,
         tiers=[r.Tier(from_count=t["from_count"], reward=rule(t["reward"])) for t in p["tiers"]],
         cap=r.Cap(period=getattr(r.Period, cap["period"].upper()), max_rewards=cap.get("max_rewards"), max_amount=money(cap.get("max_amount"))) if cap else None,
-        hold_days=p["hold_days"], clawback_days=p["clawback_days"],
+        hold_days=p["hold_days"], clawback_days=p["clawback_days"], currency=p.get("currency"),
     )
 
 
@@ -185,6 +185,8 @@ def ledger_event(e):
 
 def test_reward_steps(vectors):
     rewards = vectors["rewards"]
+    assert rewards["program"]["currency"]
+    assert "currency_mismatch" in {step.get("error") for step in rewards["steps"]}
     ledger = r.RewardsLedger(program_from_json(rewards["program"]))
     for step in rewards["steps"]:
         event = ledger_event(step["event"])
@@ -232,6 +234,12 @@ def test_ledger_and_config_errors_are_reachable():
                                   referrer_reward=r.RewardRule.FIXED(amount=r.Money(amount_minor=100, currency="USD")),
                                   friend_reward=None, tiers=[], cap=None, hold_days=0, clawback_days=0))
     assert info.value.reason == "invalid_program"
+    with pytest.raises(r.ReferralError.Config) as info:
+        r.RewardsLedger(r.Program(id=1, kind=r.ProgramKind.CUSTOMER, qualifying_event=r.QualifyingEvent.SIGNUP,
+                                  referrer_reward=r.RewardRule.FREE_MONTHS(months=1), friend_reward=None, tiers=[],
+                                  cap=None, hold_days=0, clawback_days=0, currency="usd"))
+    assert info.value.reason == "invalid_program"
+    assert "currency" in info.value.detail
     with pytest.raises(r.ReferralError.InvalidInput) as info:
         r.NudgeEngine.from_toml("[[moments]]\nname='a'\nevent='e'\nmessage='x'\n").restore_user(b"not json")
     assert info.value.reason == "invalid_state"

@@ -38,6 +38,16 @@ def test_code_errors_are_exceptions_with_reason_and_message():
     assert "malformed" in info.value.detail
 
 
+def test_user_token_errors():
+    with pytest.raises(r.ReferralError.UserToken) as info:
+        verifier().verify_user_token("not a token", r.UserTokenPolicy(audience="https://a.example", max_clock_skew_secs=60), 1_780_000_000)
+    assert info.value.reason == "malformed"
+    assert "malformed" in info.value.detail
+    with pytest.raises(r.ReferralError.UserToken) as info:
+        verifier().mint_user_token(r.UserTokenRequest(subject="u", audience="https://a.example", ttl_secs=0), 1_780_000_000)
+    assert info.value.reason == "invalid_ttl"
+
+
 def test_share_and_config_errors():
     with pytest.raises(r.ReferralError.Share):
         r.referral_url(r.LinkOptions(base_url="javascript:alert(1)", param="ref", utm=None), "C", r.Channel.LINK)

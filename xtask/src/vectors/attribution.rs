@@ -62,6 +62,10 @@ pub fn attribution(verifier: &Verifier) -> Result<Value, String> {
     flagged_referrer.referred_by_account = Some("acct-friend".into());
     flagged_referrer.rewards_this_month = 10;
     flagged_referrer.network_prefix_hash = Some("n:5f2a".into());
+    let stated = |email: &str, company_domain: &str| Signup {
+        company_domain: Some(company_domain.into()),
+        ..signup(email, T0 + DAY)
+    };
     let mut flagged_signup = signup("Bo.Smith+promo@mailinator.com", T0 + DAY);
     flagged_signup.network_prefix_hash = Some("n:5f2a".into());
     let default = AttributionPolicy::default();
@@ -154,6 +158,22 @@ pub fn attribution(verifier: &Verifier) -> Result<Value, String> {
             default.clone(),
             vec![link(&carl, T0)],
             signup("bo@friendco.example", T0 + DAY),
+            referrers.clone(),
+            KnownPeople::default(),
+        ),
+        (
+            "a stated company domain does not hide the email's",
+            default.clone(),
+            vec![link(&carl, T0)],
+            stated("bo@friendco.example", "otherco.example"),
+            referrers.clone(),
+            KnownPeople::default(),
+        ),
+        (
+            "a stated company domain adds the flag",
+            default.clone(),
+            vec![link(&carl, T0)],
+            stated("bo.friend@gmail.com", " FriendCo.example "),
             referrers.clone(),
             KnownPeople::default(),
         ),
@@ -270,7 +290,7 @@ pub fn rewards() -> Result<Value, String> {
         }),
         hold_days: 30,
         clawback_days: 90,
-        currency: None,
+        currency: Some("USD".into()),
     };
     program.validate().map_err(|e| e.to_string())?;
     let attributed = |id: &str, referrer: &str, review: bool, at: u64| LedgerEvent::Attributed {
@@ -288,8 +308,25 @@ pub fn rewards() -> Result<Value, String> {
         amount: usd(9_900),
         acv: Some(usd(118_800)),
     };
+    // Refused: the program bills in USD (the ledger is left unchanged).
+    let pay_in =
+        |event: &str, id: &str, at: u64, amount: Money, acv: Option<Money>| LedgerEvent::Payment {
+            event_id: event.into(),
+            referral_id: id.into(),
+            at,
+            amount,
+            acv,
+        };
     let events = vec![
         attributed("r1", "anna", false, T0),
+        pay_in("inv-eur", "r1", T0 + DAY, Money::new(9_900, "EUR"), None),
+        pay_in(
+            "inv-acv-eur",
+            "r1",
+            T0 + DAY,
+            usd(9_900),
+            Some(Money::new(118_800, "EUR")),
+        ),
         pay("inv-1", "r1", T0 + DAY),
         pay("inv-1", "r1", T0 + DAY),
         LedgerEvent::Paid {

@@ -20,19 +20,19 @@ fn secret(key_id: u32) -> Vec<u8> {
 }
 
 const PROGRAM: u32 = 7;
-const NOW: u64 = 1_780_000_000; // 2026-05-28
+pub(super) const NOW: u64 = 1_780_000_000; // 2026-05-28
 const POLICY: VerifyPolicy = VerifyPolicy {
     program_id: PROGRAM,
     max_age_secs: 90 * 86_400,
     max_clock_skew_secs: 300,
 };
 
-fn keyring_with_active(key_id: u32) -> Result<Keyring, String> {
+pub(super) fn keyring_with_active(key_id: u32) -> Result<Keyring, String> {
     Keyring::new(key_id, &secret(key_id)).map_err(|e| e.to_string())
 }
 
 /// Key 1 was rotated out (verify-only), key 2 mints, key 3 is retired.
-fn shared_keyring() -> Result<Keyring, String> {
+pub(super) fn shared_keyring() -> Result<Keyring, String> {
     let mut ring = keyring_with_active(1)?;
     ring.rotate(2, &secret(2)).map_err(|e| e.to_string())?;
     ring.add_key(3, &secret(3), KeyStatus::Retired)

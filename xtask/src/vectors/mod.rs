@@ -6,6 +6,7 @@ mod attribution;
 mod codes;
 mod nudge;
 mod share;
+mod user_tokens;
 
 use std::path::Path;
 
@@ -33,6 +34,7 @@ pub fn generate() -> Result<Value, String> {
     sections.insert("fraud".into(), attribution::fraud());
     sections.insert("rewards".into(), attribution::rewards()?);
     sections.insert("funnel".into(), attribution::funnel_cases());
+    sections.insert("user_tokens".into(), user_tokens::cases()?);
     Ok(Value::Object(sections))
 }
 

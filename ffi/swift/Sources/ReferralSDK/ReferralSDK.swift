@@ -1366,6 +1366,20 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      */
     func verify(code: String, now: UInt64) throws  -> Claims
     
+    /**
+     * Mints a user token with the active key, issued at `now` (Unix
+     * seconds). Refusals are `ReferralError.UserToken` (`invalid_subject`,
+     * `invalid_audience`, `invalid_ttl`).
+     */
+    func mintUserToken(request: UserTokenRequest, now: UInt64) throws  -> String
+    
+    /**
+     * Verifies a user token at `now` against `policy`; the error's
+     * `reason` says why it failed (`bad_signature`, `expired`,
+     * `wrong_audience`, …).
+     */
+    func verifyUserToken(token: String, policy: UserTokenPolicy, now: UInt64) throws  -> UserTokenClaims
+    
 }
 /**
  * A keyring plus a program's policy: mints and verifies codes.
@@ -1513,6 +1527,39 @@ open func verify(code: String, now: UInt64)throws  -> Claims  {
     uniffi_referral_ffi_fn_method_verifier_verify(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(code),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Mints a user token with the active key, issued at `now` (Unix
+     * seconds). Refusals are `ReferralError.UserToken` (`invalid_subject`,
+     * `invalid_audience`, `invalid_ttl`).
+     */
+open func mintUserToken(request: UserTokenRequest, now: UInt64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_verifier_mint_user_token(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeUserTokenRequest_lower(request),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Verifies a user token at `now` against `policy`; the error's
+     * `reason` says why it failed (`bad_signature`, `expired`,
+     * `wrong_audience`, …).
+     */
+open func verifyUserToken(token: String, policy: UserTokenPolicy, now: UInt64)throws  -> UserTokenClaims  {
+    return try  FfiConverterTypeUserTokenClaims_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_verifier_verify_user_token(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(token),
+        FfiConverterTypeUserTokenPolicy_lower(policy),
         FfiConverterUInt64.lower(now),uniffiCallStatus
     )
 })
@@ -2740,10 +2787,21 @@ public struct Program: Equatable, Hashable {
     public var cap: Cap?
     public var holdDays: UInt32
     public var clawbackDays: UInt32
+    /**
+     * The currency the host bills in (ISO 4217, e.g. `"USD"`). When set,
+     * the ledger refuses a payment whose amount or ACV is in another
+     * currency (`currency_mismatch`). Defaults to none (any currency).
+     */
+    public var currency: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: UInt32, kind: ProgramKind, qualifyingEvent: QualifyingEvent, referrerReward: RewardRule, friendReward: RewardRule?, tiers: [Tier], cap: Cap?, holdDays: UInt32, clawbackDays: UInt32) {
+    public init(id: UInt32, kind: ProgramKind, qualifyingEvent: QualifyingEvent, referrerReward: RewardRule, friendReward: RewardRule?, tiers: [Tier], cap: Cap?, holdDays: UInt32, clawbackDays: UInt32, 
+        /**
+         * The currency the host bills in (ISO 4217, e.g. `"USD"`). When set,
+         * the ledger refuses a payment whose amount or ACV is in another
+         * currency (`currency_mismatch`). Defaults to none (any currency).
+         */currency: String? = nil) {
         self.id = id
         self.kind = kind
         self.qualifyingEvent = qualifyingEvent
@@ -2753,6 +2811,7 @@ public struct Program: Equatable, Hashable {
         self.cap = cap
         self.holdDays = holdDays
         self.clawbackDays = clawbackDays
+        self.currency = currency
     }
 
     
@@ -2779,7 +2838,8 @@ public struct FfiConverterTypeProgram: FfiConverterRustBuffer {
                 tiers: FfiConverterSequenceTypeTier.read(from: &buf), 
                 cap: FfiConverterOptionTypeCap.read(from: &buf), 
                 holdDays: FfiConverterUInt32.read(from: &buf), 
-                clawbackDays: FfiConverterUInt32.read(from: &buf)
+                clawbackDays: FfiConverterUInt32.read(from: &buf), 
+                currency: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2793,6 +2853,7 @@ public struct FfiConverterTypeProgram: FfiConverterRustBuffer {
         FfiConverterOptionTypeCap.write(value.cap, into: &buf)
         FfiConverterUInt32.write(value.holdDays, into: &buf)
         FfiConverterUInt32.write(value.clawbackDays, into: &buf)
+        FfiConverterOptionString.write(value.currency, into: &buf)
     }
 }
 
@@ -3175,6 +3236,235 @@ public func FfiConverterTypeTypedCodeClaims_lift(_ buf: RustBuffer) throws -> Ty
 #endif
 public func FfiConverterTypeTypedCodeClaims_lower(_ value: TypedCodeClaims) -> RustBuffer {
     return FfiConverterTypeTypedCodeClaims.lower(value)
+}
+
+
+/**
+ * A verified user token's claims.
+ */
+public struct UserTokenClaims: Equatable, Hashable {
+    public var keyId: UInt32
+    public var subject: String
+    public var audience: String
+    /**
+     * Unix seconds.
+     */
+    public var issuedAt: UInt64
+    /**
+     * Unix seconds; the token is refused from this second on.
+     */
+    public var expiresAt: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(keyId: UInt32, subject: String, audience: String, 
+        /**
+         * Unix seconds.
+         */issuedAt: UInt64, 
+        /**
+         * Unix seconds; the token is refused from this second on.
+         */expiresAt: UInt64) {
+        self.keyId = keyId
+        self.subject = subject
+        self.audience = audience
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserTokenClaims: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserTokenClaims: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserTokenClaims {
+        return
+            try UserTokenClaims(
+                keyId: FfiConverterUInt32.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                audience: FfiConverterString.read(from: &buf), 
+                issuedAt: FfiConverterUInt64.read(from: &buf), 
+                expiresAt: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserTokenClaims, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.keyId, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterUInt64.write(value.issuedAt, into: &buf)
+        FfiConverterUInt64.write(value.expiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenClaims_lift(_ buf: RustBuffer) throws -> UserTokenClaims {
+    return try FfiConverterTypeUserTokenClaims.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenClaims_lower(_ value: UserTokenClaims) -> RustBuffer {
+    return FfiConverterTypeUserTokenClaims.lower(value)
+}
+
+
+/**
+ * How the service checks user tokens.
+ */
+public struct UserTokenPolicy: Equatable, Hashable {
+    /**
+     * The audience this service accepts.
+     */
+    public var audience: String
+    /**
+     * How far in the future `issued_at` may be (clocks differ).
+     */
+    public var maxClockSkewSecs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The audience this service accepts.
+         */audience: String, 
+        /**
+         * How far in the future `issued_at` may be (clocks differ).
+         */maxClockSkewSecs: UInt64) {
+        self.audience = audience
+        self.maxClockSkewSecs = maxClockSkewSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserTokenPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserTokenPolicy: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserTokenPolicy {
+        return
+            try UserTokenPolicy(
+                audience: FfiConverterString.read(from: &buf), 
+                maxClockSkewSecs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserTokenPolicy, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterUInt64.write(value.maxClockSkewSecs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenPolicy_lift(_ buf: RustBuffer) throws -> UserTokenPolicy {
+    return try FfiConverterTypeUserTokenPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenPolicy_lower(_ value: UserTokenPolicy) -> RustBuffer {
+    return FfiConverterTypeUserTokenPolicy.lower(value)
+}
+
+
+/**
+ * What to put in a new user token.
+ */
+public struct UserTokenRequest: Equatable, Hashable {
+    /**
+     * The host's id for the signed-in user (1 to 128 UTF-8 bytes).
+     */
+    public var subject: String
+    /**
+     * Who the token is for, e.g. the service's public URL (1 to 64 bytes).
+     */
+    public var audience: String
+    /**
+     * Seconds the token is valid for, 1 to 86400.
+     */
+    public var ttlSecs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The host's id for the signed-in user (1 to 128 UTF-8 bytes).
+         */subject: String, 
+        /**
+         * Who the token is for, e.g. the service's public URL (1 to 64 bytes).
+         */audience: String, 
+        /**
+         * Seconds the token is valid for, 1 to 86400.
+         */ttlSecs: UInt64) {
+        self.subject = subject
+        self.audience = audience
+        self.ttlSecs = ttlSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserTokenRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserTokenRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserTokenRequest {
+        return
+            try UserTokenRequest(
+                subject: FfiConverterString.read(from: &buf), 
+                audience: FfiConverterString.read(from: &buf), 
+                ttlSecs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserTokenRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterUInt64.write(value.ttlSecs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenRequest_lift(_ buf: RustBuffer) throws -> UserTokenRequest {
+    return try FfiConverterTypeUserTokenRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserTokenRequest_lower(_ value: UserTokenRequest) -> RustBuffer {
+    return FfiConverterTypeUserTokenRequest.lower(value)
 }
 
 
@@ -4527,6 +4817,13 @@ enum ReferralError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case InvalidInput(reason: String, detail: String
     )
+    /**
+     * A user token was refused at verify (`malformed`, `bad_signature`,
+     * `expired`, `wrong_audience`, …) or could not be minted
+     * (`invalid_subject`, `invalid_audience`, `invalid_ttl`).
+     */
+    case UserToken(reason: String, detail: String
+    )
 
     
 
@@ -4584,6 +4881,10 @@ public struct FfiConverterTypeReferralError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
+        case 8: return .UserToken(
+            reason: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4634,6 +4935,12 @@ public struct FfiConverterTypeReferralError: FfiConverterRustBuffer {
         
         case let .InvalidInput(reason,detail):
             writeInt(&buf, Int32(7))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .UserToken(reason,detail):
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
@@ -6209,6 +6516,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_verifier_verify() != 53227) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_verifier_mint_user_token() != 41595) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_verifier_verify_user_token() != 8169) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_nudgeengine_in_holdout() != 27213) {

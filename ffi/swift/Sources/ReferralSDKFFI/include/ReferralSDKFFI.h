@@ -288,6 +288,16 @@ RustBuffer uniffi_referral_ffi_fn_method_verifier_mint(uint64_t ptr, RustBuffer 
 RustBuffer uniffi_referral_ffi_fn_method_verifier_verify(uint64_t ptr, RustBuffer code, uint64_t now, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_MINT_USER_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_MINT_USER_TOKEN
+RustBuffer uniffi_referral_ffi_fn_method_verifier_mint_user_token(uint64_t ptr, RustBuffer request, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY_USER_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_VERIFIER_VERIFY_USER_TOKEN
+RustBuffer uniffi_referral_ffi_fn_method_verifier_verify_user_token(uint64_t ptr, RustBuffer token, RustBuffer policy, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEENGINE
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_CLONE_NUDGEENGINE
 uint64_t uniffi_referral_ffi_fn_clone_nudgeengine(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -811,6 +821,18 @@ uint16_t uniffi_referral_ffi_checksum_method_verifier_mint(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 uint16_t uniffi_referral_ffi_checksum_method_verifier_verify(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_MINT_USER_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_MINT_USER_TOKEN
+uint16_t uniffi_referral_ffi_checksum_method_verifier_mint_user_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_USER_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_USER_TOKEN
+uint16_t uniffi_referral_ffi_checksum_method_verifier_verify_user_token(void
     
 );
 #endif

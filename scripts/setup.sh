@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything the build and the tests need. Idempotent: each step is
+# Installs what the build and the tests need. Idempotent: each step is
 # skipped when its result is already there. Sourced by scripts/test-all.sh
-# and scripts/run-demo.sh; safe to run on its own.
+# (everything) and by scripts/run-demo.sh with SETUP_MODE=demo (only what
+# the main command needs: the wasm target, wasm-bindgen, binaryen,
+# esbuild); safe to run on its own.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TERM_COLOR=never
 
+SETUP_MODE="${SETUP_MODE:-all}"
 say() { printf '[setup] %s\n' "$*"; }
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -16,8 +19,9 @@ fi
 # Debian packages: JNA and Gson for the Kotlin tests, Chromium + driver for
 # browser tests, PostgreSQL for the server's second database.
 APT_PACKAGES=(libjna-java libgoogle-gson-java chromium chromium-driver postgresql)
+[ "$SETUP_MODE" = demo ] && APT_PACKAGES=()
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
+for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -39,7 +43,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
 fi
 
 # Python: a venv with maturin (builds the wheel) and pytest.
-if [ ! -x "$ROOT/.venv/bin/maturin" ] || [ ! -x "$ROOT/.venv/bin/pytest" ]; then
+if [ "$SETUP_MODE" != demo ] && { [ ! -x "$ROOT/.venv/bin/maturin" ] || [ ! -x "$ROOT/.venv/bin/pytest" ]; }; then
   say "python venv with maturin, pytest, flask"
   python3 -m venv "$ROOT/.venv"
   "$ROOT/.venv/bin/pip" install -q --upgrade pip
@@ -49,7 +53,7 @@ export MATURIN="$ROOT/.venv/bin/maturin"
 
 # Kotlin compiler from the npm registry (no other source is reachable).
 KOTLIN_DIR="$ROOT/target/tools/node_modules/kotlin-compiler"
-if [ ! -x "$KOTLIN_DIR/bin/kotlinc-jvm" ]; then
+if [ "$SETUP_MODE" != demo ] && [ ! -x "$KOTLIN_DIR/bin/kotlinc-jvm" ]; then
   say "npm install kotlin-compiler"
   mkdir -p "$ROOT/target/tools"
   (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent kotlin-compiler@2.4.20 >/dev/null)
@@ -74,7 +78,7 @@ fi
 
 # The browser tests' npm packages (playwright-core drives Debian's Chromium;
 # no browser is downloaded) and TypeScript, which checks the package's types.
-if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$ROOT/tests/e2e/node_modules/.bin/tsc" ]; then
+if [ "$SETUP_MODE" != demo ] && { [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$ROOT/tests/e2e/node_modules/.bin/tsc" ]; }; then
   say "npm ci in tests/e2e"
   (cd "$ROOT/tests/e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
 fi

@@ -60,17 +60,7 @@ step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
 bash examples/server/tests/run-postgres.sh
 
 step "main command smoke run: scripts/run-demo.sh serves the demo, then stops"
-DEMO_DATA="$(mktemp -d)"
-DATA_DIR="$DEMO_DATA" PORT=18181 bash scripts/run-demo.sh > "$DEMO_DATA/out.log" 2>&1 &
-DEMO_PID=$!
-for _ in $(seq 600); do
-  grep -q "referral-server on http://127.0.0.1:18181" "$DEMO_DATA/out.log" 2>/dev/null && break
-  sleep 1
-done
-curl -fsS http://127.0.0.1:18181/ | grep -q "Acme Analytics"
-curl -fsS http://127.0.0.1:18181/pkg/referral_wasm_bg.wasm -o /dev/null
-kill "$DEMO_PID" 2>/dev/null || true
-pkill -f "target/release/referral-server" 2>/dev/null || true
-wait "$DEMO_PID" 2>/dev/null || true
-rm -rf "$DEMO_DATA"
+bash scripts/smoke-main.sh
+
+step "the quickstart example runs"
 cargo run -q -p quickstart > /dev/null

@@ -1,7 +1,8 @@
--- wrk script: POST batches of EVENTS_PER_BATCH events with unique ids to
--- /api/events as a signed-in user (SESSION_COOKIE).
+-- wrk script: POST batches of EVENTS_PER_BATCH events with ids unique to
+-- this run (RUN_ID) to /api/v1/me/events with a user token (USER_TOKEN).
 local per_batch = tonumber(os.getenv("EVENTS_PER_BATCH") or "1")
-local cookie = os.getenv("SESSION_COOKIE")
+local token = os.getenv("USER_TOKEN")
+local run_id = os.getenv("RUN_ID") or "run"
 local counter = 0
 local thread_id = 0
 
@@ -14,10 +15,10 @@ function request()
   counter = counter + 1
   local events = {}
   for i = 1, per_batch do
-    events[i] = string.format('{"id":"w%d-%d-%d","type":"impression","at":1780000000}', tid or 0, counter, i)
+    events[i] = string.format('{"id":"%s-%d-%d-%d","type":"impression","at":1780000000}', run_id, tid or 0, counter, i)
   end
   local body = '{"events":[' .. table.concat(events, ",") .. ']}'
-  return wrk.format("POST", "/api/events", { ["Content-Type"] = "application/json", ["Cookie"] = cookie }, body)
+  return wrk.format("POST", "/api/v1/me/events", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }, body)
 end
 
 function done(summary, latency, requests)

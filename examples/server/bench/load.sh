@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load on the events endpoint from a second process on loopback (wrk, from
-# Debian), on SQLite and, when PG_URL is given, on PostgreSQL.
+# Load on the browser API's events endpoint from a second process on
+# loopback (wrk, from Debian), on SQLite and, when PG_URL is given, on
+# PostgreSQL. Every run uses fresh event ids (no acknowledged duplicates).
 # Usage: [PG_URL=postgres://…] [CONNECTIONS=8] examples/server/bench/load.sh
 # (builds the release server first).
 set -euo pipefail
@@ -11,13 +12,15 @@ run() {
   local label="$1" url="$2" port=18090
   local data; data="$(mktemp -d)"
   if [ -n "$url" ]; then export DATABASE_URL="$url"; else unset DATABASE_URL; fi
-  DATA_DIR="$data" PORT=$port target/release/referral-server >/dev/null 2>&1 &
+  export PUBLIC_URL="http://127.0.0.1:$port" RATE_EVENTS_PER_MINUTE=100000000
+  DATA_DIR="$data" PORT=$port RUST_LOG=warn target/release/referral-server >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-  local cookie; cookie="$(curl -s -i -X POST -H 'content-type: application/json' -d '{"email":"load@bench.example"}' "http://127.0.0.1:$port/api/demo/sign-in" | sed -n 's/^set-cookie: \([^;]*\).*/\1/p')"
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/nudge-config" && break; sleep 0.1; done
+  local token; token="$(DATA_DIR="$data" target/release/referral-server mint-user-token --subject load-user --ttl-secs 3600)"
   for per in 1 5 20; do
     printf '%s, %2s event(s) per request, 2 threads, %s connections, 10 s: ' "$label" "$per" "${CONNECTIONS:-8}"
-    SESSION_COOKIE="$cookie" EVENTS_PER_BATCH=$per wrk -t2 -c"${CONNECTIONS:-8}" -d10s --latency -s examples/server/bench/events.lua "http://127.0.0.1:$port" | tail -1
+    USER_TOKEN="$token" RUN_ID="$label-$per-$RANDOM" EVENTS_PER_BATCH=$per \
+      wrk -t2 -c"${CONNECTIONS:-8}" -d10s --latency -s examples/server/bench/events.lua "http://127.0.0.1:$port" | tail -1
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"

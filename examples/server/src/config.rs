@@ -37,6 +37,17 @@ pub enum Command {
     },
     /// Revoke an API key by id (`rk_<id>_…`).
     RevokeApiKey { id: String },
+    /// Mint a user token with the configured key (for operators and load
+    /// tests; hosts mint with the SDK).
+    MintUserToken {
+        #[arg(long)]
+        subject: String,
+        /// The service's public URL (the audience).
+        #[arg(long, env = "PUBLIC_URL")]
+        audience: String,
+        #[arg(long, default_value_t = 900)]
+        ttl_secs: u64,
+    },
 }
 
 /// What every command needs: where the data is.

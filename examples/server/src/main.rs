@@ -152,6 +152,31 @@ async fn main() -> Result<(), String> {
             );
             Ok(())
         }
+        Some(Command::MintUserToken {
+            subject,
+            audience,
+            ttl_secs,
+        }) => {
+            let secrets = Secrets::load(&cli.common.data_dir)?;
+            let keys = referral_core::Keyring::from_keys(
+                secrets
+                    .user_token_keys
+                    .iter()
+                    .map(|(id, secret, status)| (*id, secret.as_slice(), *status)),
+            )
+            .map_err(|e| e.to_string())?;
+            let request = referral_core::UserTokenRequest {
+                subject,
+                audience: audience.trim_end_matches('/').to_owned(),
+                ttl_secs,
+            };
+            println!(
+                "{}",
+                keys.mint_user_token(&request, now())
+                    .map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
         Some(Command::RevokeApiKey { id }) => {
             let db = open(&cli.common).await?;
             let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;

@@ -1,6 +1,6 @@
 //! Who is calling: the signed-in admin (server-side session + CSRF token),
 //! the host's backend (API key), the widget (user token), and password
-//! hashing (Argon2id).
+//! hashing (Argon2id). See `docs/adr/0001-service-and-host.md`.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

@@ -2,7 +2,8 @@
 //! users signed up, with whatever referral it captured; core attributes,
 //! and the user, the referral and the ledger record are written in one
 //! transaction (all or nothing, also under `kill -9`). An
-//! `Idempotency-Key` makes a retry return the first answer.
+//! `Idempotency-Key` makes a retry return the first answer. See
+//! `docs/adr/0003-one-transaction-per-request.md`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

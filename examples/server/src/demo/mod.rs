@@ -22,6 +22,7 @@ use crate::error::{unique_violation, ApiError, ApiResult, Json};
 use crate::rate_limit::Group;
 use crate::routes::assets::serve_from;
 use crate::routes::referrer::REF_COOKIE;
+use crate::routes::signups::SignupRequest;
 use crate::store::{access, random_id, Db};
 use crate::AppState;
 
@@ -186,17 +187,17 @@ async fn create_account(
     drop(conn);
     // The host tells the service, with what the landing and the page
     // captured; the idempotency key makes a retry safe.
-    let signup = serde_json::json!({
-        "user_id": user_id,
-        "email": email,
-        "display_name": display_name(&email),
-        "share_name": body.share_name,
-        "company_domain": body.company_domain.filter(|d| !d.trim().is_empty()),
-        "ref_cookie": cookie(&headers, REF_COOKIE),
-        "code": body.code,
-        "captured_at": body.captured_at,
-        "typed_code": body.typed_code.filter(|c| !c.trim().is_empty()),
-    });
+    let signup = SignupRequest {
+        user_id: user_id.clone(),
+        display_name: Some(display_name(&email)),
+        email,
+        share_name: body.share_name,
+        company_domain: body.company_domain.filter(|d| !d.trim().is_empty()),
+        ref_cookie: cookie(&headers, REF_COOKIE),
+        code: body.code,
+        captured_at: body.captured_at,
+        typed_code: body.typed_code.filter(|c| !c.trim().is_empty()),
+    };
     let (status, answer) = demo
         .call(
             Method::POST,
@@ -310,13 +311,18 @@ struct Advance {
     days: u64,
 }
 
+#[derive(Serialize)]
+struct ClockNow {
+    now: u64,
+}
+
 /// Moves the demo's clock (admins only, demo mode only): held rewards
 /// become payable without waiting 30 days.
 async fn advance_time(
     State(demo): State<Demo>,
     parts: Parts,
     body: axum::body::Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ClockNow>> {
     auth::session_from(&demo.app, &parts, auth::ADMIN_COOKIE, auth::ADMIN_SESSION).await?;
     let body: Advance =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
@@ -324,5 +330,7 @@ async fn advance_time(
         return Err(ApiError::bad("invalid_days", "at most 3650 days"));
     }
     demo.app.clock.advance(body.days * 86_400);
-    Ok(Json(serde_json::json!({ "now": demo.app.clock.now() })))
+    Ok(Json(ClockNow {
+        now: demo.app.clock.now(),
+    }))
 }

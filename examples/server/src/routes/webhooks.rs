@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use hmac::{Hmac, Mac};
-use referral_core::rewards::{LedgerEvent, Money, ReversalReason};
+use referral_core::rewards::{Applied, LedgerEvent, Money, ReversalReason};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -34,9 +34,13 @@ struct BillingEvent {
     currency: Option<String>,
 }
 
+/// Core's outcome for the event, or `not_referred` for an account no
+/// referral names.
 #[derive(Serialize)]
-pub struct WebhookOutcome {
-    pub outcome: &'static str,
+#[serde(untagged)]
+pub enum WebhookAnswer {
+    Applied(Applied),
+    NotReferred { outcome: &'static str },
 }
 
 fn verify_tag(secret: &[u8], message: &[u8], tag_hex: &str) -> bool {
@@ -94,7 +98,7 @@ async fn billing_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<WebhookAnswer>> {
     check_signature(&state.settings.webhook_secret, &headers, &body)?;
     let event: BillingEvent =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
@@ -109,7 +113,9 @@ async fn billing_webhook(
     let mut tx = state.db.begin().await?;
     state.db.lock_ledger(&mut tx).await?;
     let Some(referral_id) = people::referral_of_friend(&mut tx, &event.account_id).await? else {
-        return Ok(Json(serde_json::json!({ "outcome": "not_referred" })));
+        return Ok(Json(WebhookAnswer::NotReferred {
+            outcome: "not_referred",
+        }));
     };
     let reversal = |reason| LedgerEvent::Reversal {
         event_id: event.id.clone(),
@@ -165,7 +171,5 @@ async fn billing_webhook(
         other => ApiError::internal(other),
     })?;
     tx.commit().await?;
-    Ok(Json(
-        serde_json::to_value(&applied).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(WebhookAnswer::Applied(applied)))
 }

@@ -244,12 +244,14 @@ impl FromRequestParts<AppState> for User {
             audience: state.settings.public_url.clone(),
             max_clock_skew_secs: 300,
         };
-        state
+        let claims = state
             .settings
             .user_tokens
             .verify_user_token(token, &policy, crate::Clock::real_now())
-            .map(User)
-            .map_err(|e| ApiError::unauthorized(invalid_token_code(e.reason()), e.to_string()))
+            .map_err(|e| ApiError::unauthorized(invalid_token_code(e.reason()), e.to_string()))?;
+        // One user cannot flood from many addresses either.
+        state.limits.per_user.check(&claims.subject)?;
+        Ok(User(claims))
     }
 }
 

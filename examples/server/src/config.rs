@@ -129,6 +129,9 @@ pub struct ServeArgs {
     pub request_timeout_secs: u64,
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Open connections per client address (trusted proxies exempt).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    pub max_connections_per_client: usize,
     /// Admin and demo sessions end this many hours after sign-in.
     #[arg(long, env = "SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u64,
@@ -150,6 +153,15 @@ impl ServeArgs {
         let url = url.trim_end_matches('/').to_owned();
         if origin_of(&url).is_none() {
             return Err(format!("PUBLIC_URL {url:?} must be an http(s) URL"));
+        }
+        // It is the user tokens' audience, which core bounds.
+        if url.len() > referral_core::user_token::MAX_AUDIENCE_LEN
+            || url.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "PUBLIC_URL {url:?} must have at most {} characters (it is the user tokens' audience)",
+                referral_core::user_token::MAX_AUDIENCE_LEN
+            ));
         }
         Ok(url)
     }
@@ -182,11 +194,35 @@ impl ServeArgs {
         if self.header_timeout_secs == 0 || self.request_timeout_secs == 0 {
             return Err("timeouts must be at least 1 second".into());
         }
-        if self.max_connections == 0 || self.session_hours == 0 {
-            return Err("MAX_CONNECTIONS and SESSION_HOURS must be at least 1".into());
+        if self.max_connections == 0
+            || self.max_connections_per_client == 0
+            || self.session_hours == 0
+        {
+            return Err(
+                "MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT and SESSION_HOURS must be at least 1"
+                    .into(),
+            );
         }
-        if !self.signup_url.starts_with('/') && origin_of(&self.signup_url).is_none() {
-            return Err("SIGNUP_URL must be a path or an http(s) URL".into());
+        // A path on this site (not `//host`, which browsers read as another
+        // site) or an absolute http(s) URL.
+        let path = self.signup_url.starts_with('/')
+            && !self.signup_url.starts_with("//")
+            && !self.signup_url.starts_with("/\\");
+        if (!path && origin_of(&self.signup_url).is_none())
+            || self
+                .signup_url
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err("SIGNUP_URL must be a path on this site or an http(s) URL".into());
+        }
+        if self.user_token_ttl_secs == 0
+            || self.user_token_ttl_secs > referral_core::user_token::MAX_TTL_SECS
+        {
+            return Err(format!(
+                "USER_TOKEN_TTL_SECS must be 1 to {}",
+                referral_core::user_token::MAX_TTL_SECS
+            ));
         }
         Ok(())
     }
@@ -217,4 +253,43 @@ pub fn origin_of(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Result<(), String> {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(extra);
+        ServeArgs::try_parse_from(all)
+            .map_err(|e| e.to_string())?
+            .validate()
+    }
+
+    #[test]
+    fn values_that_would_break_the_service_are_refused_at_start() {
+        assert!(args(&[]).is_ok());
+        assert!(args(&["--public-url", "https://referrals.acme.example"]).is_ok());
+        let long = format!("https://app.acme.example/{}", "x".repeat(60));
+        assert!(args(&["--public-url", &long])
+            .unwrap_err()
+            .contains("audience"));
+        assert!(args(&["--public-url", "ftp://x"]).is_err());
+        assert!(args(&["--user-token-ttl-secs", "0"]).is_err());
+        assert!(args(&["--user-token-ttl-secs", "100000"]).is_err());
+        for bad in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/a b",
+        ] {
+            assert!(args(&["--signup-url", bad]).is_err(), "{bad}");
+        }
+        assert!(args(&["--signup-url", "/join?plan=pro"]).is_ok());
+        assert!(args(&["--signup-url", "https://www.acme.example/signup"]).is_ok());
+        assert!(args(&["--trusted-proxy", "10.0.0.1,10.1.0.0/16"]).is_ok());
+        assert!(args(&["--trusted-proxy", "nonsense"]).is_err());
+        assert!(args(&["--rate-per-minute", "0"]).is_err());
+    }
 }

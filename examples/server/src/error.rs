@@ -52,7 +52,8 @@ impl ApiError {
     }
     /// An internal failure: logged in full, answered without detail.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %cause, "internal error");
+        // Debug-quoted: a value inside the cause cannot forge log lines.
+        tracing::error!(error = ?cause.to_string(), "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -64,6 +65,17 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
+            // PostgreSQL's deadlock and serialization failures: retryable.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                tracing::warn!(code = ?db.code(), "transaction conflict");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "conflict_retry",
+                    "a concurrent request conflicted; retry",
+                )
+            }
             sqlx::Error::PoolTimedOut => {
                 tracing::warn!("database pool timed out");
                 ApiError::new(

@@ -109,6 +109,9 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
         server::Limits {
             header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
             max_connections: args.max_connections,
+            max_connections_per_client: args.max_connections_per_client,
+            trusted_proxies: args.trusted_proxies.clone(),
+            drain: std::time::Duration::from_secs(args.request_timeout_secs),
         },
         server::shutdown_signal(),
     )

@@ -60,6 +60,8 @@ pub struct Limits {
     pub events: Limiter<IpAddr>,
     /// The server API, per API key.
     pub api: Limiter<String>,
+    /// Browser API calls per user (token subject), whatever the address.
+    pub per_user: Limiter<String>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -73,9 +75,40 @@ pub enum Group {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// One `X-Forwarded-For` entry: an address, IPv6 in brackets or not, with
+/// or without a port (some load balancers add one).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip().to_canonical());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| inner.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+}
+
+/// The key a client is limited by: its address, or its /64 for IPv6 (one
+/// subscriber usually holds a whole /64, so single addresses are free).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// The client address: the peer, unless the peer is a trusted proxy; then
 /// the right-most `X-Forwarded-For` entry that is not a trusted proxy.
+/// IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -89,7 +122,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .map(str::trim)
         .collect::<Vec<_>>();
     for entry in forwarded.iter().rev() {
-        let Ok(ip) = entry.parse::<IpAddr>() else {
+        let Some(ip) = forwarded_address(entry) else {
             // An unreadable hop: stop at the last address we can trust.
             break;
         };
@@ -138,7 +171,7 @@ pub async fn limit(
         Group::Lookups => &state.limits.lookups,
         Group::Events => &state.limits.events,
     };
-    if let Err(e) = limiter.check(&ip) {
+    if let Err(e) = limiter.check(&limit_key(ip)) {
         tracing::info!(%ip, ?group, "rate limited");
         return e.into_response();
     }
@@ -151,6 +184,7 @@ pub fn limits(settings: &crate::Settings) -> Arc<Limits> {
         lookups: Limiter::per_minute(settings.rate_per_minute),
         events: Limiter::per_minute(settings.rate_events_per_minute),
         api: Limiter::per_minute(settings.rate_api_per_minute),
+        per_user: Limiter::per_minute(settings.rate_events_per_minute),
     })
 }
 
@@ -176,5 +210,33 @@ mod tests {
         // A direct client cannot choose its address.
         assert_eq!(client_ip(stranger, &headers, &trusted), stranger);
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
+
+    #[test]
+    fn mapped_addresses_ports_and_ipv6_networks() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        // A dual-stack listener sees the proxy as ::ffff:127.0.0.1.
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        for (header, client) in [
+            ("198.51.100.7", "198.51.100.7"),
+            ("198.51.100.7:5123", "198.51.100.7"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", header.parse().unwrap());
+            assert_eq!(
+                client_ip(mapped, &headers, &trusted),
+                client.parse::<IpAddr>().unwrap(),
+                "{header}"
+            );
+        }
+        let a: IpAddr = "2001:db8:0:1::5".parse().unwrap();
+        let b: IpAddr = "2001:db8:0:1:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:0:2::5".parse().unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(c));
+        let v4: IpAddr = "203.0.113.4".parse().unwrap();
+        assert_eq!(limit_key(v4), v4);
     }
 }

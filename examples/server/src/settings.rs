@@ -162,6 +162,8 @@ pub struct Settings {
     pub verifier: Verifier,
     pub user_tokens: Keyring,
     pub webhook_secret: Vec<u8>,
+    /// Signs the landing's `referral_ref` cookie (code and capture time).
+    pub ref_cookie_key: [u8; 32],
     pub program: Program,
     pub policy: AttributionPolicy,
     pub link_base: String,
@@ -227,6 +229,11 @@ impl Settings {
             verifier,
             user_tokens,
             webhook_secret: secrets.webhook_secret.clone(),
+            // A key of its own, derived from the signing key.
+            ref_cookie_key: referral_core::keyring::hmac_sha256(
+                &secrets.signing_key,
+                b"referral-ref-cookie/v1",
+            ),
             program,
             // More than 10 rewards in a month sends a referral to review.
             policy: AttributionPolicy {

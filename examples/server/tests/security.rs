@@ -239,6 +239,9 @@ async fn demo_routes_and_clock_exist_only_in_demo_mode() {
         ("POST", "/api/demo/advance-time"),
         ("GET", "/"),
         ("GET", "/signup"),
+        ("GET", "/demo/static/app.js"),
+        ("GET", "/static/index.html"),
+        ("GET", "/static/app.js"),
     ] {
         let reply = Call::new(method, path)
             .json(&json!({ "days": 3650 }))
@@ -550,6 +553,14 @@ async fn database_text_never_reaches_a_client() {
             .await,
         s.webhook(json!({ "id": nul, "type": "payment", "account_id": nul, "amount_minor": 1, "currency": "USD" })).await,
         Call::new("GET", format!("/api/v1/users/{}/referral", "%00")).bearer(&s.api_key).send(&s.router).await,
+        Call::new("POST", "/api/admin/session")
+            .json(&json!({ "email": format!("admin@acme.example{nul}"), "password": "x" }))
+            .send(&s.router)
+            .await,
+        Call::new("POST", "/api/admin/session")
+            .json(&json!({ "email": "admin@acme.example\nforged log line", "password": "x" }))
+            .send(&s.router)
+            .await,
     ];
     for (i, reply) in replies.into_iter().enumerate() {
         assert!(
@@ -785,4 +796,367 @@ async fn idle_connections_time_out_and_cannot_lock_the_server() {
     child.kill().ok();
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registering_a_user_while_reporting_its_signup_loses_nothing() {
+    let s = std::sync::Arc::new(service(&[]).await);
+    s.register("u-anna", "anna@annaco.example", "Anna").await;
+    let code = s.links("u-anna").await["code"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let id = format!("race-{n}");
+        for _ in 0..3 {
+            let (s, id) = (s.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                s.register(&id, &format!("{id}@race.example"), "R").await
+            }));
+        }
+        let (s, id, code) = (s.clone(), id.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            s.signup(json!({ "user_id": id, "email": format!("{id}@race.example"), "code": code }))
+                .await
+        }));
+    }
+    for t in tasks {
+        let reply = t.await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let funnel_signups = {
+        let (cookie, _) = s.admin().await;
+        Call::new("GET", "/api/admin/funnel")
+            .header("cookie", &cookie)
+            .send(&s.router)
+            .await
+    };
+    assert_eq!(
+        funnel_signups.body["funnel"]["total"]["counts"]["signup"], 30,
+        "{}",
+        funnel_signups.text
+    );
+}
+
+#[tokio::test]
+async fn billing_before_the_signup_report_waits_for_it() {
+    let s = service(&[]).await;
+    s.register("u-anna", "anna@annaco.example", "Anna").await;
+    let code = s.links("u-anna").await["code"].as_str().unwrap().to_owned();
+    let early = s
+        .webhook(json!({ "id": "early-1", "type": "payment", "account_id": "u-late", "amount_minor": 9900, "currency": "USD" }))
+        .await;
+    assert_eq!(early.body["outcome"], "pending", "{}", early.text);
+    let late = s
+        .signup(json!({ "user_id": "u-late", "email": "late@lateco.example", "code": code }))
+        .await;
+    assert_eq!(late.body["reason"], "attributed");
+    let stats = Call::new("GET", "/api/v1/me/stats")
+        .bearer(&s.user_token("u-anna"))
+        .send(&s.router)
+        .await;
+    assert_eq!(stats.body["entries"][0]["status"], "held", "{}", stats.text);
+    // A redelivery now is a duplicate, not a second payment.
+    let again = s
+        .webhook(json!({ "id": "early-1", "type": "payment", "account_id": "u-late", "amount_minor": 9900, "currency": "USD" }))
+        .await;
+    assert_eq!(again.body["outcome"], "duplicate", "{}", again.text);
+    // A customer whose signup was reported without a referral: not referred.
+    s.signup(json!({ "user_id": "u-plain", "email": "plain@plainco.example" }))
+        .await;
+    let plain = s
+        .webhook(json!({ "id": "plain-1", "type": "payment", "account_id": "u-plain", "amount_minor": 100, "currency": "USD" }))
+        .await;
+    assert_eq!(plain.body["outcome"], "not_referred");
+}
+
+#[tokio::test]
+async fn a_ref_cookie_the_service_did_not_sign_counts_for_nothing() {
+    let s = service(&[]).await;
+    s.register("u-anna", "anna@annaco.example", "Anna").await;
+    let code = s.links("u-anna").await["code"].as_str().unwrap().to_owned();
+    let landing = Call::new("GET", format!("/r/{code}")).send(&s.router).await;
+    let value = landing
+        .cookie("referral_ref")
+        .unwrap()
+        .trim_start_matches("referral_ref=")
+        .to_owned();
+    let (body, tag) = value.rsplit_once('.').unwrap();
+    let (code_part, at) = body.rsplit_once('.').unwrap();
+    let earlier = at.parse::<u64>().unwrap() - 200 * 86_400;
+    let forgeries = [
+        format!("{code_part}.{earlier}.{tag}"),
+        format!("{code_part}.{at}"),
+        format!("{code_part}.{at}.{}", "0".repeat(32)),
+    ];
+    for (n, forged) in forgeries.into_iter().enumerate() {
+        let reply = s
+            .signup(json!({ "user_id": format!("u-{n}"), "email": format!("f{n}@fco.example"), "ref_cookie": forged }))
+            .await;
+        assert_eq!(
+            reply.body["reason"], "no_referral",
+            "{forged}: {}",
+            reply.text
+        );
+    }
+    let genuine = s
+        .signup(json!({ "user_id": "u-real", "email": "real@realco.example", "ref_cookie": value }))
+        .await;
+    assert_eq!(genuine.body["reason"], "attributed", "{}", genuine.text);
+}
+
+#[tokio::test]
+async fn the_browser_api_answers_cors_preflights_for_allowed_origins_only() {
+    let s = service(&["--allowed-origin", "https://app.acme.example"]).await;
+    let preflight = |origin: &str| {
+        Call::new("OPTIONS", "/api/v1/me/events")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+    };
+    let allowed = preflight("https://app.acme.example").send(&s.router).await;
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    let reply = axum::http::Request::builder()
+        .method("OPTIONS")
+        .uri("/api/v1/me/events")
+        .header("origin", "https://app.acme.example")
+        .header("access-control-request-method", "POST")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let raw = tower::ServiceExt::oneshot(s.router.clone(), reply)
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.acme.example")
+    );
+    let req = axum::http::Request::builder()
+        .method("OPTIONS")
+        .uri("/api/v1/me/events")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let evil = tower::ServiceExt::oneshot(s.router.clone(), req)
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    // And the request itself from the allowed origin passes the Origin check.
+    let post = Call::new("POST", "/api/v1/me/events")
+        .bearer(&s.user_token("u-1"))
+        .header("origin", "https://app.acme.example")
+        .json(&json!({ "events": [] }))
+        .send(&s.router)
+        .await;
+    assert_eq!(post.status, StatusCode::ACCEPTED, "{}", post.text);
+}
+
+#[tokio::test]
+async fn one_user_cannot_flood_events_or_stats() {
+    let s = service(&["--rate-events-per-minute", "1000"]).await;
+    let token = s.user_token("u-flood");
+    let mut last = None;
+    for batch in 0..11 {
+        let events: Vec<_> = (0..500)
+            .map(|i| json!({ "id": format!("b{batch}-{i}"), "type": "impression", "at": 1 }))
+            .collect();
+        last = Some(
+            Call::new("POST", "/api/v1/me/events")
+                .bearer(&token)
+                .json(&json!({ "events": events }))
+                .send(&s.router)
+                .await,
+        );
+        if last.as_ref().unwrap().status != StatusCode::ACCEPTED {
+            break;
+        }
+    }
+    assert_json_error(
+        last.as_ref().unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "event_quota",
+    );
+    // Reads are limited per client and per user too.
+    let s = service(&["--rate-events-per-minute", "5"]).await;
+    let token = s.user_token("u-reader");
+    let mut statuses = Vec::new();
+    for n in 0..7 {
+        let reply = Call::new("GET", "/api/v1/me/stats")
+            .bearer(&token)
+            .from(&format!("198.51.100.{n}"))
+            .send(&s.router)
+            .await;
+        statuses.push(reply.status);
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        2,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_event_batches_never_fail() {
+    let s = std::sync::Arc::new(service(&[]).await);
+    let token = s.user_token("u-overlap");
+    let ids: Vec<String> = (0..40).map(|i| format!("e{i:02}")).collect();
+    let mut tasks = Vec::new();
+    for round in 0..20 {
+        for reverse in [false, true] {
+            let mut ids = ids.clone();
+            if reverse {
+                ids.reverse();
+            }
+            let (s, token) = (s.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let events: Vec<_> = ids
+                    .iter()
+                    .map(|id| json!({ "id": format!("{round}-{id}"), "type": "share", "at": 1 }))
+                    .collect();
+                Call::new("POST", "/api/v1/me/events")
+                    .bearer(&token)
+                    .json(&json!({ "events": events }))
+                    .send(&s.router)
+                    .await
+            }));
+        }
+    }
+    for t in tasks {
+        let reply = t.await.unwrap();
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_demo_signup_leaves_no_half_made_account() {
+    let s = service(&["--demo"]).await;
+    let refused = Call::new("POST", "/demo/api/accounts")
+        .json(&json!({ "email": "gail@gailco.example", "password": "correct horse battery", "company_domain": "x".repeat(300) }))
+        .send(&s.router)
+        .await;
+    assert!(refused.status.is_client_error(), "{}", refused.text);
+    let again = demo_account(&s, "gail@gailco.example").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let cookie = again.cookie("demo_session").unwrap();
+    let me = Call::new("GET", "/demo/api/me")
+        .header("cookie", &cookie)
+        .send(&s.router)
+        .await;
+    let links = Call::new("GET", "/api/v1/me/referral")
+        .bearer(me.body["user_token"].as_str().unwrap())
+        .send(&s.router)
+        .await;
+    assert_eq!(links.status, StatusCode::OK, "{}", links.text);
+}
+
+async fn http_get(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text).await;
+    text
+}
+
+/// One client reconnecting as fast as it can cannot keep another out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_every_connection() {
+    let server = common::Binary::start(&[
+        ("HEADER_TIMEOUT_SECS", "5"),
+        ("MAX_CONNECTIONS", "32"),
+        ("MAX_CONNECTIONS_PER_CLIENT", "8"),
+    ]);
+    let port = server.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(s) = common::connect_from("127.0.0.1", port).await {
+                    held.push(s);
+                }
+                if held.len() > 200 {
+                    held.remove(0);
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(3), async {
+            let mut s = common::connect_from("127.0.0.2", port).await.unwrap();
+            http_get(&mut s, "/api/v1/nudge-config").await
+        })
+        .await
+        .expect("another client was locked out");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    attacker.await.unwrap();
+}
+
+/// SIGTERM lets a request in flight finish; a body that never completes
+/// gets a JSON 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_requests_in_flight_and_slow_bodies_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = common::Binary::start(&[("REQUEST_TIMEOUT_SECS", "2")]);
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    // The webhook reads the whole body before it answers.
+    let body = r#"{"id":"e1","type":"refund","account_id":"u-1"}"#;
+    slow.write_all(
+        format!("POST /api/v1/webhooks/billing HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", body.len(), &body[..10]).as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    // Answered (401: this test signs nothing), not cut off.
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer:?}");
+
+    let server = common::Binary::start(&[("REQUEST_TIMEOUT_SECS", "1")]);
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    stalled
+        .write_all(b"POST /api/v1/webhooks/billing HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"user")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stalled.read_to_string(&mut answer))
+        .await
+        .expect("a stalled body held the request open")
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 408") || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("application/json") && answer.contains("\"error\""),
+        "{answer}"
+    );
 }

@@ -41,6 +41,7 @@ CREATE TABLE events (
     received_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, id)
 );
+CREATE INDEX events_user_received ON events (user_id, received_at);
 
 CREATE TABLE ledger_events (
     seq BIGINT PRIMARY KEY,
@@ -49,6 +50,16 @@ CREATE TABLE ledger_events (
     outcome TEXT NOT NULL,
     received_at BIGINT NOT NULL
 );
+
+-- Billing events for accounts whose signup was not reported yet; the
+-- signup applies them if the account was referred.
+CREATE TABLE pending_billing_events (
+    event_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX pending_billing_events_account ON pending_billing_events (account_id);
 
 CREATE TABLE admins (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -7,7 +7,7 @@
 //! widget in its pages. Its clock button exists only here.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ use crate::routes::assets::serve_from;
 use crate::routes::referrer::REF_COOKIE;
 use crate::routes::signups::SignupRequest;
 use crate::store::{access, random_id, Db};
-use crate::AppState;
+use crate::{AppState, Clock};
 
 pub const DEMO_COOKIE: &str = "demo_session";
 const DEMO_SESSION: &str = "demo";
@@ -65,8 +65,15 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         axum::middleware::from_fn_with_state((app, Group::Lookups), crate::rate_limit::limit),
     );
     Router::new()
-        .route("/", get(|d: State<Demo>| page(d, "index.html")))
-        .route("/signup", get(|d: State<Demo>| page(d, "signup.html")))
+        .route("/", get(|d: State<Demo>| page(d, "index.html".into())))
+        .route(
+            "/signup",
+            get(|d: State<Demo>| page(d, "signup.html".into())),
+        )
+        .route(
+            "/demo/static/{file}",
+            get(|d: State<Demo>, Path(file): Path<String>| page(d, file)),
+        )
         .route("/demo/api/session", axum::routing::delete(sign_out))
         .route("/demo/api/advance-time", post(advance_time))
         .merge(limited_auth)
@@ -74,8 +81,10 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         .with_state(demo)
 }
 
-async fn page(State(demo): State<Demo>, name: &str) -> Response {
-    serve_from(&demo.app.settings.web_dir, name).await
+/// The demo host's own pages and scripts (`web/demo/`), never served
+/// without demo mode.
+async fn page(State(demo): State<Demo>, name: String) -> Response {
+    serve_from(&demo.app.settings.web_dir.join("demo"), &name).await
 }
 
 impl Demo {
@@ -167,30 +176,30 @@ async fn create_account(
 ) -> ApiResult<Response> {
     auth::check_origin(&demo.app, &headers)?;
     auth::check_new_password(&body.password)?;
-    let email = body.email.trim().to_ascii_lowercase();
-    referral_core::fraud::email_domain(&email)
-        .map_err(|e| ApiError::bad("invalid_email", e.to_string()))?;
+    let (email, _, _) = crate::routes::users::email_facts(&body.email)?;
     let password = body.password.clone();
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .map_err(ApiError::internal)??;
     let user_id = random_id("demo");
     let mut conn = demo.app.db.pool.acquire().await?;
-    access::insert_demo_user(&mut conn, &user_id, &email, &hash, demo.app.clock.now())
-        .await
-        .map_err(|e| match unique_violation(&e).as_deref() {
-            Some("demo_users_email_key") => {
-                ApiError::conflict("email_taken", "an account with this email exists; sign in")
-            }
-            _ => e.into(),
-        })?;
+    if access::demo_user_by_email(&mut conn, &email)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(
+            "email_taken",
+            "an account with this email exists; sign in",
+        ));
+    }
     drop(conn);
-    // The host tells the service, with what the landing and the page
-    // captured; the idempotency key makes a retry safe.
+    // The service first: if it refuses, no half-made account is left
+    // behind (a host must not create its account without the signup's
+    // fate known, or retry with the same idempotency key until it is).
     let signup = SignupRequest {
         user_id: user_id.clone(),
         display_name: Some(display_name(&email)),
-        email,
+        email: email.clone(),
         share_name: body.share_name,
         company_domain: body.company_domain.filter(|d| !d.trim().is_empty()),
         ref_cookie: cookie(&headers, REF_COOKIE),
@@ -207,13 +216,33 @@ async fn create_account(
         )
         .await?;
     if !status.is_success() {
-        tracing::warn!(%status, "service signup failed");
+        tracing::warn!(%status, "service signup refused");
+        let code = answer["error"].as_str().unwrap_or("referral_service");
         return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "referral_service",
+            if status.is_client_error() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
+            if code == "invalid_company_domain" {
+                "invalid_company_domain"
+            } else {
+                "signup_refused"
+            },
             "the referral service refused the signup",
         ));
     }
+    let mut conn = demo.app.db.pool.acquire().await?;
+    access::insert_demo_user(&mut conn, &user_id, &email, &hash, Clock::real_now())
+        .await
+        .map_err(|e| match unique_violation(&e).as_deref() {
+            // The same email at the same moment: the other request won.
+            Some("demo_users_email_key") => {
+                ApiError::conflict("email_taken", "an account with this email exists; sign in")
+            }
+            _ => e.into(),
+        })?;
+    drop(conn);
     let session = auth::create_session(&demo.app, DEMO_COOKIE, DEMO_SESSION, &user_id).await?;
     let reason = answer["reason"].as_str().unwrap_or_default().to_owned();
     Ok((
@@ -237,6 +266,12 @@ async fn sign_in(
 ) -> ApiResult<Response> {
     auth::check_origin(&demo.app, &headers)?;
     let email = body.email.trim().to_ascii_lowercase();
+    if email.len() > 254 || email.chars().any(char::is_control) || body.password.len() > 1024 {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "wrong email or password",
+        ));
+    }
     let mut conn = demo.app.db.pool.acquire().await?;
     let found = access::demo_user_by_email(&mut conn, &email).await?;
     drop(conn);

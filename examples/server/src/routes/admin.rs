@@ -71,7 +71,7 @@ async fn sign_in(
 ) -> ApiResult<Response> {
     auth::check_origin(&state, &headers)?;
     let email = body.email.trim().to_ascii_lowercase();
-    if email.len() > 254 || body.password.len() > 1024 {
+    if email.len() > 254 || email.chars().any(char::is_control) || body.password.len() > 1024 {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "wrong email or password",
@@ -84,14 +84,14 @@ async fn sign_in(
     let check =
         tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()));
     if !check.await.map_err(ApiError::internal)? {
-        tracing::info!(%email, "admin sign-in refused");
+        tracing::info!(?email, "admin sign-in refused");
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "wrong email or password",
         ));
     }
     let session = auth::create_session(&state, ADMIN_COOKIE, ADMIN_SESSION, &email).await?;
-    tracing::info!(%email, "admin signed in");
+    tracing::info!(?email, "admin signed in");
     Ok((
         [(header::SET_COOKIE, session.set_cookie)],
         Json(SessionInfo {
@@ -294,7 +294,7 @@ async fn create_key(
     Json(body): Json<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let created = create_api_key(&state, &body.name).await?;
-    tracing::info!(admin = %admin.email, key = %created.id, "API key created");
+    tracing::info!(admin = ?admin.email, key = %created.id, "API key created");
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -307,6 +307,6 @@ async fn revoke_key(
     if !access::revoke_api_key(&mut conn, &id, state.clock.now()).await? {
         return Err(ApiError::not_found("no such live API key"));
     }
-    tracing::info!(admin = %admin.email, key = %id, "API key revoked");
+    tracing::info!(admin = ?admin.email, key = ?id, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

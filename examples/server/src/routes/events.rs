@@ -11,19 +11,20 @@ use crate::auth::User;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::rate_limit::Group;
 use crate::store::people;
-use crate::AppState;
+use crate::{AppState, Clock};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/api/v1/me/events", post(events))
+        .route("/api/v1/me/events", post(events).options(super::preflight))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::browser_write,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
-            (state, Group::Events),
+            (state.clone(), Group::Events),
             crate::rate_limit::limit,
         ))
+        .layer(super::cors(&state))
 }
 
 #[derive(Deserialize)]
@@ -52,6 +53,9 @@ pub struct Accepted {
 }
 
 const MAX_BATCH: usize = 500;
+/// Most events stored per user in a day: far above what a person's widget
+/// sends, low enough that one token cannot fill the disk.
+pub const DAILY_QUOTA: i64 = 5_000;
 
 fn short(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
     match value {
@@ -89,10 +93,29 @@ async fn events(
             ));
         }
     }
-    let now = state.clock.now();
     let (mut accepted, mut duplicates) = (0, 0);
+    // Inserted in id order (and each id once), so concurrent batches with
+    // overlapping ids take their row locks in the same order: no deadlock.
+    let mut order: Vec<&IncomingEvent> = batch.events.iter().collect();
+    order.sort_by(|a, b| a.id.cmp(&b.id));
+    let unique = order.len();
+    order.dedup_by(|a, b| a.id == b.id);
+    duplicates += (unique - order.len()) as u32;
     let mut tx = state.db.begin().await?;
-    for e in &batch.events {
+    let today = people::count_events_since(
+        &mut tx,
+        &user.subject,
+        Clock::real_now().saturating_sub(86_400),
+    )
+    .await?;
+    if today + order.len() as i64 > DAILY_QUOTA {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "event_quota",
+            "this user sent too many events today",
+        ));
+    }
+    for e in order {
         let stored = people::insert_event(
             &mut tx,
             &people::NewEvent {
@@ -102,7 +125,7 @@ async fn events(
                 channel: e.channel.as_deref(),
                 moment: e.moment.as_deref(),
                 at: e.at,
-                received_at: now,
+                received_at: Clock::real_now(),
             },
         )
         .await?;

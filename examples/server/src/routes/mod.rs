@@ -46,6 +46,30 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// CORS for the browser API: the allowed origins (the public one and
+/// `ALLOWED_ORIGINS`) may call it from their pages with a user token in
+/// `Authorization`. No cookies cross origins.
+pub fn cors(state: &AppState) -> tower_http::cors::CorsLayer {
+    use axum::http::HeaderValue;
+    let origins: Vec<HeaderValue> = state
+        .settings
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// OPTIONS on a browser API route: the CORS layer answers preflights
+/// before this runs; a bare OPTIONS gets an empty 204.
+pub async fn preflight() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
 /// Browser endpoints that change state: JSON bodies only and an allowed
 /// `Origin`, so a plain HTML form or a foreign page cannot post to them.
 pub async fn browser_write(

@@ -16,11 +16,39 @@ use crate::AppState;
 
 pub const REF_COOKIE: &str = "referral_ref";
 
+/// `code.capture_time.tag`: the tag (128 bits of HMAC-SHA256) makes the
+/// capture time the service's, so nobody can stretch the attribution window
+/// or reorder touches by editing the cookie.
+pub fn ref_cookie_value(key: &[u8; 32], code: &str, captured_at: u64) -> String {
+    let body = format!("{code}.{captured_at}");
+    let tag = referral_core::keyring::hmac_sha256(key, body.as_bytes());
+    format!("{body}.{}", hex::encode(&tag[..16]))
+}
+
+/// The code and capture time of a cookie value this service set; `None`
+/// for anything else.
+pub fn read_ref_cookie(key: &[u8; 32], value: &str) -> Option<(String, u64)> {
+    use subtle::ConstantTimeEq;
+    let (body, tag_hex) = value.rsplit_once('.')?;
+    let tag = hex::decode(tag_hex).ok()?;
+    let expected = referral_core::keyring::hmac_sha256(key, body.as_bytes());
+    if tag.len() != 16 || !bool::from(tag.as_slice().ct_eq(&expected[..16])) {
+        return None;
+    }
+    let (code, at) = body.rsplit_once('.')?;
+    Some((code.to_owned(), at.parse().ok()?))
+}
+
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/r/{code}", get(landing))
         .route("/r", get(landing_query))
-        .route("/api/v1/referrer", get(referrer_name))
+        .route(
+            "/api/v1/referrer",
+            get(referrer_name)
+                .options(super::preflight)
+                .layer(super::cors(&state)),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             (state, Group::Lookups),
             crate::rate_limit::limit,
@@ -63,7 +91,8 @@ async fn landing(State(state): State<AppState>, Path(code): Path<String>) -> Res
         ""
     };
     let set = format!(
-        "{REF_COOKIE}={code}.{now}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        "{REF_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        ref_cookie_value(&state.settings.ref_cookie_key, &code, now),
         state.settings.policy.window_secs
     );
     (

@@ -14,10 +14,12 @@ use referral_core::attribution::{
     attribute, Attribution, CaptureMethod, CapturedReferral, KnownPeople, ReferrerInfo, Signup,
 };
 use referral_core::rewards::{program::year_month, LedgerEvent, Side};
-use referral_core::{peek, ReferrerId};
+use referral_core::ReferrerId;
 use serde::{Deserialize, Serialize};
 
+use super::referrer::read_ref_cookie;
 use super::users::{check_display_name, check_external_id, email_facts};
+use super::webhooks::BillingEvent;
 use crate::auth::ApiKey;
 use crate::error::{unique_violation, ApiError, ApiResult, Json};
 use crate::store::{access, ledger, people, random_id, sha256_hex};
@@ -41,7 +43,7 @@ pub struct SignupRequest {
     /// add a same-company flag (core checks the email's domain too).
     #[serde(default)]
     pub company_domain: Option<String>,
-    /// The `referral_ref` cookie's value as the landing set it (`code.time`).
+    /// The `referral_ref` cookie's value as the landing set it (signed).
     #[serde(default)]
     pub ref_cookie: Option<String>,
     /// A code the page captured (`getCapturedReferral()`), and when.
@@ -65,18 +67,19 @@ pub struct SignupResponse {
 
 const MAX_CODE_LEN: usize = 256;
 
-fn captures(body: &SignupRequest, now: u64) -> Vec<CapturedReferral> {
+fn captures(body: &SignupRequest, cookie_key: &[u8; 32], now: u64) -> Vec<CapturedReferral> {
     let mut captures = Vec::new();
     let short = |c: &&String| !c.is_empty() && c.len() <= MAX_CODE_LEN;
+    // Only a cookie this service signed counts; its capture time is ours.
     if let Some((code, at)) = body
         .ref_cookie
         .as_ref()
         .filter(short)
-        .and_then(|v| v.rsplit_once('.'))
+        .and_then(|v| read_ref_cookie(cookie_key, v))
     {
         captures.push(CapturedReferral {
-            code: code.to_owned(),
-            captured_at: at.parse::<u64>().unwrap_or(now).min(now),
+            code,
+            captured_at: at.min(now),
             method: CaptureMethod::Link,
         });
     }
@@ -162,18 +165,11 @@ async fn signup(
         created_at: now,
     };
     // The host may have registered the user before (PUT /api/v1/users).
-    match people::user_by_external(&mut tx, &body.user_id).await? {
-        Some(_) => people::update_user(&mut tx, &new_user).await?,
-        None => {
-            people::insert_user(&mut tx, &new_user)
-                .await
-                .map_err(conflict_of)?;
-        }
-    }
+    people::upsert_user(&mut tx, &new_user).await?;
 
     // Who could the referrers be? What the codes name, with the rewards
     // each earned this calendar month (for the velocity check).
-    let captures = captures(&body, now);
+    let captures = captures(&body, &state.settings.ref_cookie_key, now);
     let mut ledger = ledger::replay(&mut tx, &state.settings.program)
         .await
         .map_err(ApiError::internal)?;
@@ -188,10 +184,13 @@ async fn signup(
                 .ok()
                 .map(|t| t.referrer)
         } else {
-            // Only to find the candidate; core verifies every code.
-            peek(&capture.code)
+            // Only a code we signed names someone worth looking up; core
+            // applies the time and program policy when it attributes.
+            verifier
+                .keyring
+                .verify_signature(&capture.code)
                 .ok()
-                .and_then(|c| match c.unverified().referrer {
+                .and_then(|c| match c.referrer {
                     ReferrerId::Numeric(n) => Some(n),
                     ReferrerId::Opaque(_) => None,
                 })
@@ -276,12 +275,24 @@ async fn signup(
         };
         ledger::append(&mut tx, &mut ledger, &state.settings.program, &event, now)
             .await
-            .map_err(|e| match e {
-                ledger::LedgerStoreError::Refused(e) => {
-                    ApiError::unprocessable(e.reason(), e.to_string())
-                }
-                other => ApiError::internal(other),
-            })?;
+            .map_err(refused)?;
+    }
+    // Billing events that came before this report: applied now if the
+    // account was referred (in the order received), dropped if not.
+    for pending in people::take_pending_billing(&mut tx, &body.user_id).await? {
+        let Ok(billing) = serde_json::from_str::<BillingEvent>(&pending) else {
+            continue;
+        };
+        if attributed.is_none() {
+            continue;
+        }
+        let event = billing.ledger_event(&referral_id, now);
+        match ledger::append(&mut tx, &mut ledger, &state.settings.program, &event, now).await {
+            // Core refuses what it refuses (another currency, …): the event
+            // is dropped, as it would have been on arrival.
+            Ok(_) | Err(ledger::LedgerStoreError::Refused(_)) => {}
+            Err(other) => return Err(ApiError::internal(other)),
+        }
     }
     let response = SignupResponse {
         user_id: body.user_id.clone(),
@@ -314,10 +325,17 @@ async fn signup(
         .into_response())
 }
 
+fn refused(e: ledger::LedgerStoreError) -> ApiError {
+    match e {
+        ledger::LedgerStoreError::Refused(e) => ApiError::unprocessable(e.reason(), e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
+
 /// A unique violation named by its constraint; anything else is internal.
 fn conflict_of(e: sqlx::Error) -> ApiError {
     match unique_violation(&e).as_deref() {
-        Some("referrals_friend_account_key" | "users_external_id_key") => ApiError::conflict(
+        Some("referrals_friend_account_key") => ApiError::conflict(
             "already_signed_up",
             "this user's signup was already reported",
         ),

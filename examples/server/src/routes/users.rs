@@ -16,8 +16,11 @@ use crate::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
     let browser = Router::new()
-        .route("/api/v1/me/referral", get(my_referral))
-        .route("/api/v1/me/stats", get(my_stats))
+        .route(
+            "/api/v1/me/referral",
+            get(my_referral).options(super::preflight),
+        )
+        .route("/api/v1/me/stats", get(my_stats).options(super::preflight))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             super::browser_write,
@@ -105,26 +108,8 @@ async fn identify(
         share_name: body.share_name,
         created_at: state.clock.now(),
     };
-    let mut tx = state.db.begin().await?;
-    let created = match people::user_by_external(&mut tx, &id).await? {
-        Some(_) => {
-            people::update_user(&mut tx, &user).await?;
-            false
-        }
-        None => {
-            people::insert_user(&mut tx, &user).await?;
-            true
-        }
-    };
-    tx.commit()
-        .await
-        .map_err(|e| match crate::error::unique_violation(&e) {
-            // Registered concurrently by another request: same outcome.
-            Some(_) => {
-                ApiError::conflict("conflict", "the user was registered concurrently; retry")
-            }
-            None => e.into(),
-        })?;
+    let mut conn = state.db.pool.acquire().await?;
+    let created = people::upsert_user(&mut conn, &user).await?;
     Ok(Json(UserResponse {
         id,
         display_name,

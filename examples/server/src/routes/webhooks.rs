@@ -10,6 +10,7 @@ use axum::Router;
 use hmac::{Hmac, Mac};
 use referral_core::rewards::{Applied, LedgerEvent, Money, ReversalReason};
 use serde::{Deserialize, Serialize};
+
 use sha2::Sha256;
 
 use crate::error::{ApiError, ApiResult, Json};
@@ -22,25 +23,102 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/webhooks/billing", post(billing_webhook))
 }
 
-#[derive(Deserialize)]
-struct BillingEvent {
-    id: String,
+/// A billing event as the billing system sends it.
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BillingEvent {
+    pub id: String,
     #[serde(rename = "type")]
-    kind: String,
-    account_id: String,
-    #[serde(default)]
-    amount_minor: Option<i64>,
-    #[serde(default)]
-    currency: Option<String>,
+    pub kind: String,
+    /// The host's user id of the paying account.
+    pub account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
-/// Core's outcome for the event, or `not_referred` for an account no
-/// referral names.
+impl BillingEvent {
+    /// Checks the shape; ISO 4217 codes are upper-cased (Stripe sends
+    /// `usd`). Whether the currency is the program's is core's question.
+    fn validated(mut self) -> ApiResult<BillingEvent> {
+        let valid = |t: &str| !t.is_empty() && t.len() <= 128 && !t.chars().any(char::is_control);
+        if !valid(&self.id) || !valid(&self.account_id) {
+            return Err(ApiError::bad(
+                "invalid_body",
+                "id and account_id: 1 to 128 characters, no control characters",
+            ));
+        }
+        match self.kind.as_str() {
+            "payment" => {
+                if self.amount_minor.is_none() {
+                    return Err(ApiError::bad(
+                        "missing_amount",
+                        "payment needs amount_minor",
+                    ));
+                }
+                let currency = self
+                    .currency
+                    .as_deref()
+                    .ok_or_else(|| ApiError::bad("missing_currency", "payment needs currency"))?;
+                if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(ApiError::bad(
+                        "invalid_currency",
+                        "a three-letter ISO 4217 code",
+                    ));
+                }
+                self.currency = Some(currency.to_ascii_uppercase());
+            }
+            "refund" | "chargeback" | "cancellation" => {}
+            _ => {
+                return Err(ApiError::bad(
+                    "unknown_event_type",
+                    "expected payment, refund, chargeback or cancellation",
+                ))
+            }
+        }
+        Ok(self)
+    }
+
+    /// The core ledger event for this billing event on a referral.
+    pub fn ledger_event(&self, referral_id: &str, at: u64) -> LedgerEvent {
+        let event_id = self.id.clone();
+        let referral_id = referral_id.to_owned();
+        let reversal = |reason| LedgerEvent::Reversal {
+            event_id: event_id.clone(),
+            referral_id: referral_id.clone(),
+            at,
+            reason,
+        };
+        match self.kind.as_str() {
+            "refund" => reversal(ReversalReason::Refund),
+            "chargeback" => reversal(ReversalReason::Chargeback),
+            "cancellation" => reversal(ReversalReason::Churn),
+            // `validated` admits nothing else.
+            _ => {
+                let amount_minor = self.amount_minor.unwrap_or_default();
+                let currency = self.currency.as_deref().unwrap_or_default();
+                LedgerEvent::Payment {
+                    event_id: event_id.clone(),
+                    referral_id: referral_id.clone(),
+                    at,
+                    amount: Money::new(amount_minor, currency),
+                    // The host's data: a monthly plan's first-year value.
+                    acv: Some(Money::new(amount_minor.saturating_mul(12), currency)),
+                }
+            }
+        }
+    }
+}
+
+/// Core's outcome for the event; `not_referred` for an account whose
+/// signup was reported without a referral; `pending` for an account whose
+/// signup has not been reported yet (kept, and applied when it is).
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum WebhookAnswer {
     Applied(Applied),
-    NotReferred { outcome: &'static str },
+    Other { outcome: &'static str },
 }
 
 fn verify_tag(secret: &[u8], message: &[u8], tag_hex: &str) -> bool {
@@ -100,59 +178,26 @@ async fn billing_webhook(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<WebhookAnswer>> {
     check_signature(&state.settings.webhook_secret, &headers, &body)?;
-    let event: BillingEvent =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
-    let valid = |t: &str| !t.is_empty() && t.len() <= 128 && !t.chars().any(char::is_control);
-    if !valid(&event.id) || !valid(&event.account_id) {
-        return Err(ApiError::bad(
-            "invalid_body",
-            "id and account_id: 1 to 128 characters, no control characters",
-        ));
-    }
+    let event: BillingEvent = serde_json::from_slice::<BillingEvent>(&body)
+        .map_err(|e| ApiError::bad("invalid_body", e.to_string()))?
+        .validated()?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     state.db.lock_ledger(&mut tx).await?;
     let Some(referral_id) = people::referral_of_friend(&mut tx, &event.account_id).await? else {
-        return Ok(Json(WebhookAnswer::NotReferred {
-            outcome: "not_referred",
-        }));
-    };
-    let reversal = |reason| LedgerEvent::Reversal {
-        event_id: event.id.clone(),
-        referral_id: referral_id.clone(),
-        at: now,
-        reason,
-    };
-    let ledger_event = match event.kind.as_str() {
-        "payment" => {
-            let amount_minor = event
-                .amount_minor
-                .ok_or_else(|| ApiError::bad("missing_amount", "payment needs amount_minor"))?;
-            let currency = event
-                .currency
-                .as_deref()
-                .ok_or_else(|| ApiError::bad("missing_currency", "payment needs currency"))?;
-            let amount = Money::new(amount_minor, currency);
-            // The host's data: a monthly plan's first-year value.
-            let acv = Money::new(amount_minor.saturating_mul(12), currency);
-            LedgerEvent::Payment {
-                event_id: event.id.clone(),
-                referral_id: referral_id.clone(),
-                at: now,
-                amount,
-                acv: Some(acv),
-            }
+        if people::signup_reported(&mut tx, &event.account_id).await? {
+            return Ok(Json(WebhookAnswer::Other {
+                outcome: "not_referred",
+            }));
         }
-        "refund" => reversal(ReversalReason::Refund),
-        "chargeback" => reversal(ReversalReason::Chargeback),
-        "cancellation" => reversal(ReversalReason::Churn),
-        _ => {
-            return Err(ApiError::bad(
-                "unknown_event_type",
-                "expected payment, refund, chargeback or cancellation",
-            ))
-        }
+        // Billing can be faster than the host's signup report: keep the
+        // event; the signup applies it if the account was referred.
+        let body = serde_json::to_string(&event).map_err(ApiError::internal)?;
+        people::insert_pending_billing(&mut tx, &event.id, &event.account_id, &body, now).await?;
+        tx.commit().await?;
+        return Ok(Json(WebhookAnswer::Other { outcome: "pending" }));
     };
+    let ledger_event = event.ledger_event(&referral_id, now);
     let mut current = ledger::replay(&mut tx, &state.settings.program)
         .await
         .map_err(ApiError::internal)?;

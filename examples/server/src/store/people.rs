@@ -64,9 +64,20 @@ pub async fn user_by_numeric(
     .transpose()
 }
 
-/// Inserts a user; the numeric id comes from the database.
-pub async fn insert_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query("INSERT INTO users (external_id, email, normalized_email, email_domain, display_name, share_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING numeric_id")
+/// Registers a user or updates what the host says of one, in one
+/// statement (no check-then-insert race between processes). The numeric id
+/// comes from the database on first insert and never changes. True if the
+/// user was new.
+pub async fn upsert_user(
+    conn: &mut AnyConnection,
+    user: &NewUser<'_>,
+) -> Result<bool, sqlx::Error> {
+    let existed = sqlx::query("SELECT 1 AS one FROM users WHERE external_id = $1")
+        .bind(user.external_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    sqlx::query("INSERT INTO users (external_id, email, normalized_email, email_domain, display_name, share_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, normalized_email = excluded.normalized_email, email_domain = excluded.email_domain, display_name = excluded.display_name, share_name = excluded.share_name")
         .bind(user.external_id)
         .bind(user.email)
         .bind(user.normalized_email)
@@ -74,23 +85,9 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result
         .bind(user.display_name)
         .bind(i64::from(user.share_name))
         .bind(user.created_at as i64)
-        .fetch_one(conn)
-        .await?
-        .try_get("numeric_id")
-}
-
-/// Updates what the host says of a known user.
-pub async fn update_user(conn: &mut AnyConnection, user: &NewUser<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET email = $1, normalized_email = $2, email_domain = $3, display_name = $4, share_name = $5 WHERE external_id = $6")
-        .bind(user.email)
-        .bind(user.normalized_email)
-        .bind(user.email_domain)
-        .bind(user.display_name)
-        .bind(i64::from(user.share_name))
-        .bind(user.external_id)
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(!existed)
 }
 
 pub async fn set_referred_by(
@@ -165,6 +162,55 @@ pub async fn referral_of_friend(
     .await?
     .map(|r| r.try_get("id"))
     .transpose()
+}
+
+/// True if the host reported this user's signup (attributed or not).
+pub async fn signup_reported(conn: &mut AnyConnection, friend: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM referrals WHERE friend_account = $1")
+            .bind(friend)
+            .fetch_optional(conn)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Keeps a billing event that arrived before its account's signup report
+/// (a redelivery of the same event id is kept once).
+pub async fn insert_pending_billing(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    account_id: &str,
+    body: &str,
+    now: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO pending_billing_events (event_id, account_id, body, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING")
+        .bind(event_id)
+        .bind(account_id)
+        .bind(body)
+        .bind(now as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes (reads and deletes) an account's pending billing events, oldest first.
+pub async fn take_pending_billing(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let bodies = sqlx::query("SELECT body FROM pending_billing_events WHERE account_id = $1 ORDER BY received_at, event_id")
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("body"))
+        .collect::<Result<Vec<String>, _>>()?;
+    sqlx::query("DELETE FROM pending_billing_events WHERE account_id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(bodies)
 }
 
 pub async fn count_referrals_by(
@@ -259,6 +305,20 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A user's events received since `since` (wall-clock seconds).
+pub async fn count_events_since(
+    conn: &mut AnyConnection,
+    user: &str,
+    since: u64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND received_at >= $2")
+        .bind(user)
+        .bind(since as i64)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
 }
 
 pub async fn count_events(

@@ -280,3 +280,70 @@ impl Service {
         )
     }
 }
+
+/// The real binary on a free port with extra environment; killed on drop.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub data: std::path::PathBuf,
+}
+
+impl Binary {
+    pub fn start(env: &[(&str, &str)]) -> Binary {
+        let data = std::env::temp_dir().join(format!("referral-bin-{}", unique()));
+        std::fs::create_dir_all(&data).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_referral-server"));
+        command
+            .env("DATA_DIR", &data)
+            .env_remove("DATABASE_URL")
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let binary = Binary {
+            child: command.spawn().unwrap(),
+            port,
+            data,
+        };
+        for _ in 0..400 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return binary;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("server did not listen"); // `binary` is dropped: killed and reaped
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// A connection from a chosen loopback address (Linux routes 127/8 to lo).
+pub async fn connect_from(source: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{source}:0").parse().unwrap())?;
+    socket
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+}

@@ -40,6 +40,9 @@ step "a Vite app builds against the package"
 step "widget and capture in headless Chromium (playwright-core, axe-core)"
 (cd tests/e2e && node run.mjs)
 
+step "where the widget is drawn: the ask and the panel on four screens, both directions, inline and floating"
+(cd tests/e2e && node geometry.mjs)
+
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { checkAsk, checkPanel } from "./geometry-lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -91,6 +92,26 @@ async function webhook(event) {
   return res.json();
 }
 
+await step("on a phone the ask and the panel are readable and reachable", async () => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 667 }, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  await page.fill("#email", "phoebe@phoneco.example");
+  await page.fill("#password", password);
+  await page.click("#create-account");
+  await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
+  await page.click("#finish-onboarding");
+  await page.click("#generate-report");
+  await until(page, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask");
+  await checkAsk(page, "demo app 375x667");
+  await page.screenshot({ path: join(shots, "demo-phone-ask.png") });
+  await page.evaluate(() => document.querySelector("referral-widget").shadowRoot.querySelector('[part="nudge-invite"]').click());
+  await until(page, () => document.querySelector("referral-widget").shadowRoot.querySelector(".panel")?.open, "the panel");
+  await checkPanel(page, "demo app 375x667");
+  await page.screenshot({ path: join(shots, "demo-phone-panel.png") });
+  await context.close();
+});
+
 let anna;
 let link;
 let boAccount;
@@ -115,6 +136,7 @@ await step("user A finishes onboarding, generates a report and is asked", async 
   await anna.click("#finish-onboarding");
   await anna.click("#generate-report");
   await until(anna, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask");
+  await checkAsk(anna, "demo app 1280x720");
   await anna.screenshot({ path: join(shots, "demo-1-ask.png") });
 });
 await step("A opens the panel with the keyboard and copies the link", async () => {
@@ -126,7 +148,12 @@ await step("A opens the panel with the keyboard and copies the link", async () =
   await anna.keyboard.press("Enter");
   await until(anna, () => document.querySelector("referral-widget").shadowRoot.querySelector('[role="status"]').textContent === "Link copied", "Copied");
   link = await anna.evaluate(() => navigator.clipboard.readText());
+  await checkPanel(anna, "demo app 1280x720");
   assert(link.startsWith(`${origin}/r?ref=`), link);
+  // Each share target carries the code minted for its channel.
+  const shares = await anna.evaluate(() => Object.fromEntries([...document.querySelector("referral-widget").shadowRoot.querySelectorAll("a[data-channel]")].map((a) => [a.dataset.channel, a.href])));
+  const linkCode = new URL(link).searchParams.get("ref");
+  assert(!shares.email.includes(linkCode) && !shares.whatsapp.includes(linkCode), "share targets reuse the link channel's code");
   await anna.screenshot({ path: join(shots, "demo-2-panel.png") });
   await anna.keyboard.press("Escape");
 });

@@ -145,7 +145,11 @@ export class ReferralWidget extends HTMLElement {
     const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json", ...(await this.authHeaders()) } });
     if (!res.ok) return null;
     const body = await res.json();
-    return typeof body === "string" ? body : body.code;
+    if (typeof body === "string") return body;
+    // Per-channel codes (one minted per channel) attribute each share to
+    // its channel; the reference service returns them as `codes`.
+    if (body.codes && typeof body.codes === "object") this.fetchedCodes = body.codes;
+    return body.code;
   }
 
   async fetchConfig(url) {
@@ -170,7 +174,7 @@ export class ReferralWidget extends HTMLElement {
   link(channel) {
     const o = this.options;
     const utm = o.utmCampaign ? { source: "referral", campaign: o.utmCampaign } : null;
-    const code = (o.codes && o.codes[channel]) || this.code;
+    const code = (o.codes && o.codes[channel]) || (this.fetchedCodes && this.fetchedCodes[channel]) || this.code;
     return this.core.referralUrl({ base_url: o.shareBaseUrl || location.origin + "/", param: o.linkParam, utm }, code, channel);
   }
 
@@ -185,13 +189,28 @@ export class ReferralWidget extends HTMLElement {
     this.root.replaceChildren();
     if (!this.code) return;
     const values = this.vars();
+    const panelId = `${this.uid}-panel`;
     this.launcher = el("button", {
       class: "launcher", part: "launcher", type: "button", "aria-haspopup": "dialog",
-      text: t.launcher, onclick: () => this.open(),
+      "aria-expanded": "false", "aria-controls": panelId, text: t.launcher, onclick: () => this.open(),
     });
     this.live = el("div", { class: "sr", role: "status", "aria-live": "polite" });
-    this.panel = el("div", { class: "panel", part: "backdrop", hidden: true, onclick: (e) => e.target === this.panel && this.close() });
-    this.nudge = el("div", { class: "nudge", part: "nudge", role: "region", "aria-label": t.launcher, hidden: true, dir: this.dir });
+    // A real modal in the top layer: the page behind is inert, the backdrop
+    // covers the viewport, and no host stacking context or overlay can hide
+    // or clip it. A click on the backdrop (the dialog element itself, whose
+    // box the content fills) closes it; so does Escape ("cancel").
+    this.panel = el("dialog", {
+      class: "panel", id: panelId, part: "panel", hidden: true, dir: this.dir,
+      "aria-labelledby": `${this.uid}-title`,
+      onclick: (e) => e.target === this.panel && this.close(),
+      oncancel: (e) => {
+        e.preventDefault();
+        this.close();
+      },
+      onclose: () => this.closed(),
+    });
+    // The ask: a non-modal popover (top layer too) that never takes focus.
+    this.nudge = el("div", { class: "nudge", part: "nudge", role: "region", "aria-label": t.launcher, hidden: true, dir: this.dir, popover: "manual" });
     this.root.append(this.launcher, this.panel, this.nudge, this.live);
     this.values = values;
     if (o.floating) this.setAttribute("floating", "");
@@ -203,7 +222,8 @@ export class ReferralWidget extends HTMLElement {
     const values = this.values;
     const titleId = `${this.uid}-title`;
     const link = this.link("link");
-    const input = el("input", { readonly: true, value: link, "aria-label": t.linkLabel, part: "link" });
+    // A URL reads left to right in every language.
+    const input = el("input", { readonly: true, value: link, "aria-label": t.linkLabel, part: "link", dir: "ltr" });
     input.value = link;
     const copy = el("button", { class: "primary", type: "button", part: "copy", text: t.copy, onclick: () => this.copy(input) });
     const message = { subject: t.subject, body: t.body };
@@ -240,7 +260,7 @@ export class ReferralWidget extends HTMLElement {
     svg.append(path);
     const stats = el("div", { class: "stats", part: "stats", hidden: true });
     if (o.statsUrl) this.loadStats(stats);
-    const dialog = el("div", { class: "dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, part: "dialog", dir: this.dir, lang: o.locale || "en" },
+    const dialog = el("div", { class: "dialog", part: "dialog", dir: this.dir, lang: o.locale || "en" },
       el("button", { class: "close", type: "button", part: "close", "aria-label": t.close, text: "×", onclick: () => this.close() }),
       el("h2", { id: titleId, text: fill(t.title, values) }),
       el("p", { text: fill(t.intro, values).trim() }),
@@ -251,6 +271,8 @@ export class ReferralWidget extends HTMLElement {
       stats,
     );
     dialog.addEventListener("keydown", (e) => this.trap(e));
+    this.panel.setAttribute("role", "dialog");
+    this.panel.setAttribute("aria-modal", "true");
     this.panel.replaceChildren(dialog);
     this.dialog = dialog;
   }
@@ -278,11 +300,6 @@ export class ReferralWidget extends HTMLElement {
   }
 
   trap(e) {
-    if (e.key === "Escape") {
-      e.preventDefault();
-      this.close();
-      return;
-    }
     if (e.key !== "Tab") return;
     const items = this.focusables();
     const first = items[0];
@@ -298,10 +315,12 @@ export class ReferralWidget extends HTMLElement {
   }
 
   open() {
-    if (!this.code) return;
+    if (!this.code || this.panel.open) return;
     this.buildDialog();
     this.panel.hidden = false;
     this.hideNudge();
+    this.panel.showModal();
+    this.launcher.setAttribute("aria-expanded", "true");
     this.events.push("open", {});
     const input = this.dialog.querySelector("input");
     input.focus();
@@ -309,8 +328,16 @@ export class ReferralWidget extends HTMLElement {
   }
 
   close() {
-    if (!this.panel || this.panel.hidden) return;
+    if (!this.panel?.open) return;
+    this.panel.close();
+    this.closed();
+  }
+
+  // After the dialog closed, by any path (close button, Escape, backdrop).
+  closed() {
+    if (this.panel.hidden) return;
     this.panel.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "false");
     this.launcher.focus();
   }
 
@@ -376,22 +403,69 @@ export class ReferralWidget extends HTMLElement {
 
   showNudge(ask) {
     const t = this.t;
+    const dismiss = () => { this.record("dismissed"); this.events.push("nudge_dismissed", { moment: ask.moment }); this.hideNudge(); };
     this.nudge.replaceChildren(
       el("p", { text: ask.message, part: "nudge-message" }),
       el("div", { class: "row" },
         el("button", { class: "primary", type: "button", part: "nudge-invite", text: t.invite, onclick: () => { this.record("shared"); this.events.push("nudge_invite", { moment: ask.moment }); this.open(); } }),
-        el("button", { type: "button", part: "nudge-dismiss", text: t.notNow, onclick: () => { this.record("dismissed"); this.events.push("nudge_dismissed", { moment: ask.moment }); this.hideNudge(); } }),
+        el("button", { type: "button", part: "nudge-dismiss", text: t.notNow, onclick: dismiss }),
         el("button", { type: "button", part: "nudge-never", text: t.never, onclick: () => { this.record("opted_out"); this.events.push("nudge_opted_out", { moment: ask.moment }); this.hideNudge(); } }),
       ),
     );
     // Non-modal and polite: shown and announced, focus stays where it was.
     this.nudge.hidden = false;
+    if (!this.nudge.matches(":popover-open")) this.nudge.showPopover();
+    this.place();
+    // Escape anywhere dismisses the ask, as "not now".
+    this.onEscape = (e) => {
+      if (e.key === "Escape" && !this.panel.open) dismiss();
+    };
+    this.onMove = () => this.place();
+    document.addEventListener("keydown", this.onEscape);
+    addEventListener("scroll", this.onMove, { passive: true, capture: true });
+    addEventListener("resize", this.onMove, { passive: true });
     this.announce(ask.message);
     this.events.push("nudge_shown", { moment: ask.moment, variant: ask.variant });
   }
 
+  // Next to the launcher where the ask fits there (above, else below),
+  // wholly inside the viewport; at the bottom corner where it does not.
+  place() {
+    const n = this.nudge;
+    if (!n || n.hidden) return;
+    const margin = 8;
+    const vw = document.documentElement.clientWidth;
+    const vh = document.documentElement.clientHeight;
+    n.style.maxWidth = `${Math.max(0, Math.min(380, vw - 2 * margin))}px`;
+    const w = n.offsetWidth;
+    const h = n.offsetHeight;
+    const a = this.launcher.getBoundingClientRect();
+    const visible = a.bottom > 0 && a.top < vh && a.right > 0 && a.left < vw;
+    let top = null;
+    if (visible && a.top - h - margin >= margin) top = a.top - h - margin;
+    else if (visible && a.bottom + margin + h <= vh - margin) top = a.bottom + margin;
+    let left;
+    if (top === null) {
+      // The fixed corner: bottom, at the end of the line of text.
+      top = vh - h - 16;
+      left = this.dir === "rtl" ? 16 : vw - w - 16;
+    } else {
+      left = this.dir === "rtl" ? a.right - w : a.left;
+    }
+    n.style.top = `${Math.max(margin, Math.min(top, vh - h - margin))}px`;
+    n.style.left = `${Math.max(margin, Math.min(left, vw - w - margin))}px`;
+  }
+
   hideNudge() {
-    if (this.nudge) this.nudge.hidden = true;
+    if (!this.nudge) return;
+    if (this.nudge.matches(":popover-open")) this.nudge.hidePopover();
+    this.nudge.hidden = true;
+    if (this.onEscape) document.removeEventListener("keydown", this.onEscape);
+    if (this.onMove) {
+      removeEventListener("scroll", this.onMove, { capture: true });
+      removeEventListener("resize", this.onMove);
+    }
+    this.onEscape = this.onMove = null;
   }
 }
 

@@ -43,6 +43,9 @@ step "widget and capture in headless Chromium (playwright-core, axe-core)"
 step "where the widget is drawn: the ask and the panel on four screens, both directions, inline and floating"
 (cd tests/e2e && node geometry.mjs)
 
+step "the widget under real-world conditions: early calls, slow and failing endpoints, bad input, full storage, re-renders, lost events"
+(cd tests/e2e && node robust.mjs)
+
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 

@@ -22,18 +22,35 @@ export const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; st
 export function start() {
   const received = [];
   const thirdParty = [];
+  // What the host endpoints do, changed by tests: failures, delays, statuses.
+  const behaviour = { codeFailures: 0, configDelayMs: 0, eventsStatus: 202, eventsRetryAfter: null, codeCalls: 0, eventCalls: 0 };
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://127.0.0.1");
     const send = (status, type, body, headers = {}) => {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
       res.end(body);
     };
-    if (url.pathname === "/api/code") return send(200, TYPES[".json"], JSON.stringify({ code: CODE }));
+    if (url.pathname === "/api/code") {
+      behaviour.codeCalls++;
+      if (behaviour.codeFailures === "always" || behaviour.codeFailures > 0) {
+        if (behaviour.codeFailures !== "always") behaviour.codeFailures--;
+        return send(503, TYPES[".json"], JSON.stringify({ error: "unavailable" }));
+      }
+      return send(200, TYPES[".json"], JSON.stringify({ code: CODE }));
+    }
     if (url.pathname === "/api/stats") return send(200, TYPES[".json"], JSON.stringify({ invites: 12, signups: 3, rewards: 1 }));
-    if (url.pathname === "/api/nudge-config") return send(200, TYPES[".json"], JSON.stringify(nudge));
+    if (url.pathname === "/api/nudge-config") {
+      if (behaviour.configDelayMs) await new Promise((r) => setTimeout(r, behaviour.configDelayMs));
+      return send(200, TYPES[".json"], JSON.stringify(nudge));
+    }
     if (url.pathname === "/api/events" && req.method === "POST") {
       let body = "";
       for await (const chunk of req) body += chunk;
+      behaviour.eventCalls++;
+      if (behaviour.eventsStatus !== 202) {
+        const headers = behaviour.eventsRetryAfter != null ? { "retry-after": String(behaviour.eventsRetryAfter) } : {};
+        return send(behaviour.eventsStatus, TYPES[".json"], JSON.stringify({ error: "test" }), headers);
+      }
       try {
         received.push(...JSON.parse(body).events);
         return send(202, TYPES[".json"], "{}");
@@ -60,7 +77,7 @@ export function start() {
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      resolve({ origin: `http://127.0.0.1:${port}`, received, thirdParty, close: () => server.close() });
+      resolve({ origin: `http://127.0.0.1:${port}`, received, thirdParty, behaviour, close: () => server.close() });
     });
   });
 }

@@ -1,6 +1,12 @@
 // Widget events, batched to the host's own events URL: ids for idempotency,
-// sendBeacon on page hide, retries with back-off, never blocking the UI.
+// kept in first-party storage until the server confirms them (so they
+// survive page loads, offline spells and failing servers), retried with
+// back-off on network errors, 5xx, 408 and 429 (honouring Retry-After),
+// given up only on other 4xx. On page hide they are handed to a keepalive
+// request but stay queued until a later delivery confirms them; the ids
+// make a redelivery harmless. Never blocks the UI.
 const MAX_QUEUE = 500;
+const PREFIX = "referral-widget:v1:events:";
 
 function uuid() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
@@ -8,20 +14,60 @@ function uuid() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+function load(key) {
+  try {
+    const stored = JSON.parse(localStorage.getItem(key) || "[]");
+    return Array.isArray(stored) ? stored.filter((e) => e && typeof e.id === "string").slice(-MAX_QUEUE) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Seconds or an HTTP date; null when absent or unreadable. */
+function retryAfterMs(res) {
+  const value = res.headers.get("retry-after");
+  if (!value) return null;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
+}
+
+// One queue per events URL in a page, shared by every widget on it.
+const queues = new Map();
+
 export class EventQueue {
   constructor(url, { flushMs = 4000, batch = 20, auth = null } = {}) {
+    if (url && queues.has(url)) {
+      const shared = queues.get(url);
+      if (auth && !shared.auth) shared.auth = auth;
+      return shared;
+    }
     this.url = url;
+    this.key = PREFIX + url;
     // Headers naming the user (a user token), asked before each upload.
     this.auth = auth;
     this.lastAuth = {};
-    this.queue = [];
+    this.queue = url ? load(this.key) : [];
     this.batch = batch;
     this.backoff = 0;
     this.timer = null;
     this.flushMs = flushMs;
     if (url) {
+      queues.set(url, this);
       addEventListener("pagehide", () => this.beacon());
       document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && this.beacon());
+      addEventListener("online", () => this.flush());
+      // What an earlier page left behind goes out soon.
+      if (this.queue.length) this.schedule(1000);
+    }
+  }
+
+  save() {
+    try {
+      localStorage.setItem(this.key, JSON.stringify(this.queue));
+    } catch {
+      // Storage full or off: the queue still works for this page view.
     }
   }
 
@@ -44,6 +90,7 @@ export class EventQueue {
     this.refreshAuth();
     this.queue.push({ id: uuid(), type, at: Math.floor(Date.now() / 1000), ...data });
     if (this.queue.length > MAX_QUEUE) this.queue.splice(0, this.queue.length - MAX_QUEUE);
+    this.save();
     if (this.queue.length >= this.batch) this.flush();
     else this.schedule(this.flushMs);
   }
@@ -56,12 +103,20 @@ export class EventQueue {
     }, ms);
   }
 
+  // Removes delivered events (by id: the queue may have grown meanwhile).
+  confirm(events) {
+    const done = new Set(events.map((e) => e.id));
+    this.queue = this.queue.filter((e) => !done.has(e.id));
+    this.save();
+  }
+
   async flush() {
     if (!this.queue.length || this.sending) return;
-    const events = this.queue.splice(0, this.batch);
+    const events = this.queue.slice(0, this.batch);
     this.sending = true;
+    let retryIn = null;
     try {
-      if (this.auth) this.lastAuth = await this.auth();
+      if (this.auth) this.lastAuth = (await this.auth()) || {};
       const res = await fetch(this.url, {
         method: "POST",
         headers: { "content-type": "application/json", ...this.lastAuth },
@@ -69,13 +124,22 @@ export class EventQueue {
         keepalive: true,
         credentials: "same-origin",
       });
-      if (!res.ok && res.status >= 500) throw new Error(`events: HTTP ${res.status}`);
-      this.backoff = 0;
+      if (res.ok) {
+        this.confirm(events);
+        this.backoff = 0;
+      } else if (res.status >= 500 || res.status === 408 || res.status === 429) {
+        retryIn = retryAfterMs(res);
+        throw new Error(`events: HTTP ${res.status}`);
+      } else {
+        // Another 4xx will not get better by retrying: the batch is given up.
+        console.warn(`referral-widget: events refused with HTTP ${res.status}; ${events.length} dropped`);
+        this.confirm(events);
+        this.backoff = 0;
+      }
     } catch {
-      // Put them back (ids keep the retry idempotent) and back off.
-      this.queue.unshift(...events);
+      // Kept (ids keep the retry idempotent); back off.
       this.backoff = Math.min(60000, this.backoff ? this.backoff * 2 : 1000);
-      this.schedule(this.backoff);
+      this.schedule(retryIn ?? this.backoff);
     } finally {
       this.sending = false;
     }
@@ -83,17 +147,20 @@ export class EventQueue {
   }
 
   beacon() {
-    if (!this.queue.length) return;
+    // Each event is handed over once per page view (pagehide and a hidden
+    // tab both fire); all of them stay queued until confirmed.
+    this.beaconed = this.beaconed || new Set();
+    const events = this.queue.filter((e) => !this.beaconed.has(e.id));
+    if (!events.length) return;
+    for (const e of events) this.beaconed.add(e.id);
+    const body = JSON.stringify({ events });
+    // Stays queued: confirmed only by a later delivery.
     if (this.lastAuth.authorization) {
       // sendBeacon cannot carry the user token's header; a keepalive fetch
       // outlives the page just the same.
-      const body = JSON.stringify({ events: this.queue });
       fetch(this.url, { method: "POST", headers: { "content-type": "application/json", ...this.lastAuth }, body, keepalive: true, credentials: "same-origin" }).catch(() => {});
-      this.queue = [];
       return;
     }
-    if (!navigator.sendBeacon) return;
-    const body = new Blob([JSON.stringify({ events: this.queue })], { type: "application/json" });
-    if (navigator.sendBeacon(this.url, body)) this.queue = [];
+    if (navigator.sendBeacon) navigator.sendBeacon(this.url, new Blob([body], { type: "application/json" }));
   }
 }

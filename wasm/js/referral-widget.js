@@ -32,23 +32,75 @@ function el(tag, attrs = {}, ...children) {
 }
 
 // localStorage that degrades to memory (private mode, quota, disabled).
+// Once a write failed (quota, private mode), the memory copy is the newer
+// one and wins, so the state still advances for the rest of the page view.
 const memory = new Map();
 const storage = {
   get(key) {
+    if (memory.has(key)) return memory.get(key);
     try {
       return localStorage.getItem(key);
     } catch {
-      return memory.get(key) ?? null;
+      return null;
     }
   },
   set(key, value) {
     try {
       localStorage.setItem(key, value);
+      memory.delete(key);
     } catch {
       memory.set(key, value);
     }
   },
 };
+
+function warn(message, detail) {
+  try {
+    console.warn(`referral-widget: ${message}`, detail ?? "");
+  } catch {
+    // A host that replaced console: say nothing.
+  }
+}
+
+// Options compare equal when their values do; functions (a framework's
+// fresh arrow function each render) compare equal to any function.
+function sameValue(a, b) {
+  if (typeof a === "function" && typeof b === "function") return true;
+  if (a === b) return true;
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    try {
+      return JSON.stringify(a) === JSON.stringify(b);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+function sameOptions(a, b) {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if (!sameValue(a[k], b[k])) return false;
+  return true;
+}
+
+/** Tries `fn` up to `tries` times with a timeout each and growing pauses. */
+async function withRetries(fn, { tries = 4, timeoutMs = 8000, pauseMs = 500 } = {}) {
+  let last;
+  for (let i = 0; i < tries; i++) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      return await fn(abort.signal);
+    } catch (error) {
+      last = error;
+      if (error && error.permanent) break;
+    } finally {
+      clearTimeout(timer);
+    }
+    await new Promise((r) => setTimeout(r, pauseMs * 2 ** i));
+  }
+  throw last;
+}
 
 const ATTRIBUTES = {
   code: "code", "code-url": "codeUrl", "share-base-url": "shareBaseUrl", "referrer-name": "referrerName",
@@ -73,8 +125,12 @@ export class ReferralWidget extends HTMLElement {
 
   /** Options set from JS (frameworks): merged over attributes. */
   set options(value) {
-    this.opts = { ...this.opts, ...value };
-    if (this.isConnected) this.scheduleSetup();
+    const next = { ...this.opts, ...value };
+    const same = sameOptions(this.opts, next);
+    // The newest functions are kept (they close over the host's newest
+    // state), but equal values change nothing on screen and send nothing.
+    this.opts = next;
+    if (!same && this.isConnected) this.scheduleSetup();
   }
   get options() {
     const fromAttrs = {};
@@ -105,8 +161,9 @@ export class ReferralWidget extends HTMLElement {
   async setup() {
     const run = (this.run = (this.run || 0) + 1);
     const o = this.options;
-    // The code, the nudge config and the module load in parallel.
-    const codeLoad = !o.code && o.codeUrl ? this.fetchCode(o.codeUrl).catch(() => null) : null;
+    // The code, the nudge config and the module load in parallel; the
+    // launcher does not wait for the nudge config.
+    const codeLoad = !o.code && o.codeUrl ? this.loadCode(o.codeUrl, run) : null;
     const configLoad = !o.nudgeConfig && o.nudgeConfigUrl ? this.fetchConfig(o.nudgeConfigUrl).catch((failed) => ({ failed })) : null;
     const core = await loadCore(o.wasmUrl);
     if (run !== this.run) return;
@@ -120,13 +177,45 @@ export class ReferralWidget extends HTMLElement {
       this.claims = code ? core.peek(code) : null;
     } catch (error) {
       this.claims = null;
-      this.dispatchEvent(new CustomEvent("referral-error", { detail: { code: error.code, message: error.message } }));
+      this.fail(error);
     }
     this.code = this.claims ? code : null;
-    if (o.nudgeConfig || configLoad) await this.setupNudges(o.nudgeConfig || configLoad);
+    const wasOpen = this.panel?.open;
+    const shownAsk = this.nudge && !this.nudge.hidden ? this.lastAsk : null;
     this.render();
-    if (this.code) this.events.push("impression", { surface: "launcher" });
+    // A re-render (a real options change) keeps what the person was doing.
+    if (wasOpen) this.open({ quiet: true });
+    if (shownAsk) this.showNudge(shownAsk, { again: true });
+    if (this.code && !this.impressed) {
+      this.impressed = true; // one impression per page view
+      this.events.push("impression", { surface: "launcher" });
+    }
     this.dispatchEvent(new CustomEvent("referral-ready"));
+    if (o.nudgeConfig || configLoad) {
+      await this.setupNudges(o.nudgeConfig || configLoad);
+      if (run !== this.run) return;
+    }
+    flushTracks();
+  }
+
+  fail(error) {
+    const detail = { code: error?.code || "error", message: error?.message || String(error) };
+    warn(detail.message, detail.code);
+    this.dispatchEvent(new CustomEvent("referral-error", { detail }));
+  }
+
+  // The code, with timeouts and retries; after the last failure a
+  // referral-error, and another try when the browser is back online.
+  async loadCode(url, run) {
+    try {
+      return await withRetries((signal) => this.fetchCode(url, signal));
+    } catch (error) {
+      this.fail(Object.assign(new Error(`referral code: ${error?.message || error}`), { code: "code_unavailable" }));
+      const again = () => run === this.run && this.isConnected && this.scheduleSetup();
+      addEventListener("online", again, { once: true });
+      setTimeout(again, 60000);
+      return null;
+    }
   }
 
   // The user token the host's backend minted for its signed-in user, sent
@@ -138,12 +227,16 @@ export class ReferralWidget extends HTMLElement {
     return token ? { authorization: `Bearer ${token}` } : {};
   }
 
-  async fetchCode(url) {
+  async fetchCode(url, signal) {
     // Same origin only: the host's backend mints; no third party is called.
     const target = new URL(url, location.href);
-    if (target.origin !== location.origin) return null;
-    const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json", ...(await this.authHeaders()) } });
-    if (!res.ok) return null;
+    if (target.origin !== location.origin) {
+      throw Object.assign(new Error("codeUrl must be same-origin"), { permanent: true });
+    }
+    const res = await fetch(target, { signal, credentials: "same-origin", headers: { accept: "application/json", ...(await this.authHeaders()) } });
+    if (!res.ok) {
+      throw Object.assign(new Error(`HTTP ${res.status}`), { permanent: res.status >= 400 && res.status < 500 && ![408, 429].includes(res.status) });
+    }
     const body = await res.json();
     if (typeof body === "string") return body;
     // Per-channel codes (one minted per channel) attribute each share to
@@ -155,9 +248,13 @@ export class ReferralWidget extends HTMLElement {
   async fetchConfig(url) {
     const target = new URL(url, location.href);
     if (target.origin !== location.origin) throw Object.assign(new Error("nudge config must be same-origin"), { code: "nudge_config_unavailable" });
-    const res = await fetch(target, { credentials: "same-origin" });
-    if (!res.ok) throw Object.assign(new Error(`nudge config: HTTP ${res.status}`), { code: "nudge_config_unavailable" });
-    return res.text();
+    return withRetries(async (signal) => {
+      const res = await fetch(target, { signal, credentials: "same-origin" });
+      if (!res.ok) {
+        throw Object.assign(new Error(`nudge config: HTTP ${res.status}`), { code: "nudge_config_unavailable", permanent: res.status >= 400 && res.status < 500 && ![408, 429].includes(res.status) });
+      }
+      return res.text();
+    }, { tries: 3 });
   }
 
   async setupNudges(configOrLoad) {
@@ -167,7 +264,7 @@ export class ReferralWidget extends HTMLElement {
       this.engine = this.core.nudgeEngine(config);
     } catch (error) {
       this.engine = null;
-      this.dispatchEvent(new CustomEvent("referral-error", { detail: { code: error.code, message: error.message } }));
+      this.fail(error);
     }
   }
 
@@ -314,17 +411,30 @@ export class ReferralWidget extends HTMLElement {
     }
   }
 
-  open() {
+  open({ quiet = false } = {}) {
     if (!this.code || this.panel.open) return;
-    this.buildDialog();
+    try {
+      this.buildDialog();
+    } catch (error) {
+      // A bad share template (or any other refusal) shows an error state.
+      this.fail(error);
+      const titleId = `${this.uid}-title`;
+      this.dialog = el("div", { class: "dialog", part: "dialog", dir: this.dir },
+        el("button", { class: "close", type: "button", part: "close", "aria-label": this.t.close, text: "×", onclick: () => this.close() }),
+        el("h2", { id: titleId, text: this.t.launcher }),
+        el("p", { part: "error", text: this.t.unavailable || "Sharing is not available right now." }),
+      );
+      this.panel.setAttribute("role", "dialog");
+      this.panel.replaceChildren(this.dialog);
+    }
     this.panel.hidden = false;
     this.hideNudge();
     this.panel.showModal();
     this.launcher.setAttribute("aria-expanded", "true");
-    this.events.push("open", {});
-    const input = this.dialog.querySelector("input");
+    if (!quiet) this.events.push("open", {});
+    const input = this.dialog.querySelector("input") || this.dialog.querySelector("button");
     input.focus();
-    input.select();
+    input.select?.();
   }
 
   close() {
@@ -370,15 +480,19 @@ export class ReferralWidget extends HTMLElement {
     return `${STORAGE_PREFIX}nudge:${this.options.userId || "anonymous"}`;
   }
 
-  /** A product event: the core's nudge engine decides whether to ask now. */
+  /** A product event for this widget (see the module's `track`). */
   track(name, properties = {}) {
-    if (!this.engine || !this.code) return null;
+    return track(name, properties, this);
+  }
+
+  // The engine's evaluation of one event; the state is kept as the JSON
+  // text the engine returns.
+  evaluate(name, properties) {
     const now = Math.floor(Date.now() / 1000);
     const fresh = () => this.engine.newState(this.options.userId || "anonymous");
     const event = JSON.stringify({ name, properties });
     let out;
     try {
-      // The state is kept as the JSON text the engine returns.
       out = this.engine.evaluate(storage.get(this.stateKey()) || fresh(), event, now);
     } catch (error) {
       if (error.code !== "invalid_state" && error.code !== "future_state_version") throw error;
@@ -401,8 +515,9 @@ export class ReferralWidget extends HTMLElement {
     }
   }
 
-  showNudge(ask) {
+  showNudge(ask, { again = false } = {}) {
     const t = this.t;
+    this.lastAsk = ask;
     const dismiss = () => { this.record("dismissed"); this.events.push("nudge_dismissed", { moment: ask.moment }); this.hideNudge(); };
     this.nudge.replaceChildren(
       el("p", { text: ask.message, part: "nudge-message" }),
@@ -421,9 +536,12 @@ export class ReferralWidget extends HTMLElement {
       if (e.key === "Escape" && !this.panel.open) dismiss();
     };
     this.onMove = () => this.place();
+    if (this.onEscape0) document.removeEventListener("keydown", this.onEscape0);
+    this.onEscape0 = this.onEscape;
     document.addEventListener("keydown", this.onEscape);
     addEventListener("scroll", this.onMove, { passive: true, capture: true });
     addEventListener("resize", this.onMove, { passive: true });
+    if (again) return;
     this.announce(ask.message);
     this.events.push("nudge_shown", { moment: ask.moment, variant: ask.variant });
   }
@@ -482,24 +600,83 @@ export function mount(element, options = {}) {
   return widget;
 }
 
-/** `track` on every widget in the page. */
-export function track(name, properties) {
-  let decision = null;
-  for (const widget of document.querySelectorAll("referral-widget")) {
-    decision = widget.track?.(name, properties) ?? decision;
+// Product events wait here until a widget's nudge engine is ready, in
+// every phase of loading; each is evaluated once for the page.
+const pending = [];
+const MAX_PENDING = 200;
+
+function leadWidget(preferred) {
+  if (preferred?.isConnected && preferred.engine && preferred.code) return preferred;
+  for (const w of document.querySelectorAll("referral-widget")) {
+    if (w.engine && w.code) return w;
   }
-  return decision;
+  return null;
+}
+
+function validEvent(name, properties) {
+  if (typeof name !== "string" || name.length === 0 || name.length > 64) return "the event name must be a string of 1 to 64 characters";
+  if (properties != null && (typeof properties !== "object" || Array.isArray(properties))) return "properties must be an object";
+  for (const [k, v] of Object.entries(properties || {})) {
+    if (!["string", "number", "boolean"].includes(typeof v)) return `property ${k}: only strings, numbers and booleans`;
+  }
+  return null;
+}
+
+function flushTracks() {
+  while (pending.length && leadWidget(pending[0][2])) {
+    const [name, properties, preferred] = pending.shift();
+    evaluateOnce(name, properties, preferred);
+  }
+}
+
+function evaluateOnce(name, properties, preferred) {
+  const widget = leadWidget(preferred);
+  try {
+    return widget.evaluate(name, properties);
+  } catch (error) {
+    widget.fail(error);
+    return null;
+  }
+}
+
+/**
+ * A product event (`report_generated`, …). Evaluated once for the page by
+ * the core's nudge engine, which decides whether to ask now; before the
+ * widget is ready it is queued, never dropped. Never throws: bad input is
+ * a `referral-error` event and a console warning. Returns the decision, or
+ * null while queued.
+ */
+export function track(name, properties = {}, preferred = null) {
+  try {
+    const problem = validEvent(name, properties);
+    if (problem) {
+      warn(problem, name);
+      (preferred || document).dispatchEvent(new CustomEvent("referral-error", { detail: { code: "invalid_event", message: problem } }));
+      return null;
+    }
+    const props = { ...(properties || {}) };
+    if (leadWidget(preferred) && pending.length === 0) return evaluateOnce(name, props, preferred);
+    if (pending.length >= MAX_PENDING) pending.shift();
+    pending.push([name, props, preferred]);
+    flushTracks();
+    return null;
+  } catch (error) {
+    warn(error?.message || String(error));
+    return null;
+  }
 }
 
 defineReferralWidget();
 
-// Replay calls made through the queue stub before this module loaded.
+// Replay calls made through the queue stub before this module loaded:
+// tracks are queued until a widget is ready, mounts happen now.
 const stub = globalThis.referral;
 const queued = Array.isArray(stub?.q) ? stub.q : [];
 globalThis.referral = { track, mount, ready: Promise.resolve(), q: [] };
-customElements.whenDefined("referral-widget").then(async () => {
-  for (const w of document.querySelectorAll("referral-widget")) {
-    await new Promise((resolve) => (w.code !== undefined ? resolve() : w.addEventListener("referral-ready", resolve, { once: true })));
+for (const [method, args] of queued) {
+  try {
+    globalThis.referral[method]?.(...args);
+  } catch (error) {
+    warn(error?.message || String(error));
   }
-  for (const [method, args] of queued) globalThis.referral[method]?.(...args);
-});
+}

@@ -11,3 +11,9 @@ const widget = document.querySelector("referral-widget");
 if (widget && params.get("user")) widget.setAttribute("user-id", params.get("user"));
 if (widget && params.get("name")) widget.setAttribute("referrer-name", params.get("name"));
 if (widget && params.get("locale")) widget.setAttribute("locale", params.get("locale"));
+// Robustness tests: product events sent the moment the module loaded,
+// before the widget is ready (they must be queued, not dropped).
+if (params.get("early")) {
+  window.referral.track("onboarding_completed");
+  window.referral.track("report_generated");
+}

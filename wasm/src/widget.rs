@@ -151,6 +151,15 @@ impl NudgeEngine {
         nudge::record(&mut state, outcome, seconds(now)?);
         Ok(convert::state_json(&state))
     }
+
+    /// Two copies of one person's state (this browser's and the one the
+    /// host's backend keeps) merged by core's rule; throws `invalid_state`
+    /// for unreadable copies or copies of different people.
+    pub fn merge(&self, a_json: &str, b_json: &str) -> Result<String, JsValue> {
+        let merged = nudge::merge_states(&read_state(a_json)?, &read_state(b_json)?)
+            .map_err(|e| error(e.reason(), &e.to_string()))?;
+        Ok(convert::state_json(&merged))
+    }
 }
 
 fn read_state(state_json: &str) -> Result<NudgeState, JsValue> {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{ConfigError, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
 pub use duration::Span;
 pub use event::{Event, PropValue};
-pub use state::{EventCounts, FrictionMark, NudgeState, Profile, StateError};
+pub use state::{merge_states, EventCounts, FrictionMark, NudgeState, Profile, StateError};
 
 use crate::template::MessageVars;
 use config::Eligibility;

@@ -227,6 +227,93 @@ pub(crate) fn cut(text: &str) -> String {
     text.get(..end).unwrap_or_default().to_owned()
 }
 
+/// Two copies of one person's state (two devices, or a device and the
+/// host's backend) combined. The merge is commutative, associative and
+/// idempotent, so copies can be merged in any order, any number of times,
+/// and end up equal:
+///
+/// - opting out and being referred are sticky: once either copy has them,
+///   the merge has them (`opted_out_at` keeps the earliest opt-out;
+///   `last_referred`, `last_shared`, `last_shown`, `last_dismissed` the
+///   latest; the totals the larger);
+/// - occurrence counts take the larger of the two per event: an event seen
+///   on one device is not counted again when the copies meet (concurrent
+///   occurrences on two devices between syncs count once: the merge can
+///   only undercount, never ask early);
+/// - ask times and friction marks are the union of both, the most recent
+///   [`crate::nudge::config::MAX_ASKS_CAP`] and [`FRICTION_RING`] kept, so
+///   the 30-day cap and the friction window see every device's asks;
+/// - `first_seen` and profile dates keep the earliest; other profile values
+///   keep what either copy knows (when both know different values, the
+///   greater, so the result does not depend on the order).
+///
+/// Copies of different users do not merge.
+pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateError> {
+    if a.user_id != b.user_id {
+        return Err(StateError::Invalid(
+            "the states belong to different users".into(),
+        ));
+    }
+    fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+    fn pick<T: Ord + Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
+        a.clone().max(b.clone())
+    }
+    fn pick_text(a: &str, b: &str) -> String {
+        a.max(b).to_owned()
+    }
+    let mut counts = a.counts.clone();
+    for (event, count) in b.counts.iter() {
+        let merged = counts.get(event).unwrap_or(0).max(count);
+        counts.insert(event.to_owned(), merged);
+    }
+    let mut asks: Vec<u64> = a.asks.iter().chain(&b.asks).copied().collect();
+    asks.sort_unstable();
+    asks.dedup();
+    let keep = crate::nudge::config::MAX_ASKS_CAP as usize;
+    if asks.len() > keep {
+        asks.drain(..asks.len() - keep);
+    }
+    let mut friction: Vec<FrictionMark> = a.friction.iter().chain(&b.friction).cloned().collect();
+    friction.sort_by(|x, y| (x.at, &x.event).cmp(&(y.at, &y.event)));
+    friction.dedup();
+    if friction.len() > FRICTION_RING {
+        friction.drain(..friction.len() - FRICTION_RING);
+    }
+    Ok(NudgeState {
+        v: a.v.max(b.v),
+        user_id: a.user_id.clone(),
+        profile: Profile {
+            signed_up_at: min(a.profile.signed_up_at, b.profile.signed_up_at),
+            onboarding_completed_at: min(
+                a.profile.onboarding_completed_at,
+                b.profile.onboarding_completed_at,
+            ),
+            plan: pick(&a.profile.plan, &b.profile.plan),
+            role: pick(&a.profile.role, &b.profile.role),
+            active_customer: pick(&a.profile.active_customer, &b.profile.active_customer),
+            display_name: pick_text(&a.profile.display_name, &b.profile.display_name),
+            share_link: pick_text(&a.profile.share_link, &b.profile.share_link),
+        },
+        first_seen: min(a.first_seen, b.first_seen),
+        counts,
+        friction,
+        asks,
+        last_shown: a.last_shown.max(b.last_shown),
+        last_dismissed: a.last_dismissed.max(b.last_dismissed),
+        opted_out_at: min(a.opted_out_at, b.opted_out_at),
+        last_shared: a.last_shared.max(b.last_shared),
+        last_referred: a.last_referred.max(b.last_referred),
+        total_asks: a.total_asks.max(b.total_asks),
+        total_shares: a.total_shares.max(b.total_shares),
+        total_referred: a.total_referred.max(b.total_referred),
+    })
+}
+
 impl NudgeState {
     pub fn new(user_id: &str) -> NudgeState {
         NudgeState {

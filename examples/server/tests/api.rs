@@ -202,3 +202,79 @@ async fn signups_with_an_idempotency_key_answer_once() {
         (StatusCode::CONFLICT, "already_signed_up")
     );
 }
+
+#[tokio::test]
+async fn the_nudge_state_follows_the_person_with_optimistic_concurrency() {
+    let s = service(&[]).await;
+    let token = s.user_token("u-anna");
+    let get = || Call::new("GET", "/api/v1/me/nudge-state").bearer(&token);
+    let put = |version: &str, state: serde_json::Value| {
+        Call::new("PUT", "/api/v1/me/nudge-state")
+            .bearer(&token)
+            .header("if-match", format!("\"{version}\""))
+            .json(&json!({ "state": state }))
+    };
+    let empty = get().send(&s.router).await;
+    assert_eq!(empty.body, json!({ "state": null, "version": 0 }));
+    let laptop = json!({ "v": 2, "user_id": "u-anna", "opted_out_at": 1_780_000_000u64, "counts": { "report_generated": 1 } });
+    let first = put("0", laptop.clone()).send(&s.router).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["version"], 1);
+    // The phone writes from the empty state it read: refused with what is stored.
+    let phone = json!({ "v": 2, "user_id": "u-anna", "counts": { "report_generated": 2 } });
+    let stale = put("0", phone.clone()).send(&s.router).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.text
+    );
+    assert_eq!(stale.body["state"]["opted_out_at"], 1_780_000_000u64);
+    // Merged by core's rule and sent again with the version it saw.
+    let merged = referral_core::nudge::merge_states(
+        &referral_core::nudge::NudgeState::from_json(&phone.to_string()).unwrap(),
+        &referral_core::nudge::NudgeState::from_json(&stale.body["state"].to_string()).unwrap(),
+    )
+    .unwrap();
+    let again = put("1", serde_json::from_str(&merged.to_json()).unwrap())
+        .send(&s.router)
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let now = get().send(&s.router).await;
+    assert_eq!(now.body["version"], 2);
+    assert_eq!(
+        now.body["state"]["opted_out_at"], 1_780_000_000u64,
+        "the opt-out survived"
+    );
+    assert_eq!(now.body["state"]["counts"]["report_generated"], 2);
+    // Another person's state, a broken state, no If-Match: refused.
+    let other = put("2", json!({ "v": 2, "user_id": "u-bob" }))
+        .send(&s.router)
+        .await;
+    assert_eq!(
+        (other.status, other.error()),
+        (StatusCode::FORBIDDEN, "wrong_user")
+    );
+    let broken = put("2", json!({ "v": 99, "user_id": "u-anna" }))
+        .send(&s.router)
+        .await;
+    assert_eq!(
+        (broken.status, broken.error()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "future_state_version")
+    );
+    let missing = Call::new("PUT", "/api/v1/me/nudge-state")
+        .bearer(&token)
+        .json(&json!({ "state": laptop }))
+        .send(&s.router)
+        .await;
+    assert_eq!(
+        (missing.status, missing.error()),
+        (StatusCode::PRECONDITION_REQUIRED, "if_match_required")
+    );
+    // Each person sees only their own.
+    let bob = Call::new("GET", "/api/v1/me/nudge-state")
+        .bearer(&s.user_token("u-bob"))
+        .send(&s.router)
+        .await;
+    assert_eq!(bob.body["state"], serde_json::Value::Null);
+}

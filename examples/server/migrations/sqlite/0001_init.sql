@@ -43,6 +43,16 @@ CREATE TABLE events (
 );
 CREATE INDEX events_user_received ON events (user_id, received_at);
 
+-- Each person's nudge state (core's NudgeState as JSON), so "don't ask
+-- again" follows the person across browsers and devices. `version` is the
+-- optimistic-concurrency token (ETag / If-Match).
+CREATE TABLE nudge_states (
+    user_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE ledger_events (
     seq BIGINT PRIMARY KEY,
     event_id TEXT NOT NULL CONSTRAINT ledger_events_event_id_key UNIQUE,

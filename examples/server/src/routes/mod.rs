@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod assets;
 pub mod events;
+pub mod nudge_state;
 pub mod referrer;
 pub mod signups;
 pub mod users;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router(state.clone()))
         .merge(signups::router())
         .merge(events::router(state.clone()))
+        .merge(nudge_state::router(state.clone()))
         .merge(referrer::router(state.clone()))
         .merge(webhooks::router())
         .merge(admin::router(state.clone()))
@@ -59,8 +61,13 @@ pub fn cors(state: &AppState) -> tower_http::cors::CorsLayer {
         .collect();
     tower_http::cors::CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::ETAG])
         .max_age(std::time::Duration::from_secs(600))
 }
 

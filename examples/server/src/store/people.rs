@@ -358,3 +358,44 @@ pub async fn funnel_events(conn: &mut AnyConnection) -> Result<Vec<FunnelRow>, s
         })
         .collect()
 }
+
+/// A person's stored nudge state and its version.
+pub async fn nudge_state(
+    conn: &mut AnyConnection,
+    user: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query("SELECT state, version FROM nudge_states WHERE user_id = $1")
+        .bind(user)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| Ok((r.try_get("state")?, r.try_get("version")?)))
+        .transpose()
+}
+
+/// Stores `state` if the stored version is still `expected` (0: none yet);
+/// the new version, or `None` when another write came first.
+pub async fn put_nudge_state(
+    conn: &mut AnyConnection,
+    user: &str,
+    state: &str,
+    expected: i64,
+    now: u64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let done = if expected == 0 {
+        sqlx::query("INSERT INTO nudge_states (user_id, state, version, updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (user_id) DO NOTHING")
+            .bind(user)
+            .bind(state)
+            .bind(now as i64)
+            .execute(conn)
+            .await?
+    } else {
+        sqlx::query("UPDATE nudge_states SET state = $1, version = version + 1, updated_at = $2 WHERE user_id = $3 AND version = $4")
+            .bind(state)
+            .bind(now as i64)
+            .bind(user)
+            .bind(expected)
+            .execute(conn)
+            .await?
+    };
+    Ok((done.rows_affected() == 1).then_some(expected + 1))
+}

@@ -112,6 +112,34 @@ await step("on a phone the ask and the panel are readable and reachable", async 
   await context.close();
 });
 
+await step("\"don't ask again\" on one browser holds on another", async () => {
+  const laptop = await signedIn("otto@ottoco.example");
+  await laptop.click("#finish-onboarding");
+  await laptop.click("#generate-report");
+  await until(laptop, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask on the laptop");
+  await laptop.evaluate(() => document.querySelector("referral-widget").shadowRoot.querySelector('[part="nudge-never"]').click());
+  // The person's state reaches the service.
+  await until(laptop, async () => {
+    const { user_token } = await (await fetch("/demo/api/me")).json();
+    const res = await fetch("/api/v1/me/nudge-state", { headers: { authorization: `Bearer ${user_token}` } });
+    return (await res.json()).state?.opted_out_at;
+  }, "the opt-out stored by the service");
+  await laptop.context().close();
+  // Another browser: nothing in its storage; the same person signs in.
+  const phone = await (await browser.newContext()).newPage();
+  await phone.goto(`${origin}/`);
+  await phone.fill("#email", "otto@ottoco.example");
+  await phone.fill("#password", password);
+  await phone.click("#sign-in");
+  await until(phone, () => document.querySelector("referral-widget")?.engine, "the widget on the second browser");
+  await phone.click("#finish-onboarding");
+  await phone.click("#generate-report");
+  await phone.click("#generate-report");
+  await new Promise((r) => setTimeout(r, 600));
+  assert(!(await nudgeVisible(phone)), "asked again on another browser after don't ask again");
+  await phone.context().close();
+});
+
 let anna;
 let link;
 let boAccount;

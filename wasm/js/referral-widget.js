@@ -105,7 +105,7 @@ async function withRetries(fn, { tries = 4, timeoutMs = 8000, pauseMs = 500 } = 
 const ATTRIBUTES = {
   code: "code", "code-url": "codeUrl", "share-base-url": "shareBaseUrl", "referrer-name": "referrerName",
   product: "product", reward: "reward", locale: "locale", "events-url": "eventsUrl", "stats-url": "statsUrl",
-  "user-id": "userId", "nudge-config-url": "nudgeConfigUrl", "link-param": "linkParam",
+  "user-id": "userId", "nudge-config-url": "nudgeConfigUrl", "link-param": "linkParam", "state-url": "stateUrl",
 };
 
 let idCounter = 0;
@@ -194,8 +194,80 @@ export class ReferralWidget extends HTMLElement {
     if (o.nudgeConfig || configLoad) {
       await this.setupNudges(o.nudgeConfig || configLoad);
       if (run !== this.run) return;
+      // The person's state from the backend first (a few seconds at most),
+      // so an opt-out on another device holds before anything is asked.
+      if (this.engine && o.stateUrl) {
+        await Promise.race([this.pullState(), new Promise((r) => setTimeout(r, 3000))]);
+        if (run !== this.run) return;
+      }
     }
     flushTracks();
+  }
+
+  // The person's nudge state on the host's backend (the reference
+  // service's /api/v1/me/nudge-state): pulled and merged by core's rule
+  // before the first evaluation, pushed after each change with If-Match.
+  // A 412 answers the stored state, which is merged and sent again.
+  // Offline or failing, the local state goes on and is merged next time.
+  async pullState() {
+    try {
+      const target = new URL(this.options.stateUrl, location.href);
+      if (target.origin !== location.origin) return;
+      const res = await fetch(target, { credentials: "same-origin", headers: { accept: "application/json", ...(await this.authHeaders()) } });
+      if (!res.ok) return;
+      const remote = await res.json();
+      this.remoteVersion = remote.version || 0;
+      const local = storage.get(this.stateKey());
+      if (remote.state) {
+        const text = JSON.stringify(remote.state);
+        const merged = local ? this.engine.merge(local, text) : text;
+        storage.set(this.stateKey(), merged);
+        if (merged !== this.engine.merge(text, text)) this.pushState();
+      } else if (local) {
+        this.pushState();
+      }
+    } catch (error) {
+      this.stateDirty = true;
+      addEventListener("online", () => this.pullState(), { once: true });
+    }
+  }
+
+  pushState() {
+    if (!this.options.stateUrl || !this.engine) return;
+    clearTimeout(this.pushTimer);
+    this.pushTimer = setTimeout(() => this.sendState(0), 300);
+  }
+
+  async sendState(attempt) {
+    const local = storage.get(this.stateKey());
+    if (!local || attempt > 3) return;
+    try {
+      const target = new URL(this.options.stateUrl, location.href);
+      if (target.origin !== location.origin) return;
+      const res = await fetch(target, {
+        method: "PUT",
+        credentials: "same-origin",
+        keepalive: true,
+        headers: { "content-type": "application/json", "if-match": `"${this.remoteVersion || 0}"`, ...(await this.authHeaders()) },
+        body: `{"state":${local}}`,
+      });
+      const body = await res.json().catch(() => null);
+      if (res.status === 412 && body) {
+        // Another device wrote first: take its state in, then try again.
+        this.remoteVersion = body.version || 0;
+        if (body.state) storage.set(this.stateKey(), this.engine.merge(storage.get(this.stateKey()) || local, JSON.stringify(body.state)));
+        return this.sendState(attempt + 1);
+      }
+      if (res.ok && body) {
+        this.remoteVersion = body.version;
+        this.stateDirty = false;
+        return;
+      }
+      this.stateDirty = true;
+    } catch {
+      this.stateDirty = true;
+      addEventListener("online", () => this.pushState(), { once: true });
+    }
   }
 
   fail(error) {
@@ -501,6 +573,7 @@ export class ReferralWidget extends HTMLElement {
     }
     const { decision, state } = JSON.parse(out);
     storage.set(this.stateKey(), JSON.stringify(state));
+    this.pushState();
     if (decision.decision === "ask") this.showNudge(decision);
     return decision;
   }
@@ -510,6 +583,7 @@ export class ReferralWidget extends HTMLElement {
     if (!state || !this.engine) return;
     try {
       storage.set(this.stateKey(), this.engine.record(state, outcome, Math.floor(Date.now() / 1000)));
+      this.pushState();
     } catch {
       // An unreadable stored state: the next track() starts a new one.
     }

@@ -35,6 +35,13 @@ export interface WidgetOptions {
   nudgeConfigUrl?: string;
   /** Namespaces the stored nudge state. */
   userId?: string;
+  /**
+   * Same-origin URL of the person's nudge state on your backend (the
+   * reference service's `/api/v1/me/nudge-state`): GET `{state, version}`,
+   * PUT `{state}` with `If-Match`. The widget merges it with this browser's
+   * state (core's rule), so "don't ask again" follows the person.
+   */
+  stateUrl?: string;
   floating?: boolean;
   /** Where referral_wasm_bg.wasm lives, if not next to the module. */
   wasmUrl?: string;

@@ -41,6 +41,8 @@ async function start() {
     eventsUrl: "/api/v1/me/events",
     statsUrl: "/api/v1/me/stats",
     nudgeConfigUrl: "/api/v1/nudge-config",
+    // "Don't ask again" follows the person across browsers and devices.
+    stateUrl: "/api/v1/me/nudge-state",
     userId: user.user_id,
   });
 }

@@ -46,6 +46,9 @@ step "where the widget is drawn: the ask and the panel on four screens, both dir
 step "the widget under real-world conditions: early calls, slow and failing endpoints, bad input, full storage, re-renders, lost events"
 (cd tests/e2e && node robust.mjs)
 
+step "the npm tarball: packed, installed into a scratch app, widget and capture run from the installed files"
+(cd tests/e2e && node tarball.mjs)
+
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib
 

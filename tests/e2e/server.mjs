@@ -19,7 +19,7 @@ nudge.eligibility.min_account_age = "0s";
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css", ".ts": "text/plain" };
 export const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
 
-export function start() {
+export function start({ mounts: extraMounts = [] } = {}) {
   const received = [];
   const thirdParty = [];
   // What the host endpoints do, changed by tests: failures, delays, statuses.
@@ -60,7 +60,7 @@ export function start() {
     }
     if (url.pathname === "/favicon.ico") return send(204, "image/x-icon", "");
     if (url.pathname === "/oauth/callback") return send(302, "text/plain", "", { location: "/pages/signup.html" });
-    const mounts = [["/pkg/", pkg], ["/vite/", join(root, "examples", "web-vite", "dist")]];
+    const mounts = [["/pkg/", pkg], ["/vite/", join(root, "examples", "web-vite", "dist")], ...extraMounts];
     const [prefix, base] = mounts.find(([p]) => url.pathname.startsWith(p)) || ["/", here];
     let rel = url.pathname.slice(prefix.length);
     if (rel === "" || rel.endsWith("/")) rel += "index.html";

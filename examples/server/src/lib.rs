@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
@@ -92,6 +93,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     router
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(routes::assets::not_modified))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(RequestBodyTimeoutLayer::new(timeout))
         .layer(TimeoutLayer::with_status_code(
@@ -100,6 +102,9 @@ pub fn app(state: AppState) -> Router {
         ))
         // Outside the timeouts, so their bare 408s become JSON too.
         .layer(axum::middleware::from_fn(error::json_errors))
+        // gzip or brotli, as the browser accepts (the widget's files
+        // shrink to about a third).
+        .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -278,3 +278,39 @@ async fn the_nudge_state_follows_the_person_with_optimistic_concurrency() {
         .await;
     assert_eq!(bob.body["state"], serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn files_are_compressed_and_revalidated() {
+    let s = service(&[]).await;
+    let plain = Call::new("GET", "/static/admin.js").send(&s.router).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    let raw = Call::new("GET", "/static/admin.js")
+        .header("accept-encoding", "br, gzip")
+        .send_raw(&s.router)
+        .await;
+    assert_eq!(raw.headers().get("content-encoding").unwrap(), "br");
+    assert_eq!(raw.headers().get("cache-control").unwrap(), "no-cache");
+    let etag = raw
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = http_body_util::BodyExt::collect(raw.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        body.len() * 2 < plain.text.len(),
+        "{} compressed vs {} plain",
+        body.len(),
+        plain.text.len()
+    );
+    let again = Call::new("GET", "/static/admin.js")
+        .header("if-none-match", &etag)
+        .send(&s.router)
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.text.is_empty());
+}

@@ -167,7 +167,8 @@ impl<'a> Call<'a> {
         self.peer = ip.parse().unwrap();
         self
     }
-    pub async fn send(self, router: &Router) -> Reply {
+    /// The response as it comes, body unread.
+    pub async fn send_raw(self, router: &Router) -> axum::response::Response {
         let mut req = Request::builder().method(self.method).uri(&self.uri);
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -177,7 +178,11 @@ impl<'a> Call<'a> {
             .unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::new(self.peer, 40000)));
-        let res = router.clone().oneshot(req).await.unwrap();
+        router.clone().oneshot(req).await.unwrap()
+    }
+
+    pub async fn send(self, router: &Router) -> Reply {
+        let res = self.send_raw(router).await;
         let status = res.status();
         let cookies = res
             .headers()

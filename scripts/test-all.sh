@@ -37,6 +37,9 @@ step "a Vite app builds against the package"
 # rollup binaries, which `npm ci` then refuses.
 (cd examples/web-vite && npm install --no-audit --no-fund --silent && npx --no-install vite build)
 
+step "a React 19 app builds against the package"
+(cd examples/web-react && npm install --no-audit --no-fund --silent && npx --no-install vite build)
+
 step "widget and capture in headless Chromium (playwright-core, axe-core)"
 (cd tests/e2e && node run.mjs)
 
@@ -48,6 +51,9 @@ step "the widget under real-world conditions: early calls, slow and failing endp
 
 step "the npm tarball: packed, installed into a scratch app, widget and capture run from the installed files"
 (cd tests/e2e && node tarball.mjs)
+
+step "the React app re-rendering every second keeps the panel, the ask and one impression"
+(cd tests/e2e && node react.mjs)
 
 step "core without the signing feature (what the browser links)"
 cargo test -p referral-core --no-default-features --lib

@@ -2,6 +2,7 @@
 // built package under /pkg/, and the small host endpoints the widget calls
 // (code, stats, nudge config, events), all same-origin.
 import { createServer } from "node:http";
+import { gzipSync } from "node:zlib";
 import { readFile } from "node:fs/promises";
 import { dirname, extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +20,7 @@ nudge.eligibility.min_account_age = "0s";
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css", ".ts": "text/plain" };
 export const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
 
-export function start({ mounts: extraMounts = [] } = {}) {
+export function start({ mounts: extraMounts = [], compress = false } = {}) {
   const received = [];
   const thirdParty = [];
   // What the host endpoints do, changed by tests: failures, delays, statuses.
@@ -27,6 +28,11 @@ export function start({ mounts: extraMounts = [] } = {}) {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://127.0.0.1");
     const send = (status, type, body, headers = {}) => {
+      // Served gzipped when asked (benchmarks), as a real deployment would.
+      if (compress && body && body.length > 512 && /gzip/.test(req.headers["accept-encoding"] || "")) {
+        body = gzipSync(body);
+        headers = { ...headers, "content-encoding": "gzip" };
+      }
       res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
       res.end(body);
     };

@@ -1,6 +1,8 @@
 //! Replays the shared vector file's `nudge` section.
 
-use referral_core::nudge::{evaluate, record, Decision, Event, NudgeConfig, NudgeState, Outcome};
+use referral_core::nudge::{
+    evaluate, merge_states, record, Decision, Event, NudgeConfig, NudgeState, Outcome,
+};
 use serde_json::Value;
 
 #[test]
@@ -64,6 +66,50 @@ fn nudge_cases_decide_identically() {
             "{}",
             case["name"]
         );
+    }
+}
+
+/// `nudge.merge`: two stored copies of one person's state, read as any
+/// stored state is read, merge to `merged` in either order (or fail with
+/// `error` in either order).
+#[test]
+fn merge_cases_merge_identically_in_either_order() {
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).unwrap();
+    let cases = vectors["nudge"]["merge"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    assert!(cases
+        .iter()
+        .any(|c| c["a"]["v"] == 1 || c["a"].get("v").is_none()));
+    assert!(cases.iter().any(|c| c["error"] == "invalid_state"));
+    for case in cases {
+        let name = &case["name"];
+        let a = NudgeState::from_json(&case["a"].to_string()).unwrap();
+        let b = NudgeState::from_json(&case["b"].to_string()).unwrap();
+        let (ab, ba) = (merge_states(&a, &b), merge_states(&b, &a));
+        if let Some(reason) = case.get("error") {
+            assert_eq!(ab.unwrap_err().reason(), reason, "{name} (a, b)");
+            assert_eq!(ba.unwrap_err().reason(), reason, "{name} (b, a)");
+            continue;
+        }
+        let (ab, ba) = (ab.unwrap(), ba.unwrap());
+        // The exact stored JSON, and the state it reads back as.
+        assert_eq!(
+            serde_json::to_value(&ab).unwrap(),
+            case["merged"],
+            "{name} (a, b)"
+        );
+        assert_eq!(
+            serde_json::to_value(&ba).unwrap(),
+            case["merged"],
+            "{name} (b, a)"
+        );
+        let expected = NudgeState::from_json(&case["merged"].to_string()).unwrap();
+        assert_eq!(ab, expected, "{name}");
+        assert_eq!(ba, expected, "{name}");
+        // Merging the result again with either copy changes nothing.
+        assert_eq!(merge_states(&ab, &a).unwrap(), ab, "{name} (ab, a)");
+        assert_eq!(merge_states(&ab, &b).unwrap(), ab, "{name} (ab, b)");
     }
 }
 

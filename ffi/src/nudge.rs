@@ -168,11 +168,9 @@ impl NudgeEngine {
     /// A user restored from bytes saved with `NudgeUser.to_bytes()`
     /// (older state versions are migrated).
     pub fn restore_user(self: Arc<Self>, bytes: Vec<u8>) -> Result<Arc<NudgeUser>, ReferralError> {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ReferralError::invalid_input("invalid_state", "state is not UTF-8"))?;
         Ok(Arc::new(NudgeUser {
             engine: self,
-            state: Mutex::new(core_::NudgeState::from_json(&text)?),
+            state: Mutex::new(read_state(bytes)?),
         }))
     }
 
@@ -180,6 +178,13 @@ impl NudgeEngine {
     pub fn in_holdout(&self, user_id: &str) -> bool {
         core_::in_holdout(&self.config, user_id)
     }
+}
+
+/// A stored state (bytes from `NudgeUser.to_bytes()`, any version).
+fn read_state(bytes: Vec<u8>) -> Result<core_::NudgeState, ReferralError> {
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ReferralError::invalid_input("invalid_state", "state is not UTF-8"))?;
+    Ok(core_::NudgeState::from_json(&text)?)
 }
 
 /// One user's nudge state and the engine that decides for them.
@@ -225,6 +230,21 @@ impl NudgeUser {
     /// The state as bytes (JSON) to store anywhere; `restore_user` reads it.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.with_state(|state| state.to_json().into_bytes())
+    }
+
+    /// Merges another stored copy of this person's state (bytes from
+    /// `to_bytes()` on another device, or the copy the host's backend keeps)
+    /// into this one, by core's rule: an opt-out or a referral on either copy
+    /// holds, occurrences are not counted twice, asks and friction are
+    /// combined. Copies of another user, or unreadable bytes, fail with
+    /// `InvalidInput` (`invalid_state`, `future_state_version`) and leave
+    /// this state unchanged.
+    pub fn merge(&self, other: Vec<u8>) -> Result<(), ReferralError> {
+        let other = read_state(other)?;
+        self.with_state(|state| {
+            *state = core_::merge_states(state, &other)?;
+            Ok(())
+        })
     }
 
     pub fn is_opted_out(&self) -> bool {

@@ -304,6 +304,29 @@ fn stored_states_of_every_version_read_back() {
 }
 
 #[wasm_bindgen_test]
+fn merge_cases_merge_like_native_in_either_order() {
+    let v = vectors();
+    let nudge = &v["nudge"];
+    let engine = NudgeEngine::new(&nudge["config"].to_string()).unwrap();
+    let cases = nudge["merge"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let name = &case["name"];
+        // Both copies go in as the text storage or the backend holds.
+        let (a, b) = (case["a"].to_string(), case["b"].to_string());
+        for (first, second, order) in [(&a, &b, "(a, b)"), (&b, &a, "(b, a)")] {
+            let merged = engine.merge(first, second);
+            match case.get("error") {
+                Some(reason) => {
+                    assert_eq!(&error_code(merged.unwrap_err()), reason, "{name} {order}")
+                }
+                None => assert_eq!(value(&merged.unwrap()), case["merged"], "{name} {order}"),
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn capture_reads_the_code_and_cleans_the_url() {
     let v = vectors();
     let code = v["codes"]["mint"]["cases"][0]["code"].as_str().unwrap();

@@ -78,6 +78,7 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
             .arg(root.join("ffi/kotlin/tests/VectorTests.kt"))
             .arg(root.join("ffi/kotlin/tests/DecisionTests.kt"))
             .arg(root.join("ffi/kotlin/tests/UserTokenTests.kt"))
+            .arg(root.join("ffi/kotlin/tests/NudgeMergeTests.kt"))
             .arg("-d")
             .arg(&jar),
     )?;

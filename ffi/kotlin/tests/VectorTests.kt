@@ -145,6 +145,7 @@ fun main(args: Array<String>) {
 
     runDecisionVectors(vectors, verifier, ::check)
     runUserTokenVectors(vectors, verifier, ::check)
+    runNudgeMergeVectors(vectors, ::check)
 
     // Error mapping: every public variant reachable from Kotlin.
     check("keyring exception") {

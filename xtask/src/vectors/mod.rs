@@ -5,6 +5,7 @@
 mod attribution;
 mod codes;
 mod nudge;
+mod nudge_merge;
 mod share;
 mod user_tokens;
 

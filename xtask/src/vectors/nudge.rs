@@ -170,6 +170,7 @@ pub fn cases() -> Result<Value, String> {
         "cases": out,
         "invalid_configs": invalid_configs(),
         "invalid_json_configs": invalid_json_configs(),
+        "merge": super::nudge_merge::cases()?,
     }))
 }
 

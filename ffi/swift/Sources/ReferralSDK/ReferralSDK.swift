@@ -819,6 +819,17 @@ public protocol NudgeUserProtocol: AnyObject, Sendable {
     func isOptedOut()  -> Bool
     
     /**
+     * Merges another stored copy of this person's state (bytes from
+     * `to_bytes()` on another device, or the copy the host's backend keeps)
+     * into this one, by core's rule: an opt-out or a referral on either copy
+     * holds, occurrences are not counted twice, asks and friction are
+     * combined. Copies of another user, or unreadable bytes, fail with
+     * `InvalidInput` (`invalid_state`, `future_state_version`) and leave
+     * this state unchanged.
+     */
+    func merge(other: Data) throws 
+    
+    /**
      * Records what the user did with an ask (or that they referred someone).
      */
     func record(outcome: NudgeOutcome, now: UInt64) 
@@ -912,6 +923,24 @@ open func isOptedOut() -> Bool  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Merges another stored copy of this person's state (bytes from
+     * `to_bytes()` on another device, or the copy the host's backend keeps)
+     * into this one, by core's rule: an opt-out or a referral on either copy
+     * holds, occurrences are not counted twice, asks and friction are
+     * combined. Copies of another user, or unreadable bytes, fail with
+     * `InvalidInput` (`invalid_state`, `future_state_version`) and leave
+     * this state unchanged.
+     */
+open func merge(other: Data)throws   {try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_nudgeuser_merge(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(other),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -6537,6 +6566,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_nudgeuser_is_opted_out() != 22640) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_merge() != 22446) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_nudgeuser_record() != 27519) {

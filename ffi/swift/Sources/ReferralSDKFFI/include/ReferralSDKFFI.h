@@ -353,6 +353,11 @@ RustBuffer uniffi_referral_ffi_fn_method_nudgeuser_evaluate(uint64_t ptr, RustBu
 int8_t uniffi_referral_ffi_fn_method_nudgeuser_is_opted_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_MERGE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_MERGE
+void uniffi_referral_ffi_fn_method_nudgeuser_merge(uint64_t ptr, RustBuffer other, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_RECORD
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_RECORD
 void uniffi_referral_ffi_fn_method_nudgeuser_record(uint64_t ptr, RustBuffer outcome, uint64_t now, RustCallStatus *_Nonnull out_status
@@ -863,6 +868,12 @@ uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_evaluate(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_IS_OPTED_OUT
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_IS_OPTED_OUT
 uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_is_opted_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_MERGE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_NUDGEUSER_MERGE
+uint16_t uniffi_referral_ffi_checksum_method_nudgeuser_merge(void
     
 );
 #endif

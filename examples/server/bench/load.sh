@@ -12,7 +12,7 @@ run() {
   local label="$1" url="$2" port=18090
   local data; data="$(mktemp -d)"
   if [ -n "$url" ]; then export DATABASE_URL="$url"; else unset DATABASE_URL; fi
-  export PUBLIC_URL="http://127.0.0.1:$port" RATE_EVENTS_PER_MINUTE=100000000
+  export PUBLIC_URL="http://127.0.0.1:$port" RATE_EVENTS_PER_MINUTE=100000000 EVENTS_PER_USER_PER_DAY=1000000000
   DATA_DIR="$data" PORT=$port RUST_LOG=warn target/release/referral-server >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/nudge-config" && break; sleep 0.1; done

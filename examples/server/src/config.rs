@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Requests per minute per client: event uploads.
     #[arg(long, env = "RATE_EVENTS_PER_MINUTE", default_value_t = 600)]
     pub rate_events_per_minute: u32,
+    /// Events stored per user a day (a widget sends far fewer).
+    #[arg(long, env = "EVENTS_PER_USER_PER_DAY", default_value_t = 5_000)]
+    pub events_per_user_per_day: i64,
     /// Requests per minute per API key on the server API.
     #[arg(long, env = "RATE_API_PER_MINUTE", default_value_t = 6000)]
     pub rate_api_per_minute: u32,
@@ -190,6 +193,9 @@ impl ServeArgs {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.events_per_user_per_day < 1 {
+            return Err("EVENTS_PER_USER_PER_DAY must be at least 1".into());
         }
         if self.header_timeout_secs == 0 || self.request_timeout_secs == 0 {
             return Err("timeouts must be at least 1 second".into());

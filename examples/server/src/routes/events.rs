@@ -53,9 +53,6 @@ pub struct Accepted {
 }
 
 const MAX_BATCH: usize = 500;
-/// Most events stored per user in a day: far above what a person's widget
-/// sends, low enough that one token cannot fill the disk.
-pub const DAILY_QUOTA: i64 = 5_000;
 
 fn short(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
     match value {
@@ -108,7 +105,9 @@ async fn events(
         Clock::real_now().saturating_sub(86_400),
     )
     .await?;
-    if today + order.len() as i64 > DAILY_QUOTA {
+    // Far above what a person's widget sends, low enough that one token
+    // cannot fill the disk (EVENTS_PER_USER_PER_DAY).
+    if today + order.len() as i64 > state.settings.events_per_user_per_day {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "event_quota",

@@ -69,6 +69,8 @@ fn arb_state() -> impl Strategy<Value = NudgeState> {
                     s.last_referred,
                 ) = lasts;
                 (s.total_asks, s.total_shares, s.total_referred) = totals;
+                // As the engine keeps them: every ask listed was counted.
+                s.total_asks = s.total_asks.max(s.asks.len() as u32);
                 s
             },
         )
@@ -111,8 +113,13 @@ proptest! {
         for (event, n) in m.counts.iter() {
             prop_assert_eq!(n, a.counts.get(event).unwrap_or(0).max(b.counts.get(event).unwrap_or(0)));
         }
-        // Bounded as the engine keeps a state.
+        // Bounded as the engine keeps a state, and consistent.
         prop_assert!(m.asks.len() <= 16 && m.friction.len() <= 4);
+        prop_assert!(m.total_asks as usize >= m.asks.len());
+        // "Not an active customer" on either side wins.
+        if a.profile.active_customer == Some(false) || b.profile.active_customer == Some(false) {
+            prop_assert_eq!(m.profile.active_customer, Some(false));
+        }
         prop_assert!(m.asks.windows(2).all(|w| w[0] < w[1]));
     }
 }
@@ -186,4 +193,31 @@ fn an_opt_out_on_one_device_holds_on_another() {
             "asked after opting out elsewhere: {decision:?}"
         );
     }
+}
+
+/// Two copies within the bound can hold more counters together than a
+/// stored state may: the merge stays readable.
+#[test]
+fn the_merge_stays_within_a_stored_states_bounds() {
+    let mut a = NudgeState::new("person-1");
+    let mut b = NudgeState::new("person-1");
+    for i in 0..200 {
+        a.counts.insert(format!("a{i:03}"), 1);
+        b.counts.insert(format!("b{i:03}"), 2);
+    }
+    let m = merge_states(&a, &b).unwrap();
+    assert_eq!(
+        m.counts.len(),
+        referral_core::nudge::state::MAX_EVENT_COUNTS
+    );
+    let back = NudgeState::from_json(&m.to_json()).expect("the merge reads back");
+    assert_eq!(back, m);
+    // Associative at the bound too.
+    let mut c = NudgeState::new("person-1");
+    c.counts.insert("a000".into(), 9);
+    c.counts.insert("zzz".into(), 1);
+    assert_eq!(
+        merge_states(&merge_states(&a, &b).unwrap(), &c).unwrap(),
+        merge_states(&a, &merge_states(&b, &c).unwrap()).unwrap()
+    );
 }

@@ -243,9 +243,12 @@ pub(crate) fn cut(text: &str) -> String {
 /// - ask times and friction marks are the union of both, the most recent
 ///   [`crate::nudge::config::MAX_ASKS_CAP`] and [`FRICTION_RING`] kept, so
 ///   the 30-day cap and the friction window see every device's asks;
-/// - `first_seen` and profile dates keep the earliest; other profile values
+/// - `first_seen` and profile dates keep the earliest; "not an active
+///   customer" wins over "active" (the cautious side); other profile values
 ///   keep what either copy knows (when both know different values, the
-///   greater, so the result does not depend on the order).
+///   greater, so the result does not depend on the order);
+/// - the result stays within a stored state's bounds (at most
+///   [`MAX_EVENT_COUNTS`] counters: past it, the names that sort first).
 ///
 /// Copies of different users do not merge.
 pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateError> {
@@ -263,6 +266,13 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
     fn pick<T: Ord + Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
         a.clone().max(b.clone())
     }
+    // "Not an active customer" wins: the cautious side, never asked early.
+    fn cautious(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x && y),
+            (x, y) => x.or(y),
+        }
+    }
     fn pick_text(a: &str, b: &str) -> String {
         a.max(b).to_owned()
     }
@@ -271,6 +281,11 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
         let merged = counts.get(event).unwrap_or(0).max(count);
         counts.insert(event.to_owned(), merged);
     }
+    // Bounded as a stored state must be: past the bound, the counters of
+    // the names that sort first are kept. Choosing by name, not by value,
+    // keeps the merge associative; a dropped counter can only make an
+    // "Nth occurrence" moment come later, never earlier.
+    counts.0.truncate(MAX_EVENT_COUNTS);
     let mut asks: Vec<u64> = a.asks.iter().chain(&b.asks).copied().collect();
     asks.sort_unstable();
     asks.dedup();
@@ -295,22 +310,23 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
             ),
             plan: pick(&a.profile.plan, &b.profile.plan),
             role: pick(&a.profile.role, &b.profile.role),
-            active_customer: pick(&a.profile.active_customer, &b.profile.active_customer),
+            active_customer: cautious(a.profile.active_customer, b.profile.active_customer),
             display_name: pick_text(&a.profile.display_name, &b.profile.display_name),
             share_link: pick_text(&a.profile.share_link, &b.profile.share_link),
         },
         first_seen: min(a.first_seen, b.first_seen),
         counts,
         friction,
-        asks,
         last_shown: a.last_shown.max(b.last_shown),
         last_dismissed: a.last_dismissed.max(b.last_dismissed),
         opted_out_at: min(a.opted_out_at, b.opted_out_at),
         last_shared: a.last_shared.max(b.last_shared),
         last_referred: a.last_referred.max(b.last_referred),
-        total_asks: a.total_asks.max(b.total_asks),
+        // Never fewer than the asks the merge holds.
+        total_asks: a.total_asks.max(b.total_asks).max(asks.len() as u32),
         total_shares: a.total_shares.max(b.total_shares),
         total_referred: a.total_referred.max(b.total_referred),
+        asks,
     })
 }
 

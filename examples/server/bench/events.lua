@@ -1,7 +1,11 @@
 -- wrk script: POST batches of EVENTS_PER_BATCH events with ids unique to
--- this run (RUN_ID) to /api/v1/me/events with a user token (USER_TOKEN).
+-- this run (RUN_ID) to /api/v1/me/events, as each of the users whose
+-- tokens USER_TOKENS lists (comma-separated) in turn.
 local per_batch = tonumber(os.getenv("EVENTS_PER_BATCH") or "1")
-local token = os.getenv("USER_TOKEN")
+local tokens = {}
+for t in string.gmatch(os.getenv("USER_TOKENS") or "", "[^,]+") do
+  tokens[#tokens + 1] = t
+end
 local run_id = os.getenv("RUN_ID") or "run"
 local counter = 0
 local thread_id = 0
@@ -18,6 +22,7 @@ function request()
     events[i] = string.format('{"id":"%s-%d-%d-%d","type":"impression","at":1780000000}', run_id, tid or 0, counter, i)
   end
   local body = '{"events":[' .. table.concat(events, ",") .. ']}'
+  local token = tokens[(counter % #tokens) + 1]
   return wrk.format("POST", "/api/v1/me/events", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }, body)
 end
 

@@ -452,3 +452,37 @@ proptest! {
         }
     }
 }
+
+/// The example config ships German and Arabic for every moment and variant,
+/// and an event's locale picks them (region falls back to the language).
+#[test]
+fn example_config_speaks_german_and_arabic() {
+    let config = config();
+    for moment in &config.moments {
+        let tags: Vec<&str> = moment.messages.iter().map(|(t, _)| t).collect();
+        assert_eq!(tags, ["de", "ar"], "{}", moment.name);
+        for variant in &moment.variants {
+            let tags: Vec<&str> = variant.messages.iter().map(|(t, _)| t).collect();
+            assert_eq!(tags, ["de", "ar"], "{}/{}", moment.name, variant.name);
+        }
+    }
+    let mut config = config;
+    config.experiment = None;
+    let ask = |locale: Option<&str>| {
+        let mut state = NudgeState::new("u");
+        state.profile.signed_up_at = Some(0);
+        state.profile.onboarding_completed_at = Some(0);
+        let mut event = Event::new("seat_added");
+        event.locale = locale.map(str::to_owned);
+        match evaluate(&config, &mut state, &event, 10 * 86_400) {
+            Decision::Ask(ask) => (ask.locale, ask.message),
+            quiet => panic!("{quiet:?}"),
+        }
+    };
+    assert_eq!(ask(None).0, None);
+    assert!(ask(None).1.starts_with("Your team is growing"));
+    assert_eq!(ask(Some("de-DE")).0.as_deref(), Some("de"));
+    assert!(ask(Some("de-DE")).1.starts_with("Ihr Team wächst"));
+    assert_eq!(ask(Some("ar-EG")).0.as_deref(), Some("ar"));
+    assert_eq!(ask(Some("ja")), ask(None));
+}

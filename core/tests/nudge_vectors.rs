@@ -19,8 +19,15 @@ fn nudge_cases_decide_identically() {
     let mut variants = std::collections::BTreeSet::new();
     let cases = nudge["cases"].as_array().unwrap();
     assert!(cases.len() >= 8);
+    let mut locales = std::collections::BTreeSet::new();
     for case in cases {
-        let config = if case["experiment"].as_bool().unwrap() {
+        // A case may bring its own config (translations per variant).
+        let own: Option<NudgeConfig> = case
+            .get("config")
+            .map(|c| NudgeConfig::from_json(&c.to_string()).unwrap());
+        let config = if let Some(own) = &own {
+            own
+        } else if case["experiment"].as_bool().unwrap() {
             &with_experiment
         } else {
             &plain
@@ -35,6 +42,7 @@ fn nudge_cases_decide_identically() {
                 assert_eq!(decision, expected, "{} at {at}", case["name"]);
                 if let Decision::Ask(ask) = decision {
                     variants.insert(ask.variant);
+                    locales.insert((event.locale, ask.locale));
                 }
             } else {
                 let outcome: Outcome = serde_json::from_value(step["record"].clone()).unwrap();
@@ -48,6 +56,19 @@ fn nudge_cases_decide_identically() {
         variants.len() >= 2,
         "vectors must exercise more than one variant: {variants:?}"
     );
+    // Exact tag, case-insensitive tag, region fallback, unknown locale.
+    for (asked, shown) in [
+        ("de", Some("de")),
+        ("AR", Some("ar")),
+        ("ar-EG", Some("ar")),
+        ("pt-BR", Some("pt-BR")),
+        ("fr-FR", None),
+    ] {
+        assert!(
+            locales.contains(&(Some(asked.to_owned()), shown.map(str::to_owned))),
+            "vectors must pick {shown:?} for {asked}: {locales:?}"
+        );
+    }
     for case in nudge["invalid_configs"].as_array().unwrap() {
         let expected = case["expected_field"].as_str().unwrap();
         let error =

@@ -77,6 +77,10 @@ pub enum NudgeDecision {
         occurrence: u32,
         /// Rules a cancel-flow moment skipped (`cooldown`, `cap_reached`, …).
         bypassed: Vec<String>,
+        /// The locale tag of the translation shown, as the config writes it
+        /// (`ar` for a person in `ar-EG`); none for the default message.
+        #[uniffi(default = None)]
+        locale: Option<String>,
     },
     Quiet {
         /// `no_matching_moment`, `opted_out`, `holdout`, `onboarding`,
@@ -103,6 +107,7 @@ impl From<core_::Decision> for NudgeDecision {
                 event: ask.why.event,
                 occurrence: ask.why.occurrence,
                 bypassed: ask.why.bypassed,
+                locale: ask.locale,
             },
             core_::Decision::Quiet { reason } => {
                 let code = reason.code().to_owned();
@@ -206,11 +211,15 @@ impl NudgeUser {
 #[uniffi::export]
 impl NudgeUser {
     /// Should we ask now? Records the event (and any ask) in the state.
+    /// `locale` (`"de"`, `"ar-EG"`; optional) picks the message's
+    /// translation: the exact tag, then its language, else the default.
+    #[uniffi::method(default(locale = None))]
     pub fn evaluate(
         &self,
         event: &str,
         properties: HashMap<String, PropertyValue>,
         now: u64,
+        locale: Option<String>,
     ) -> NudgeDecision {
         let mut pairs: Vec<(String, core_::PropValue)> =
             properties.into_iter().map(|(k, v)| (k, v.into())).collect();
@@ -218,6 +227,7 @@ impl NudgeUser {
         let event = core_::Event {
             name: event.to_owned(),
             properties: pairs,
+            locale,
         };
         self.with_state(|state| core_::evaluate(&self.engine.config, state, &event, now).into())
     }

@@ -23,7 +23,9 @@
 use std::cell::RefCell;
 
 use referral_core::code::hex_bytes;
-use referral_core::nudge::config::{Eligibility, Experiment, Offboarding, Suppression, Variant};
+use referral_core::nudge::config::{
+    Eligibility, Experiment, Messages, Offboarding, Suppression, Variant,
+};
 use referral_core::nudge::{
     Ask, ConfigError, Decision, Event, FrictionMark, Moment, NudgeConfig, NudgeState, Operator,
     Predicate, PredicateValue, Profile, PropValue, QuietReason, Span, StateError,
@@ -224,6 +226,32 @@ impl<'a> Obj<'a> {
         })
     }
 
+    /// `{"de": "…", "ar": "…"}`: every pair, a repeated tag too (core's
+    /// `validate` refuses it), as core's serde reads `Messages`.
+    fn messages(&self, key: &str) -> Messages {
+        let Some(m) = self.child(key, false, None) else {
+            return Messages::default();
+        };
+        Messages::new(
+            m.fields
+                .iter()
+                .map(|(tag, source)| {
+                    let template = match source {
+                        Json::Str(s) => Template::parse(s).unwrap_or_else(|e| {
+                            m.fail(tag, e.reason());
+                            Template::default()
+                        }),
+                        _ => {
+                            m.fail(tag, "expected a string");
+                            Template::default()
+                        }
+                    };
+                    (tag.clone(), template)
+                })
+                .collect(),
+        )
+    }
+
     fn array(&self, key: &str) -> &'a [Json] {
         match self.get(key, false) {
             None => &[],
@@ -326,6 +354,7 @@ const MOMENT_FIELDS: &[&str] = &[
     "occurrence",
     "priority",
     "message",
+    "messages",
     "variants",
     "offboarding",
 ];
@@ -374,12 +403,14 @@ fn moment(m: &Obj) -> Moment {
             .map(|n| n as u32),
         priority: m.priority("priority").unwrap_or(0),
         message: m.template("message"),
+        messages: m.messages("messages"),
         variants: m
-            .objects("variants", Some(&["name", "message"]))
+            .objects("variants", Some(&["name", "message", "messages"]))
             .iter()
             .map(|v| Variant {
                 name: v.required_text("name"),
                 message: v.template("message"),
+                messages: v.messages("messages"),
             })
             .collect(),
         offboarding: m.flag("offboarding", false).unwrap_or(false),
@@ -488,7 +519,7 @@ fn offboarding(o: &Obj) -> Offboarding {
 
 // ---------------------------------------------------------------- event
 
-/// `{name, properties?}` (JSON text); properties keep their order.
+/// `{name, properties?, locale?}` (JSON text); properties keep their order.
 pub fn event(text: &str) -> Result<Event, Bad> {
     let value = parse(text)?;
     let problems = Problems::default();
@@ -504,6 +535,7 @@ pub fn event(text: &str) -> Result<Event, Bad> {
                     .collect()
             })
             .unwrap_or_default(),
+        locale: f.text("locale", true),
     };
     problems.finish(event)
 }
@@ -678,12 +710,16 @@ pub fn evaluated_json(decision: &Decision, state: &NudgeState) -> String {
             moment,
             variant,
             message,
+            locale,
             why,
         }) => {
             w.key("decision").string("ask");
             w.key("moment").string(moment);
             w.key("variant").string(variant);
             w.key("message").string(message);
+            if let Some(locale) = locale {
+                w.key("locale").string(locale);
+            }
             w.key("why").open().key("event").string(&why.event);
             w.key("occurrence").uint(why.occurrence.into());
             w.key("priority").int(why.priority.into());

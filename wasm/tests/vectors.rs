@@ -122,8 +122,15 @@ fn nudge_cases_decide_like_native() {
     let nudge = &v["nudge"];
     let plain = NudgeEngine::new(&nudge["config"].to_string()).unwrap();
     let with_experiment = NudgeEngine::new(&nudge["config_with_experiment"].to_string()).unwrap();
+    let mut translated = 0;
     for case in nudge["cases"].as_array().unwrap() {
-        let engine = if case["experiment"].as_bool().unwrap() {
+        // A case may bring its own config (translations per variant).
+        let own = case
+            .get("config")
+            .map(|c| NudgeEngine::new(&c.to_string()).unwrap());
+        let engine = if let Some(own) = &own {
+            own
+        } else if case["experiment"].as_bool().unwrap() {
             &with_experiment
         } else {
             &plain
@@ -139,6 +146,7 @@ fn nudge_cases_decide_like_native() {
                     "{} at {at}",
                     case["name"]
                 );
+                translated += usize::from(out["decision"].get("locale").is_some());
                 state = out["state"].to_string();
             } else {
                 state = engine
@@ -148,6 +156,7 @@ fn nudge_cases_decide_like_native() {
         }
         assert_eq!(value(&state), case["final_state"], "{}", case["name"]);
     }
+    assert!(translated >= 8, "too few translated asks: {translated}");
 }
 
 #[wasm_bindgen_test]

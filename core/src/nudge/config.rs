@@ -45,6 +45,11 @@ pub struct Moment {
     #[serde(default)]
     pub priority: i32,
     pub message: Template,
+    /// The message in other languages, by locale tag (`de`, `ar`, `pt-BR`);
+    /// the event's `locale` picks one (see [`Messages::pick`]), else
+    /// `message` is used.
+    #[serde(default, skip_serializing_if = "Messages::is_empty")]
+    pub messages: Messages,
     /// Alternative messages; with an experiment, users are split between the
     /// moment's own message (variant `control`) and these.
     #[serde(default)]
@@ -60,6 +65,138 @@ pub struct Moment {
 pub struct Variant {
     pub name: String,
     pub message: Template,
+    /// The variant's own translations. A variant without one for the
+    /// event's locale shows its own `message`, never the moment's
+    /// translation (that would be another variant's copy).
+    #[serde(default, skip_serializing_if = "Messages::is_empty")]
+    pub messages: Messages,
+}
+
+/// Translations of a message: locale tag → template. In JSON and TOML an
+/// object (`{"de": "…", "ar": "…"}`); kept in the order read. Tags are
+/// checked by [`NudgeConfig::validate`] (letters, digits and `-`, starting
+/// with a letter, at most 35 characters, no two equal ignoring case).
+/// Equality ignores the order, as for a map: a config read from TOML equals
+/// the same config read back from its JSON.
+#[derive(Clone, Debug, Default)]
+pub struct Messages(Vec<(String, Template)>);
+
+impl PartialEq for Messages {
+    fn eq(&self, other: &Messages) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().all(|pair| other.0.contains(pair))
+    }
+}
+
+impl Messages {
+    /// Every pair is kept, a repeated tag too (`validate` refuses it).
+    pub fn new(pairs: Vec<(String, Template)>) -> Messages {
+        Messages(pairs)
+    }
+
+    /// The tags and templates, in the order read.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Template)> {
+        self.0
+            .iter()
+            .map(|(tag, template)| (tag.as_str(), template))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The translation for `locale`, with the tag it was found under, by a
+    /// fixed fallback chain (ASCII case-insensitive at every step):
+    ///
+    /// 1. the exact tag (`ar-EG` finds `ar-EG`);
+    /// 2. its primary language, the part before the first `-` (or `_`, as
+    ///    POSIX and Java locales write it): `ar-EG` finds `ar`;
+    /// 3. none: the caller uses the default `message`.
+    ///
+    /// A tag written only with a region (`pt-BR`) is found by that tag, not
+    /// by `pt` alone. Pure: the same inputs give the same answer everywhere.
+    pub fn pick(&self, locale: &str) -> Option<(&str, &Template)> {
+        let find = |tag: &str| {
+            self.0
+                .iter()
+                .find(|(key, _)| !tag.is_empty() && key.eq_ignore_ascii_case(tag))
+                .map(|(key, template)| (key.as_str(), template))
+        };
+        find(locale).or_else(|| {
+            let cut = locale.bytes().position(|b| b == b'-' || b == b'_')?;
+            find(locale.get(..cut)?)
+        })
+    }
+}
+
+impl Serialize for Messages {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (tag, template) in &self.0 {
+            map.serialize_entry(tag, template)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Messages;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an object of messages by locale")
+            }
+            // Every pair is kept, a repeated tag too: `validate` refuses it.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Messages, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, Template>()? {
+                    pairs.push(pair);
+                }
+                Ok(Messages::new(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Letters, digits and `-`, starting with a letter, 1 to 35 characters,
+/// no empty part (`de`, `ar-EG`, `zh-Hant-TW`): BCP 47's alphabet, not its
+/// full grammar.
+pub fn is_locale_tag(tag: &str) -> bool {
+    let bytes = tag.as_bytes();
+    bytes.len() <= 35
+        && bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && !bytes.windows(2).any(|pair| pair == b"--")
+}
+
+fn check_messages(path: &str, messages: &Messages) -> Result<(), ConfigError> {
+    for (i, (tag, _)) in messages.0.iter().enumerate() {
+        let field = || format!("{path}.messages.{tag}");
+        if !is_locale_tag(tag) {
+            return Err(ConfigError::at(
+                field(),
+                "a locale tag is 1 to 35 letters, digits and -, starting with a letter",
+            ));
+        }
+        if messages.0[..i]
+            .iter()
+            .any(|(t, _)| t.eq_ignore_ascii_case(tag))
+        {
+            return Err(ConfigError::at(
+                field(),
+                format!("duplicate locale \"{tag}\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +478,7 @@ impl NudgeConfig {
                     _ => {}
                 }
             }
+            check_messages(&path, &moment.messages)?;
             for (j, variant) in moment.variants.iter().enumerate() {
                 let taken = variant.name == "control"
                     || moment
@@ -354,6 +492,7 @@ impl NudgeConfig {
                         format!("duplicate or reserved variant name \"{}\"", variant.name),
                     ));
                 }
+                check_messages(&format!("{path}.variants[{j}]"), &variant.messages)?;
             }
         }
         let s = &self.suppression;
@@ -411,5 +550,50 @@ impl NudgeConfig {
         })?;
         config.validate()?;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(tags: &[&str]) -> Messages {
+        Messages::new(
+            tags.iter()
+                .map(|t| ((*t).to_owned(), Template::parse(t).unwrap()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn picks_the_exact_tag_then_the_language_then_none() {
+        let m = messages(&["de", "ar", "pt-BR", "ar-EG"]);
+        let pick = |l: &str| m.pick(l).map(|(tag, _)| tag);
+        assert_eq!(pick("ar-EG"), Some("ar-EG"));
+        assert_eq!(pick("AR-eg"), Some("ar-EG"));
+        assert_eq!(pick("ar-SA"), Some("ar"));
+        assert_eq!(pick("de-AT"), Some("de"));
+        assert_eq!(pick("de_AT"), Some("de"));
+        assert_eq!(pick("DE"), Some("de"));
+        assert_eq!(pick("pt-BR"), Some("pt-BR"));
+        assert_eq!(pick("pt"), None);
+        assert_eq!(pick("fr"), None);
+        assert_eq!(pick(""), None);
+        assert_eq!(pick("-"), None);
+        assert_eq!(Messages::default().pick("de"), None);
+    }
+
+    #[test]
+    fn locale_tags() {
+        for good in ["de", "ar-EG", "zh-Hant-TW", "x", "en-US-u-ca-gregory"] {
+            assert!(is_locale_tag(good), "{good}");
+        }
+        let long = format!("de-{}", "a".repeat(33));
+        for bad in [
+            "", "1de", "-de", "de-", "de--AT", "de_DE", "dé", "de AT", &long,
+        ] {
+            assert!(!is_locale_tag(bad), "{bad}");
+        }
+        assert!(is_locale_tag(&long[..35]));
     }
 }

@@ -125,6 +125,11 @@ pub struct Event {
     /// In JSON, an object: `{"score": 10}`. Kept as pairs in order.
     #[serde(default, with = "properties_as_map")]
     pub properties: Vec<(String, PropValue)>,
+    /// The person's language (`de`, `ar-EG`): picks the ask's message from
+    /// the moment's (or variant's) `messages`; none or no match, the default
+    /// `message`. See [`crate::nudge::config::Messages::pick`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// Serde helpers: properties as a JSON object, kept as ordered pairs.
@@ -178,7 +183,14 @@ impl Event {
         Event {
             name: name.to_owned(),
             properties: Vec::new(),
+            locale: None,
         }
+    }
+
+    /// The same event in the person's language (`"de"`, `"ar-EG"`).
+    pub fn in_locale(mut self, locale: &str) -> Event {
+        self.locale = Some(locale.to_owned());
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Into<PropValue>) -> Event {

@@ -19,7 +19,7 @@ pub mod state;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{ConfigError, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
+pub use config::{ConfigError, Messages, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
 pub use duration::Span;
 pub use event::{Event, PropValue};
 pub use state::{merge_states, EventCounts, FrictionMark, NudgeState, Profile, StateError};
@@ -56,8 +56,13 @@ pub struct Ask {
     pub moment: String,
     /// `control` or an experiment variant's name.
     pub variant: String,
-    /// The moment's (or variant's) message, rendered.
+    /// The moment's (or variant's) message, rendered: its translation for
+    /// the event's locale if it has one, else the default `message`.
     pub message: String,
+    /// The locale tag of the translation used, as the config writes it
+    /// (`ar` for an event in `ar-EG`); none for the default `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     /// Why now: which event, which occurrence, and whether a cancel-flow
     /// moment skipped a rule that would otherwise have waited.
     pub why: Why,
@@ -388,7 +393,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
         }
     }
 
-    let (variant, template) = match (&config.experiment, moment.variants.is_empty()) {
+    let (variant, default, messages) = match (&config.experiment, moment.variants.is_empty()) {
         (Some(experiment), false) => {
             let arms = moment.variants.len() as u64 + 1;
             let pick = fnv1a64(&[&experiment.name, &moment.name, &state.user_id]) % arms;
@@ -396,11 +401,17 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
                 .checked_sub(1)
                 .and_then(|i| moment.variants.get(i as usize))
             {
-                Some(v) => (v.name.clone(), &v.message),
-                None => ("control".to_owned(), &moment.message),
+                Some(v) => (v.name.clone(), &v.message, &v.messages),
+                None => ("control".to_owned(), &moment.message, &moment.messages),
             }
         }
-        _ => ("control".to_owned(), &moment.message),
+        _ => ("control".to_owned(), &moment.message, &moment.messages),
+    };
+    // The chosen arm's translation for the event's locale (exact tag, then
+    // its primary language), else its default message.
+    let (locale, template) = match event.locale.as_deref().and_then(|l| messages.pick(l)) {
+        Some((tag, template)) => (Some(tag.to_owned()), template),
+        None => (None, default),
     };
     let message = template.render(&MessageVars {
         referrer_name: state.profile.display_name.clone(),
@@ -423,6 +434,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
         moment: moment.name.clone(),
         variant,
         message,
+        locale,
         why: Why {
             event: event.name.clone(),
             occurrence,

@@ -188,6 +188,7 @@ fn parse_line(text: &str) -> Result<(String, Event, u64), String> {
     let event = Event {
         name: line.event,
         properties: line.properties,
+        locale: None,
     };
     Ok((line.user, event, line.timestamp.0))
 }

@@ -25,6 +25,7 @@ private fun expectedDecision(d: JsonObject): NudgeDecision =
         NudgeDecision.Ask(
             d["moment"].asString, d["variant"].asString, d["message"].asString, why["event"].asString,
             why["occurrence"].asLong.toUInt(), why.getAsJsonArray("bypassed")?.map { it.asString } ?: emptyList(),
+            d.str("locale"),
         )
     } else {
         val r = d["reason"].asJsonObject
@@ -49,14 +50,16 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
     val withExperiment = NudgeEngine.fromToml(nudge["config_toml"].asString)
     for (case in nudge["cases"].asJsonArray.map { it.asJsonObject }) {
         check("nudge ${case["name"].asString} ${case["user_id"].asString}") {
-            val engine = if (case["experiment"].asBoolean) withExperiment else plain
+            // A case may bring its own config (translations per variant).
+            val engine = if (case.has("config")) NudgeEngine.fromJson(case["config"].toString())
+                else if (case["experiment"].asBoolean) withExperiment else plain
             val user = engine.newUser(case["user_id"].asString)
             for (step in case["steps"].asJsonArray.map { it.asJsonObject }) {
                 val at = step["at"].asLong.toULong()
                 if (step.has("event")) {
                     val event = step["event"].asJsonObject
                     val props = event.getAsJsonObject("properties")?.entrySet()?.associate { it.key to propertyValue(it.value) } ?: emptyMap()
-                    val decision = user.evaluate(event["name"].asString, props, at)
+                    val decision = user.evaluate(event["name"].asString, props, at, event.str("locale"))
                     val expected = expectedDecision(step["decision"].asJsonObject)
                     if (decision != expected) throw AssertionError("at $at expected $expected got $decision")
                 } else {

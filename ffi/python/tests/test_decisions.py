@@ -33,6 +33,7 @@ def expected_decision(d):
         return r.NudgeDecision.ASK(
             moment=d["moment"], variant=d["variant"], message=d["message"], event=d["why"]["event"],
             occurrence=d["why"]["occurrence"], bypassed=d["why"].get("bypassed", []),
+            locale=d.get("locale"),
         )
     reason = d["reason"]
     return r.NudgeDecision.QUIET(
@@ -45,13 +46,18 @@ def test_nudge_cases(vectors):
     nudge = vectors["nudge"]
     plain = r.NudgeEngine.from_json(json.dumps(nudge["config"]))
     with_experiment = r.NudgeEngine.from_toml(nudge["config_toml"])
+    translated = 0
     for case in nudge["cases"]:
         engine = with_experiment if case["experiment"] else plain
+        if "config" in case:  # a case's own config (translations per variant)
+            engine = r.NudgeEngine.from_json(json.dumps(case["config"]))
         user = engine.new_user(case["user_id"])
         for step in case["steps"]:
             if "event" in step:
                 props = {k: prop_value(v) for k, v in step["event"].get("properties", {}).items()}
-                decision = user.evaluate(step["event"]["name"], props, step["at"])
+                locale = step["event"].get("locale")
+                decision = user.evaluate(step["event"]["name"], props, step["at"], locale)
+                translated += "locale" in step["decision"]
                 assert decision == expected_decision(step["decision"]), (case["name"], step)
             else:
                 user.record(OUTCOMES[step["record"]], step["at"])
@@ -59,6 +65,7 @@ def test_nudge_cases(vectors):
         # The stored bytes restore the same user.
         restored = engine.restore_user(user.to_bytes())
         assert restored.to_bytes() == user.to_bytes()
+    assert translated >= 8
     for case in nudge["invalid_configs"]:
         with pytest.raises(r.ReferralError.Config) as info:
             r.NudgeEngine.from_toml(case["toml"])

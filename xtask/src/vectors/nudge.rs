@@ -18,6 +18,29 @@ fn ev(at: u64, name: &str) -> Step {
     Step::Event(at, Event::new(name))
 }
 
+/// An event in the person's language.
+fn ev_in(at: u64, name: &str, locale: &str) -> Step {
+    Step::Event(at, Event::new(name).in_locale(locale))
+}
+
+/// A config whose moment has one variant with its own translations and one
+/// without: the untranslated variant shows its own default message.
+const LOCALE_CONFIG: &str = r#"product = "Acme Analytics"
+
+[[moments]]
+name = "first_report"
+event = "report_generated"
+message = "Your first report is ready! Share {product}?"
+messages = { de = "Ihr erster Bericht ist fertig! {product} weiterempfehlen?", pt-BR = "Seu primeiro relatório está pronto! Indicar o {product}?" }
+variants = [
+  { name = "translated", message = "Nice report! Invite a colleague.", messages = { de = "Schöner Bericht! Laden Sie jemanden ein." } },
+  { name = "english_only", message = "Invite your team to {product}." },
+]
+
+[experiment]
+name = "locale-vectors"
+"#;
+
 pub fn cases() -> Result<Value, String> {
     let source = include_str!("../../../examples/nudge/config.toml");
     let mut config = NudgeConfig::from_toml(source).map_err(|e| e.to_string())?;
@@ -110,6 +133,38 @@ pub fn cases() -> Result<Value, String> {
             .concat(),
         ),
         (
+            "locale: the exact tag, then a region falls back to its language",
+            "user-107",
+            [
+                onboard(),
+                vec![
+                    ev_in(t, "seat_added", "de"),
+                    ev_in(t + 31 * DAY, "integration_connected", "ar-EG"),
+                    Step::Event(
+                        t + 62 * DAY,
+                        Event::new("nps_submitted")
+                            .with("score", 10)
+                            .in_locale("AR"),
+                    ),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "locale: an unknown locale shows the default message",
+            "user-108",
+            [
+                onboard(),
+                vec![
+                    ev_in(t, "seat_added", "fr-FR"),
+                    ev_in(t + 31 * DAY, "seat_added", "de-AT"),
+                    ev_in(t + 62 * DAY, "seat_added", "ar_EG"),
+                    ev_in(t + 93 * DAY, "seat_added", ""),
+                ],
+            ]
+            .concat(),
+        ),
+        (
             "quiet after a referral",
             "user-105",
             [
@@ -160,10 +215,52 @@ pub fn cases() -> Result<Value, String> {
             &[onboard(), vec![ev(t, "report_generated")]].concat(),
         )?);
     }
+    // Translated variants: the example's variant has its own translations.
+    for user in variant_users
+        .iter()
+        .filter(|u| !referral_core::nudge::in_holdout(&with_experiment, u))
+        .take(4)
+    {
+        out.push(run_script(
+            &with_experiment,
+            true,
+            "experiment variant in German",
+            user,
+            &[onboard(), vec![ev_in(t, "report_generated", "de-CH")]].concat(),
+        )?);
+    }
+    // A variant without translations, under a config of its own (`config`).
+    let locale_config = NudgeConfig::from_toml(LOCALE_CONFIG).map_err(|e| e.to_string())?;
+    let locale_config_json = serde_json::to_value(&locale_config).map_err(|e| e.to_string())?;
+    let mut arms = std::collections::BTreeSet::new();
+    for user in &variant_users {
+        let probe = Event::new("report_generated");
+        let arm = match evaluate(&locale_config, &mut NudgeState::new(user), &probe, T0) {
+            referral_core::nudge::Decision::Ask(ask) => ask.variant,
+            quiet => return Err(format!("locale config did not ask: {quiet:?}")),
+        };
+        if !arms.insert(arm) {
+            continue;
+        }
+        for locale in ["de", "pt-BR", "pt"] {
+            let mut case = run_script(
+                &locale_config,
+                true,
+                "variant with and without its own translations",
+                user,
+                &[ev_in(T0, "report_generated", locale)],
+            )?;
+            case["config"] = locale_config_json.clone();
+            out.push(case);
+        }
+    }
+    if arms.len() != 3 {
+        return Err(format!("locale config arms not all reached: {arms:?}"));
+    }
     let config_with: Value = serde_json::to_value(&with_experiment).map_err(|e| e.to_string())?;
     let config_without: Value = serde_json::to_value(&config).map_err(|e| e.to_string())?;
     Ok(json!({
-        "comment": "replay `steps` for `user_id` from an empty state with `config` (or `config_with_experiment` when `experiment` is true); after each event the decision must equal `decision`; at the end the state must equal `final_state`",
+        "comment": "replay `steps` for `user_id` from an empty state with the case's own `config` if it has one, else `config` (or `config_with_experiment` when `experiment` is true); an event's optional `locale` goes with it; after each event the decision must equal `decision`; at the end the state must equal `final_state`",
         "config": config_without,
         "config_with_experiment": config_with,
         "config_toml": source,
@@ -231,6 +328,36 @@ message = "Invite a friend to {product}"
             "duplicate moment names",
             format!("{base}{base}"),
             "moments[1].name",
+        ),
+        (
+            "locale tag with an underscore",
+            format!("{base}messages = {{ de_DE = \"Lade jemanden zu {{product}} ein\" }}\n"),
+            "moments[0].messages.de_DE",
+        ),
+        (
+            "locale tag starting with a digit",
+            format!("{base}messages = {{ 1de = \"Hallo\" }}\n"),
+            "moments[0].messages.1de",
+        ),
+        (
+            "variant locale tag too long",
+            // 36 characters.
+            format!(
+                "{base}variants = [{{ name = \"b\", message = \"Hi\", messages = {{ de-abcdefgh-abcdefgh-abcdefgh-abcdef = \"Hallo\" }} }}]\n"
+            ),
+            "moments[0].variants[0].messages.de-abcdefgh-abcdefgh-abcdefgh-abcdef",
+        ),
+        (
+            "unknown placeholder in a translation",
+            format!("{base}messages = {{ de = \"Lade {{first_name}} zu {{product}} ein\" }}\n"),
+            "moments[0].messages.de",
+        ),
+        (
+            "unclosed placeholder in a variant's translation",
+            format!(
+                "{base}variants = [{{ name = \"b\", message = \"Hi\", messages = {{ ar = \"ادعُ {{product\" }} }}]\n"
+            ),
+            "moments[0].variants[0].messages.ar",
         ),
     ];
     Value::Array(
@@ -372,6 +499,43 @@ fn invalid_json_configs() -> Value {
             "window written as a float",
             with(&["suppression"], json!({"friction_window": 60.5})),
             "suppression.friction_window",
+        ),
+        (
+            "messages is not an object",
+            with(&["moments", "0", "messages"], json!(["de"])),
+            "moments[0].messages",
+        ),
+        (
+            "messages is null",
+            with(&["moments", "0", "messages"], Value::Null),
+            "moments[0].messages",
+        ),
+        (
+            "translation is not text",
+            with(&["moments", "0", "messages"], json!({"de": 5})),
+            "moments[0].messages.de",
+        ),
+        (
+            "the same locale twice, ignoring case",
+            with(
+                &["moments", "0", "messages"],
+                json!({"de": "Hallo {product}", "DE": "Hallo"}),
+            ),
+            // Written in key order: `DE` first, so `de` is the repeat.
+            "moments[0].messages.de",
+        ),
+        (
+            "empty locale tag",
+            with(&["moments", "0", "messages"], json!({"": "Hallo"})),
+            "moments[0].messages.",
+        ),
+        (
+            "unknown variant field",
+            with(
+                &["moments", "0", "variants"],
+                json!([{"name": "b", "message": "Hi", "messages": {}, "locale": "de"}]),
+            ),
+            "moments[0].variants[0].locale",
         ),
         (
             "too many moments",

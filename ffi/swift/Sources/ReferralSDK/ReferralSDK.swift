@@ -813,8 +813,10 @@ public protocol NudgeUserProtocol: AnyObject, Sendable {
     
     /**
      * Should we ask now? Records the event (and any ask) in the state.
+     * `locale` (`"de"`, `"ar-EG"`; optional) picks the message's
+     * translation: the exact tag, then its language, else the default.
      */
-    func evaluate(event: String, properties: [String: PropertyValue], now: UInt64)  -> NudgeDecision
+    func evaluate(event: String, properties: [String: PropertyValue], now: UInt64, locale: String?)  -> NudgeDecision
     
     func isOptedOut()  -> Bool
     
@@ -903,15 +905,18 @@ open class NudgeUser: NudgeUserProtocol, @unchecked Sendable {
     
     /**
      * Should we ask now? Records the event (and any ask) in the state.
+     * `locale` (`"de"`, `"ar-EG"`; optional) picks the message's
+     * translation: the exact tag, then its language, else the default.
      */
-open func evaluate(event: String, properties: [String: PropertyValue], now: UInt64) -> NudgeDecision  {
+open func evaluate(event: String, properties: [String: PropertyValue], now: UInt64, locale: String? = nil) -> NudgeDecision  {
     return try!  FfiConverterTypeNudgeDecision_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_referral_ffi_fn_method_nudgeuser_evaluate(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(event),
         FfiConverterDictionaryStringTypePropertyValue.lower(properties),
-        FfiConverterUInt64.lower(now),uniffiCallStatus
+        FfiConverterUInt64.lower(now),
+        FfiConverterOptionString.lower(locale),uniffiCallStatus
     )
 })
 }
@@ -4301,7 +4306,11 @@ public enum NudgeDecision: Equatable, Hashable {
     case ask(moment: String, variant: String, message: String, event: String, occurrence: UInt32, 
         /**
          * Rules a cancel-flow moment skipped (`cooldown`, `cap_reached`, …).
-         */bypassed: [String]
+         */bypassed: [String], 
+        /**
+         * The locale tag of the translation shown, as the config writes it
+         * (`ar` for a person in `ar-EG`); none for the default message.
+         */locale: String? = nil
     )
     case quiet(
         /**
@@ -4340,7 +4349,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .ask(moment: try FfiConverterString.read(from: &buf), variant: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf), event: try FfiConverterString.read(from: &buf), occurrence: try FfiConverterUInt32.read(from: &buf), bypassed: try FfiConverterSequenceString.read(from: &buf)
+        case 1: return .ask(moment: try FfiConverterString.read(from: &buf), variant: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf), event: try FfiConverterString.read(from: &buf), occurrence: try FfiConverterUInt32.read(from: &buf), bypassed: try FfiConverterSequenceString.read(from: &buf), locale: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 2: return .quiet(reason: try FfiConverterString.read(from: &buf), rule: try FfiConverterOptionString.read(from: &buf), frictionEvent: try FfiConverterOptionString.read(from: &buf), secondsAgo: try FfiConverterOptionUInt64.read(from: &buf), until: try FfiConverterOptionUInt64.read(from: &buf)
@@ -4354,7 +4363,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .ask(moment,variant,message,event,occurrence,bypassed):
+        case let .ask(moment,variant,message,event,occurrence,bypassed,locale):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(moment, into: &buf)
             FfiConverterString.write(variant, into: &buf)
@@ -4362,6 +4371,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
             FfiConverterString.write(event, into: &buf)
             FfiConverterUInt32.write(occurrence, into: &buf)
             FfiConverterSequenceString.write(bypassed, into: &buf)
+            FfiConverterOptionString.write(locale, into: &buf)
             
         
         case let .quiet(reason,rule,frictionEvent,secondsAgo,until):
@@ -6562,7 +6572,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_method_nudgeengine_restore_user() != 17879) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_referral_ffi_checksum_method_nudgeuser_evaluate() != 7042) {
+    if (uniffi_referral_ffi_checksum_method_nudgeuser_evaluate() != 4187) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_nudgeuser_is_opted_out() != 22640) {

@@ -345,7 +345,7 @@ void uniffi_referral_ffi_fn_free_nudgeuser(uint64_t handle, RustCallStatus *_Non
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_EVALUATE
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_EVALUATE
-RustBuffer uniffi_referral_ffi_fn_method_nudgeuser_evaluate(uint64_t ptr, RustBuffer event, RustBuffer properties, uint64_t now, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_referral_ffi_fn_method_nudgeuser_evaluate(uint64_t ptr, RustBuffer event, RustBuffer properties, uint64_t now, RustBuffer locale, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_NUDGEUSER_IS_OPTED_OUT

@@ -29,7 +29,8 @@ async function until(page, fn, what, ms = 10000, arg) {
 const askShown = () => [...document.querySelectorAll("referral-widget")].filter((w) => w.shadowRoot.querySelector(".nudge") && !w.shadowRoot.querySelector(".nudge").hidden).length;
 
 async function test(name, body) {
-  Object.assign(server.behaviour, { codeFailures: 0, configDelayMs: 0, eventsStatus: 202, eventsRetryAfter: null, codeCalls: 0, eventCalls: 0 });
+  Object.assign(server.behaviour, { codeFailures: 0, configDelayMs: 0, eventsStatus: 202, eventsRetryAfter: null, codeCalls: 0, eventCalls: 0, stateDelayMs: 0 });
+  Object.assign(server.person, { state: null, version: 0, puts: [] });
   const context = await browser.newContext();
   const page = await context.newPage();
   page.errors = [];
@@ -212,32 +213,121 @@ await test("events outlive a failing server and a page load; 4xx other than 408/
   await until(page, () => document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the launcher");
   await page.evaluate(() => document.querySelector("referral-widget").open());
   const queued = await until(page, () => {
-    const q = JSON.parse(localStorage.getItem("referral-widget:v1:events:/api/events") || "[]");
+    const q = Object.keys(localStorage).filter((k) => k.startsWith("referral-widget:v1:events:/api/events|")).flatMap((k) => JSON.parse(localStorage.getItem(k) || "[]"));
     return q.length >= 2 && q;
   }, "events kept in storage");
   const ids = queued.map((e) => e.id);
   await page.goto("about:blank");
-  // The server is back; the next page view delivers what the last one kept.
-  server.behaviour.eventsStatus = 202;
+  await new Promise((r) => setTimeout(r, 300));
+  // The next page view starts while the server still fails (so a beacon
+  // from the last page cannot be what delivers them), then it is back.
   const before = server.received.length;
   await page.goto(`${server.origin}/pages/plain.html?user=${user}`);
-  await until(page, () => true, "load");
-  const end = Date.now() + 10000;
+  await until(page, () => document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the launcher again");
+  assert(server.received.length === before, "something was accepted while the server failed");
+  server.behaviour.eventsStatus = 202;
+  const end = Date.now() + 15000;
   while (Date.now() < end && !ids.every((id) => server.received.slice(before).some((e) => e.id === id))) await new Promise((r) => setTimeout(r, 100));
-  assert(ids.every((id) => server.received.some((e) => e.id === id)), "events from the earlier page view were lost");
+  assert(ids.every((id) => server.received.slice(before).some((e) => e.id === id)), "events from the earlier page view were lost");
   // 429 with Retry-After: retried, not dropped.
   server.behaviour.eventsStatus = 429;
   server.behaviour.eventsRetryAfter = 1;
   await page.evaluate(() => document.querySelector("referral-widget").open());
-  await until(page, () => JSON.parse(localStorage.getItem("referral-widget:v1:events:/api/events") || "[]").length > 0, "queued after 429");
+  await until(page, () => Object.keys(localStorage).filter((k) => k.startsWith("referral-widget:v1:events:/api/events|")).flatMap((k) => JSON.parse(localStorage.getItem(k) || "[]")).length > 0, "queued after 429");
   server.behaviour.eventsStatus = 202;
-  await until(page, () => JSON.parse(localStorage.getItem("referral-widget:v1:events:/api/events") || "[]").length === 0, "delivered after Retry-After", 15000);
+  await until(page, () => Object.keys(localStorage).filter((k) => k.startsWith("referral-widget:v1:events:/api/events|")).flatMap((k) => JSON.parse(localStorage.getItem(k) || "[]")).length === 0, "delivered after Retry-After", 15000);
   // 400: given up, not retried forever.
   server.behaviour.eventsStatus = 400;
   await page.evaluate(() => document.querySelector("referral-widget").close());
   await page.evaluate(() => document.querySelector("referral-widget").open());
-  await until(page, () => JSON.parse(localStorage.getItem("referral-widget:v1:events:/api/events") || "[]").length === 0, "dropped after 400", 15000);
+  await until(page, () => Object.keys(localStorage).filter((k) => k.startsWith("referral-widget:v1:events:/api/events|")).flatMap((k) => JSON.parse(localStorage.getItem(k) || "[]")).length === 0, "dropped after 400", 15000);
   page.warnings.length = 0;
+});
+
+const optedOut = (user) => ({ v: 2, user_id: user, profile: { onboarding_completed_at: 1780000000 }, first_seen: 1780000000, counts: { report_generated: 1 }, asks: [1780000100], last_shown: 1780000100, opted_out_at: 1780000101, total_asks: 1 });
+
+await test("an opt-out kept by the backend holds, even when it arrives late", async (page) => {
+  const user = `late-${Date.now()}`;
+  server.person.state = optedOut(user);
+  server.person.version = 3;
+  server.behaviour.stateDelayMs = 1500;
+  await page.goto(`${server.origin}/pages/plain.html?user=${user}&state=1`);
+  await until(page, () => document.querySelector("referral-widget")?.engine, "the engine");
+  // Sent the moment the engine exists, before the person's state is in.
+  await page.evaluate(() => {
+    window.referral.track("onboarding_completed");
+    window.referral.track("report_generated");
+    window.referral.track("report_generated");
+  });
+  await new Promise((r) => setTimeout(r, 2500));
+  assert((await page.evaluate(askShown)) === 0, "asked a person who opted out on another device");
+  assert(server.person.state.opted_out_at === 1780000101, `the stored opt-out changed: ${JSON.stringify(server.person.state)}`);
+});
+
+await test("a corrupt local copy gives way to the stored opt-out", async (page) => {
+  const user = `corrupt-${Date.now()}`;
+  server.person.state = optedOut(user);
+  server.person.version = 1;
+  await page.goto(`${server.origin}/pages/plain.html`);
+  await page.evaluate((u) => localStorage.setItem(`referral-widget:v1:nudge:${u}`, JSON.stringify({ v: 99, user_id: u })), user);
+  await page.goto(`${server.origin}/pages/plain.html?user=${user}&state=1`);
+  await until(page, () => document.querySelector("referral-widget")?.nudgesReady, "the person's state");
+  await page.evaluate(() => {
+    window.referral.track("onboarding_completed");
+    window.referral.track("report_generated");
+  });
+  await new Promise((r) => setTimeout(r, 800));
+  assert((await page.evaluate(askShown)) === 0, "asked after a corrupt local copy");
+  assert(server.person.puts.every((s) => s.opted_out_at === 1780000101), `a write dropped the opt-out: ${JSON.stringify(server.person.puts)}`);
+});
+
+await test("the ask never covers the open panel; it waits for it to close", async (page) => {
+  await page.goto(`${server.origin}/pages/plain.html?user=panel-${Date.now()}`);
+  await until(page, () => document.querySelector("referral-widget")?.nudgesReady, "the engine");
+  await page.evaluate(() => document.querySelector("referral-widget").open());
+  await page.evaluate(() => {
+    window.referral.track("onboarding_completed");
+    window.referral.track("report_generated");
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert((await page.evaluate(askShown)) === 0, "the ask was drawn over the open panel");
+  await page.keyboard.press("Escape");
+  await until(page, askShown, "the ask after the panel closed");
+});
+
+await test("a removed widget leaves no listener behind", async (page) => {
+  const user = `removed-${Date.now()}`;
+  await page.goto(`${server.origin}/pages/plain.html?user=${user}`);
+  await until(page, () => document.querySelector("referral-widget")?.nudgesReady, "the engine");
+  await page.evaluate(() => {
+    window.referral.track("onboarding_completed");
+    window.referral.track("report_generated");
+  });
+  await until(page, askShown, "the ask");
+  await page.evaluate(() => document.querySelector("referral-widget").remove());
+  await page.keyboard.press("Escape");
+  const state = await page.evaluate((u) => localStorage.getItem(`referral-widget:v1:nudge:${u}`), user);
+  assert(!state.includes("last_dismissed"), `Escape on a removed widget recorded a dismissal: ${state}`);
+});
+
+await test("Retry-After is honoured even with a full batch waiting", async (page) => {
+  await page.goto(`${server.origin}/pages/plain.html?user=pause-${Date.now()}`);
+  await until(page, () => document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the launcher");
+  server.behaviour.eventsStatus = 429;
+  server.behaviour.eventsRetryAfter = 5;
+  await page.evaluate(() => {
+    const w = document.querySelector("referral-widget");
+    for (let i = 0; i < 25; i++) w.events.push("share", { channel: "email" });
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const first = server.behaviour.eventCalls;
+  await page.evaluate(() => {
+    const w = document.querySelector("referral-widget");
+    for (let i = 0; i < 30; i++) w.events.push("share", { channel: "email" });
+  });
+  await new Promise((r) => setTimeout(r, 2500));
+  assert(first >= 1, "nothing was sent");
+  assert(server.behaviour.eventCalls === first, `${server.behaviour.eventCalls - first} more POSTs during a 5 s Retry-After`);
 });
 
 await browser.close();

@@ -24,8 +24,15 @@ export function start({ mounts: extraMounts = [], compress = false } = {}) {
   const received = [];
   const thirdParty = [];
   // What the host endpoints do, changed by tests: failures, delays, statuses.
-  const behaviour = { codeFailures: 0, configDelayMs: 0, eventsStatus: 202, eventsRetryAfter: null, codeCalls: 0, eventCalls: 0 };
-  const server = createServer(async (req, res) => {
+  const behaviour = { codeFailures: 0, configDelayMs: 0, eventsStatus: 202, eventsRetryAfter: null, codeCalls: 0, eventCalls: 0, stateDelayMs: 0 };
+  // A person's nudge state, as the reference service keeps it (one person).
+  const person = { state: null, version: 0, puts: [] };
+  const server = createServer((req, res) => {
+    // A client that goes away mid-request (a page left, a fetch aborted by
+    // its timeout) must not take the test server down.
+    handle(req, res).catch(() => res.destroy());
+  });
+  async function handle(req, res) {
     const url = new URL(req.url, "http://127.0.0.1");
     const send = (status, type, body, headers = {}) => {
       // Served gzipped when asked (benchmarks), as a real deployment would.
@@ -45,6 +52,20 @@ export function start({ mounts: extraMounts = [], compress = false } = {}) {
       return send(200, TYPES[".json"], JSON.stringify({ code: CODE }));
     }
     if (url.pathname === "/api/stats") return send(200, TYPES[".json"], JSON.stringify({ invites: 12, signups: 3, rewards: 1 }));
+    if (url.pathname === "/api/state") {
+      if (behaviour.stateDelayMs) await new Promise((r) => setTimeout(r, behaviour.stateDelayMs));
+      if (req.method === "PUT") {
+        let body = "";
+        for await (const chunk of req) body += chunk;
+        const expected = Number(String(req.headers["if-match"] || "").replaceAll('"', ""));
+        if (expected !== person.version) return send(412, TYPES[".json"], JSON.stringify({ state: person.state, version: person.version }));
+        person.state = JSON.parse(body).state;
+        person.version += 1;
+        person.puts.push(person.state);
+        return send(200, TYPES[".json"], JSON.stringify({ state: person.state, version: person.version }));
+      }
+      return send(200, TYPES[".json"], JSON.stringify({ state: person.state, version: person.version }));
+    }
     if (url.pathname === "/api/nudge-config") {
       if (behaviour.configDelayMs) await new Promise((r) => setTimeout(r, behaviour.configDelayMs));
       return send(200, TYPES[".json"], JSON.stringify(nudge));
@@ -79,11 +100,11 @@ export function start({ mounts: extraMounts = [], compress = false } = {}) {
     } catch {
       return send(404, "text/plain", "not found");
     }
-  });
+  }
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      resolve({ origin: `http://127.0.0.1:${port}`, received, thirdParty, behaviour, close: () => server.close() });
+      resolve({ origin: `http://127.0.0.1:${port}`, received, thirdParty, behaviour, person, close: () => server.close() });
     });
   });
 }

@@ -8,6 +8,10 @@ let loading = null;
 export function loadCore(wasmUrl) {
   if (!loading) {
     loading = init(wasmUrl ? { module_or_path: wasmUrl } : undefined).then(() => api);
+    // A failed load is not remembered: the next setup tries again.
+    loading.catch(() => {
+      loading = null;
+    });
   }
   return loading;
 }

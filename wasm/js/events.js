@@ -33,18 +33,24 @@ function retryAfterMs(res) {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
 }
 
-// One queue per events URL in a page, shared by every widget on it.
+// One queue per events URL and user in a page, shared by every widget on
+// it: events are only ever sent with their own user's credentials.
 const queues = new Map();
 
 export class EventQueue {
-  constructor(url, { flushMs = 4000, batch = 20, auth = null } = {}) {
-    if (url && queues.has(url)) {
-      const shared = queues.get(url);
-      if (auth && !shared.auth) shared.auth = auth;
+  constructor(url, { flushMs = 4000, batch = 20, auth = null, user = "" } = {}) {
+    const key = `${PREFIX}${url}|${user}`;
+    if (url && queues.has(key)) {
+      const shared = queues.get(key);
+      if (auth) shared.auth = auth;
       return shared;
     }
     this.url = url;
-    this.key = PREFIX + url;
+    this.key = key;
+    // Ids this page saw confirmed, so no tab puts them back (bounded).
+    this.done = new Set();
+    // Server-directed pause (Retry-After) or back-off: no send before it.
+    this.notBefore = 0;
     // Headers naming the user (a user token), asked before each upload.
     this.auth = auth;
     this.lastAuth = {};
@@ -54,16 +60,28 @@ export class EventQueue {
     this.timer = null;
     this.flushMs = flushMs;
     if (url) {
-      queues.set(url, this);
+      queues.set(key, this);
       addEventListener("pagehide", () => this.beacon());
       document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && this.beacon());
-      addEventListener("online", () => this.flush());
+      addEventListener("online", () => {
+        // The network is back: a network back-off ends, a Retry-After not.
+        if (!this.serverPause) this.notBefore = 0;
+        this.flush();
+      });
       // What an earlier page left behind goes out soon.
       if (this.queue.length) this.schedule(1000);
     }
   }
 
+  // Another tab may have written since: take its events in (by id) before
+  // writing, so no tab overwrites another's; confirmed ids stay out.
   save() {
+    const have = new Set(this.queue.map((e) => e.id));
+    for (const e of load(this.key)) {
+      if (!have.has(e.id) && !this.done.has(e.id)) this.queue.push(e);
+    }
+    this.queue = this.queue.filter((e) => !this.done.has(e.id));
+    if (this.queue.length > MAX_QUEUE) this.queue.splice(0, this.queue.length - MAX_QUEUE);
     try {
       localStorage.setItem(this.key, JSON.stringify(this.queue));
     } catch {
@@ -91,8 +109,8 @@ export class EventQueue {
     this.queue.push({ id: uuid(), type, at: Math.floor(Date.now() / 1000), ...data });
     if (this.queue.length > MAX_QUEUE) this.queue.splice(0, this.queue.length - MAX_QUEUE);
     this.save();
-    if (this.queue.length >= this.batch) this.flush();
-    else this.schedule(this.flushMs);
+    if (this.queue.length >= this.batch && Date.now() >= this.notBefore) this.flush();
+    else this.schedule(Math.max(this.flushMs, this.notBefore - Date.now()));
   }
 
   schedule(ms) {
@@ -100,18 +118,22 @@ export class EventQueue {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();
-    }, ms);
+    }, Math.max(0, ms));
   }
 
   // Removes delivered events (by id: the queue may have grown meanwhile).
   confirm(events) {
-    const done = new Set(events.map((e) => e.id));
-    this.queue = this.queue.filter((e) => !done.has(e.id));
+    for (const e of events) this.done.add(e.id);
+    if (this.done.size > 4 * MAX_QUEUE) this.done = new Set([...this.done].slice(-2 * MAX_QUEUE));
     this.save();
   }
 
   async flush() {
     if (!this.queue.length || this.sending) return;
+    if (Date.now() < this.notBefore) {
+      this.schedule(this.notBefore - Date.now());
+      return;
+    }
     const events = this.queue.slice(0, this.batch);
     this.sending = true;
     let retryIn = null;
@@ -127,6 +149,7 @@ export class EventQueue {
       if (res.ok) {
         this.confirm(events);
         this.backoff = 0;
+        this.serverPause = false;
       } else if (res.status >= 500 || res.status === 408 || res.status === 429) {
         retryIn = retryAfterMs(res);
         throw new Error(`events: HTTP ${res.status}`);
@@ -137,9 +160,12 @@ export class EventQueue {
         this.backoff = 0;
       }
     } catch {
-      // Kept (ids keep the retry idempotent); back off.
+      // Kept (ids keep the retry idempotent); back off, or wait as told.
       this.backoff = Math.min(60000, this.backoff ? this.backoff * 2 : 1000);
-      this.schedule(retryIn ?? this.backoff);
+      const wait = retryIn ?? this.backoff;
+      this.serverPause = retryIn != null;
+      this.notBefore = Date.now() + wait;
+      this.schedule(wait);
     } finally {
       this.sending = false;
     }

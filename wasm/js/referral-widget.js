@@ -125,7 +125,8 @@ export class ReferralWidget extends HTMLElement {
 
   /** Options set from JS (frameworks): merged over attributes. */
   set options(value) {
-    const next = { ...this.opts, ...value };
+    // Replaced, not merged: an option the host stops passing is gone.
+    const next = { ...(value || {}) };
     const same = sameOptions(this.opts, next);
     // The newest functions are kept (they close over the host's newest
     // state), but equal values change nothing on screen and send nothing.
@@ -143,8 +144,16 @@ export class ReferralWidget extends HTMLElement {
   connectedCallback() {
     this.scheduleSetup();
   }
-  attributeChangedCallback() {
-    if (this.isConnected) this.scheduleSetup();
+  attributeChangedCallback(_name, old, value) {
+    if (old !== value && this.isConnected) this.scheduleSetup();
+  }
+  // Removed from the page: its listeners and timers go with it, and a
+  // setup still running stops.
+  disconnectedCallback() {
+    this.run = (this.run || 0) + 1;
+    this.hideNudge();
+    clearTimeout(this.pushTimer);
+    this.nudgesReady = false;
   }
 
   // An upgrade fires attributeChangedCallback once per attribute and then
@@ -161,16 +170,24 @@ export class ReferralWidget extends HTMLElement {
   async setup() {
     const run = (this.run = (this.run || 0) + 1);
     const o = this.options;
+    this.fetchedCodes = null;
+    this.nudgesReady = false;
     // The code, the nudge config and the module load in parallel; the
     // launcher does not wait for the nudge config.
     const codeLoad = !o.code && o.codeUrl ? this.loadCode(o.codeUrl, run) : null;
     const configLoad = !o.nudgeConfig && o.nudgeConfigUrl ? this.fetchConfig(o.nudgeConfigUrl).catch((failed) => ({ failed })) : null;
-    const core = await loadCore(o.wasmUrl);
+    let core;
+    try {
+      core = await loadCore(o.wasmUrl);
+    } catch (error) {
+      this.fail(Object.assign(new Error(`the widget's module did not load: ${error?.message || error}`), { code: "module_unavailable" }));
+      return;
+    }
     if (run !== this.run) return;
     this.core = core;
     this.t = strings(o.locale, o.strings);
     this.dir = RTL.has((o.locale || "en").split("-")[0]) ? "rtl" : "ltr";
-    this.events = this.events || new EventQueue(o.eventsUrl, { auth: () => this.authHeaders() });
+    this.events = new EventQueue(o.eventsUrl, { auth: () => this.authHeaders(), user: o.userId || "" });
     const code = o.code || (codeLoad && (await codeLoad));
     if (run !== this.run) return;
     try {
@@ -192,7 +209,7 @@ export class ReferralWidget extends HTMLElement {
     }
     this.dispatchEvent(new CustomEvent("referral-ready"));
     if (o.nudgeConfig || configLoad) {
-      await this.setupNudges(o.nudgeConfig || configLoad);
+      await this.setupNudges(o.nudgeConfig || configLoad, run);
       if (run !== this.run) return;
       // The person's state from the backend first (a few seconds at most),
       // so an opt-out on another device holds before anything is asked.
@@ -201,6 +218,8 @@ export class ReferralWidget extends HTMLElement {
         if (run !== this.run) return;
       }
     }
+    // Only now may events be evaluated here: after the person's state.
+    this.nudgesReady = true;
     flushTracks();
   }
 
@@ -220,16 +239,35 @@ export class ReferralWidget extends HTMLElement {
       const local = storage.get(this.stateKey());
       if (remote.state) {
         const text = JSON.stringify(remote.state);
-        const merged = local ? this.engine.merge(local, text) : text;
+        const merged = this.mergeInto(local, text);
         storage.set(this.stateKey(), merged);
-        if (merged !== this.engine.merge(text, text)) this.pushState();
+        if (merged !== this.mergeInto(null, text)) this.pushState();
       } else if (local) {
         this.pushState();
       }
-    } catch (error) {
-      this.stateDirty = true;
-      addEventListener("online", () => this.pullState(), { once: true });
+    } catch {
+      this.whenOnline(() => this.pullState());
     }
+  }
+
+  // Core's merge of this browser's copy with the backend's. A local copy
+  // that cannot be read (corrupt, or from a newer widget) gives way to the
+  // backend's, so a fresh local state can never overwrite an opt-out.
+  mergeInto(local, remoteText) {
+    try {
+      return this.engine.merge(local || remoteText, remoteText);
+    } catch {
+      return this.engine.merge(remoteText, remoteText);
+    }
+  }
+
+  whenOnline(fn) {
+    if (this.onlineRetry) return;
+    this.onlineRetry = () => {
+      this.onlineRetry = null;
+      fn();
+    };
+    addEventListener("online", this.onlineRetry, { once: true });
   }
 
   pushState() {
@@ -255,18 +293,15 @@ export class ReferralWidget extends HTMLElement {
       if (res.status === 412 && body) {
         // Another device wrote first: take its state in, then try again.
         this.remoteVersion = body.version || 0;
-        if (body.state) storage.set(this.stateKey(), this.engine.merge(storage.get(this.stateKey()) || local, JSON.stringify(body.state)));
+        if (body.state) storage.set(this.stateKey(), this.mergeInto(storage.get(this.stateKey()) || local, JSON.stringify(body.state)));
         return this.sendState(attempt + 1);
       }
       if (res.ok && body) {
         this.remoteVersion = body.version;
-        this.stateDirty = false;
         return;
       }
-      this.stateDirty = true;
     } catch {
-      this.stateDirty = true;
-      addEventListener("online", () => this.pushState(), { once: true });
+      this.whenOnline(() => this.pushState());
     }
   }
 
@@ -280,7 +315,9 @@ export class ReferralWidget extends HTMLElement {
   // referral-error, and another try when the browser is back online.
   async loadCode(url, run) {
     try {
-      return await withRetries((signal) => this.fetchCode(url, signal));
+      const { code, codes } = await withRetries((signal) => this.fetchCode(url, signal));
+      if (run === this.run) this.fetchedCodes = codes;
+      return code;
     } catch (error) {
       this.fail(Object.assign(new Error(`referral code: ${error?.message || error}`), { code: "code_unavailable" }));
       const again = () => run === this.run && this.isConnected && this.scheduleSetup();
@@ -310,11 +347,10 @@ export class ReferralWidget extends HTMLElement {
       throw Object.assign(new Error(`HTTP ${res.status}`), { permanent: res.status >= 400 && res.status < 500 && ![408, 429].includes(res.status) });
     }
     const body = await res.json();
-    if (typeof body === "string") return body;
+    if (typeof body === "string") return { code: body, codes: null };
     // Per-channel codes (one minted per channel) attribute each share to
     // its channel; the reference service returns them as `codes`.
-    if (body.codes && typeof body.codes === "object") this.fetchedCodes = body.codes;
-    return body.code;
+    return { code: body.code, codes: body.codes && typeof body.codes === "object" ? body.codes : null };
   }
 
   async fetchConfig(url) {
@@ -329,11 +365,13 @@ export class ReferralWidget extends HTMLElement {
     }, { tries: 3 });
   }
 
-  async setupNudges(configOrLoad) {
+  async setupNudges(configOrLoad, run) {
     try {
       const config = await configOrLoad;
       if (config && config.failed) throw config.failed;
-      this.engine = this.core.nudgeEngine(config);
+      const engine = this.core.nudgeEngine(config);
+      if (run !== this.run) return;
+      this.engine = engine;
     } catch (error) {
       this.engine = null;
       this.fail(error);
@@ -355,8 +393,12 @@ export class ReferralWidget extends HTMLElement {
   render() {
     const t = this.t;
     const o = this.options;
+    this.hideNudge();
     this.root.replaceChildren();
-    if (!this.code) return;
+    if (!this.code) {
+      this.lastAsk = null;
+      return;
+    }
     const values = this.vars();
     const panelId = `${this.uid}-panel`;
     this.launcher = el("button", {
@@ -371,7 +413,10 @@ export class ReferralWidget extends HTMLElement {
     this.panel = el("dialog", {
       class: "panel", id: panelId, part: "panel", hidden: true, dir: this.dir,
       "aria-labelledby": `${this.uid}-title`,
-      onclick: (e) => e.target === this.panel && this.close(),
+      // Only a press that starts and ends on the backdrop closes it (a drag
+      // that selects the link and ends outside does not).
+      onpointerdown: (e) => (this.downOnBackdrop = e.target === this.panel),
+      onclick: (e) => e.target === this.panel && this.downOnBackdrop && this.close(),
       oncancel: (e) => {
         e.preventDefault();
         this.close();
@@ -521,6 +566,11 @@ export class ReferralWidget extends HTMLElement {
     this.panel.hidden = true;
     this.launcher.setAttribute("aria-expanded", "false");
     this.launcher.focus();
+    if (this.deferredAsk) {
+      const ask = this.deferredAsk;
+      this.deferredAsk = null;
+      this.showNudge(ask);
+    }
   }
 
   async copy(input) {
@@ -562,7 +612,9 @@ export class ReferralWidget extends HTMLElement {
   evaluate(name, properties) {
     const now = Math.floor(Date.now() / 1000);
     const fresh = () => this.engine.newState(this.options.userId || "anonymous");
-    const event = JSON.stringify({ name, properties });
+    // The ask's language: core picks the message for this locale, falling
+    // back to its primary language and then to the default.
+    const event = JSON.stringify({ name, properties, locale: this.options.locale || undefined });
     let out;
     try {
       out = this.engine.evaluate(storage.get(this.stateKey()) || fresh(), event, now);
@@ -574,7 +626,11 @@ export class ReferralWidget extends HTMLElement {
     const { decision, state } = JSON.parse(out);
     storage.set(this.stateKey(), JSON.stringify(state));
     this.pushState();
-    if (decision.decision === "ask") this.showNudge(decision);
+    if (decision.decision === "ask") {
+      // Never over the open panel: shown when it closes.
+      if (this.panel?.open) this.deferredAsk = decision;
+      else this.showNudge(decision);
+    }
     return decision;
   }
 
@@ -591,6 +647,8 @@ export class ReferralWidget extends HTMLElement {
 
   showNudge(ask, { again = false } = {}) {
     const t = this.t;
+    if (!this.nudge?.isConnected) return;
+    this.detachAsk();
     this.lastAsk = ask;
     const dismiss = () => { this.record("dismissed"); this.events.push("nudge_dismissed", { moment: ask.moment }); this.hideNudge(); };
     this.nudge.replaceChildren(
@@ -610,8 +668,6 @@ export class ReferralWidget extends HTMLElement {
       if (e.key === "Escape" && !this.panel.open) dismiss();
     };
     this.onMove = () => this.place();
-    if (this.onEscape0) document.removeEventListener("keydown", this.onEscape0);
-    this.onEscape0 = this.onEscape;
     document.addEventListener("keydown", this.onEscape);
     addEventListener("scroll", this.onMove, { passive: true, capture: true });
     addEventListener("resize", this.onMove, { passive: true });
@@ -626,8 +682,11 @@ export class ReferralWidget extends HTMLElement {
     const n = this.nudge;
     if (!n || n.hidden) return;
     const margin = 8;
-    const vw = document.documentElement.clientWidth;
-    const vh = document.documentElement.clientHeight;
+    // The viewport (less scrollbars) in standards mode; in quirks mode the
+    // root element is the whole document, so the window's size is used.
+    const standards = document.compatMode === "CSS1Compat";
+    const vw = standards ? document.documentElement.clientWidth : innerWidth;
+    const vh = standards ? document.documentElement.clientHeight : innerHeight;
     n.style.maxWidth = `${Math.max(0, Math.min(380, vw - 2 * margin))}px`;
     const w = n.offsetWidth;
     const h = n.offsetHeight;
@@ -649,9 +708,16 @@ export class ReferralWidget extends HTMLElement {
   }
 
   hideNudge() {
+    this.detachAsk();
     if (!this.nudge) return;
+    // Focus inside the ask goes back to the launcher, not into nowhere.
+    const hadFocus = this.nudge.contains(this.root.activeElement);
     if (this.nudge.matches(":popover-open")) this.nudge.hidePopover();
     this.nudge.hidden = true;
+    if (hadFocus && this.launcher?.isConnected) this.launcher.focus();
+  }
+
+  detachAsk() {
     if (this.onEscape) document.removeEventListener("keydown", this.onEscape);
     if (this.onMove) {
       removeEventListener("scroll", this.onMove, { capture: true });
@@ -680,9 +746,10 @@ const pending = [];
 const MAX_PENDING = 200;
 
 function leadWidget(preferred) {
-  if (preferred?.isConnected && preferred.engine && preferred.code) return preferred;
+  const ready = (w) => w?.isConnected && w.engine && w.code && w.nudgesReady;
+  if (ready(preferred)) return preferred;
   for (const w of document.querySelectorAll("referral-widget")) {
-    if (w.engine && w.code) return w;
+    if (ready(w)) return w;
   }
   return null;
 }
@@ -691,7 +758,7 @@ function validEvent(name, properties) {
   if (typeof name !== "string" || name.length === 0 || name.length > 64) return "the event name must be a string of 1 to 64 characters";
   if (properties != null && (typeof properties !== "object" || Array.isArray(properties))) return "properties must be an object";
   for (const [k, v] of Object.entries(properties || {})) {
-    if (!["string", "number", "boolean"].includes(typeof v)) return `property ${k}: only strings, numbers and booleans`;
+    if (!["string", "number", "boolean"].includes(typeof v) || (typeof v === "number" && !Number.isFinite(v))) return `property ${k}: only strings, finite numbers and booleans`;
   }
   return null;
 }

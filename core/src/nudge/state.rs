@@ -227,6 +227,24 @@ pub(crate) fn cut(text: &str) -> String {
     text.get(..end).unwrap_or_default().to_owned()
 }
 
+/// Inserts `x` into the ascending, duplicate-free `v` (by `less`), unless
+/// it is there already. Lists here hold at most a few dozen items; a
+/// hand-made insertion keeps `sort` (kilobytes of code) out of the browser
+/// module.
+fn insert_ordered<T: PartialEq>(v: &mut Vec<T>, x: T, less: impl Fn(&T, &T) -> bool) {
+    let mut i = v.len();
+    while let Some(prev) = i.checked_sub(1).and_then(|p| v.get(p)) {
+        if !less(&x, prev) {
+            break;
+        }
+        i -= 1;
+    }
+    if i.checked_sub(1).and_then(|p| v.get(p)) == Some(&x) {
+        return;
+    }
+    v.insert(i, x);
+}
+
 /// Two copies of one person's state (two devices, or a device and the
 /// host's backend) combined. The merge is commutative, associative and
 /// idempotent, so copies can be merged in any order, any number of times,
@@ -286,16 +304,20 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
     // keeps the merge associative; a dropped counter can only make an
     // "Nth occurrence" moment come later, never earlier.
     counts.0.truncate(MAX_EVENT_COUNTS);
-    let mut asks: Vec<u64> = a.asks.iter().chain(&b.asks).copied().collect();
-    asks.sort_unstable();
-    asks.dedup();
+    let mut asks: Vec<u64> = Vec::with_capacity(a.asks.len() + b.asks.len());
+    for t in a.asks.iter().chain(&b.asks) {
+        insert_ordered(&mut asks, *t, |x, y| x < y);
+    }
     let keep = crate::nudge::config::MAX_ASKS_CAP as usize;
     if asks.len() > keep {
         asks.drain(..asks.len() - keep);
     }
-    let mut friction: Vec<FrictionMark> = a.friction.iter().chain(&b.friction).cloned().collect();
-    friction.sort_by(|x, y| (x.at, &x.event).cmp(&(y.at, &y.event)));
-    friction.dedup();
+    let mut friction: Vec<FrictionMark> = Vec::with_capacity(a.friction.len() + b.friction.len());
+    for mark in a.friction.iter().chain(&b.friction) {
+        insert_ordered(&mut friction, mark.clone(), |x, y| {
+            (x.at, &x.event) < (y.at, &y.event)
+        });
+    }
     if friction.len() > FRICTION_RING {
         friction.drain(..friction.len() - FRICTION_RING);
     }

@@ -247,6 +247,17 @@ async fn the_nudge_state_follows_the_person_with_optimistic_concurrency() {
         "the opt-out survived"
     );
     assert_eq!(now.body["state"]["counts"]["report_generated"], 2);
+    // A client that lost its copy and writes a fresh one at the current
+    // version cannot take the opt-out back: what is stored is merged in.
+    let fresh = put("2", json!({ "v": 2, "user_id": "u-anna" }))
+        .send(&s.router)
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
+    assert_eq!(
+        fresh.body["state"]["opted_out_at"], 1_780_000_000u64,
+        "{}",
+        fresh.text
+    );
     // Another person's state, a broken state, no If-Match: refused.
     let other = put("2", json!({ "v": 2, "user_id": "u-bob" }))
         .send(&s.router)

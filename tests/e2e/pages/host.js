@@ -11,6 +11,7 @@ const widget = document.querySelector("referral-widget");
 if (widget && params.get("user")) widget.setAttribute("user-id", params.get("user"));
 if (widget && params.get("name")) widget.setAttribute("referrer-name", params.get("name"));
 if (widget && params.get("locale")) widget.setAttribute("locale", params.get("locale"));
+if (widget && params.get("state")) widget.setAttribute("state-url", "/api/state");
 // Robustness tests: product events sent the moment the module loaded,
 // before the widget is ready (they must be queued, not dropped).
 if (params.get("early")) {

@@ -4,7 +4,8 @@
 //! `If-Match: "<version>"` (`"0"` for the first); a stale version answers
 //! `412` with the stored state, which the widget merges with its own by
 //! core's rule (`merge_states`) and sends again. The service checks what it
-//! stores with core's reader and keeps it bounded.
+//! stores with core's reader and merges the stored state into every write,
+//! so nothing a client sends can undo an opt-out.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -116,8 +117,18 @@ async fn write(
             "the state belongs to another user",
         ));
     }
-    let canonical = parsed.to_json();
     let mut tx = state.db.begin().await?;
+    // What is stored is merged in too (core's rule), so no write, however
+    // stale or broken its client, can take back an opt-out or a referral.
+    let canonical = match people::nudge_state(&mut tx, &user.subject).await? {
+        Some((stored, _)) => match NudgeState::from_json(&stored) {
+            Ok(stored) => referral_core::nudge::merge_states(&stored, &parsed)
+                .map_err(|e| ApiError::unprocessable(e.reason(), e.to_string()))?
+                .to_json(),
+            Err(_) => parsed.to_json(),
+        },
+        None => parsed.to_json(),
+    };
     let written = people::put_nudge_state(
         &mut tx,
         &user.subject,

@@ -325,3 +325,61 @@ async fn files_are_compressed_and_revalidated() {
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.text.is_empty());
 }
+
+#[tokio::test]
+async fn pages_name_the_package_by_its_content_and_it_is_cached_for_a_year() {
+    let pkg = std::env::temp_dir().join(format!("referral-pkg-{}", common::unique()));
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("widget.min.js"), "export const v = 1;").unwrap();
+    std::fs::write(pkg.join("stub.js"), "// stub").unwrap();
+    let s = common::service_with(&["--demo"], Some(pkg.clone())).await;
+    let version = |page: &common::Reply| {
+        page.text
+            .split("/pkg/v/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .map(str::to_owned)
+            .expect("a content-named package URL")
+    };
+    let page = Call::new("GET", "/").send(&s.router).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let v1 = version(&page);
+    assert!(
+        !page.text.contains("\"/pkg/stub.js"),
+        "an unversioned package URL is left"
+    );
+    let file = Call::new("GET", format!("/pkg/v/{v1}/widget.min.js"))
+        .send_raw(&s.router)
+        .await;
+    assert_eq!(
+        file.headers().get("cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    let page_headers = Call::new("GET", "/").send_raw(&s.router).await;
+    assert_eq!(
+        page_headers.headers().get("cache-control").unwrap(),
+        "no-cache"
+    );
+    // The page's script imports the same URL (one module instance).
+    let script = Call::new("GET", "/demo/static/app.js")
+        .send(&s.router)
+        .await;
+    assert!(
+        script.text.contains(&format!("/pkg/v/{v1}/widget.min.js")),
+        "{}",
+        &script.text[..200]
+    );
+    // A new build: a new name at once, and the old name is gone.
+    std::fs::write(pkg.join("widget.min.js"), "export const v = 2;").unwrap();
+    let v2 = version(&Call::new("GET", "/").send(&s.router).await);
+    assert_ne!(v1, v2);
+    let old = Call::new("GET", format!("/pkg/v/{v1}/widget.min.js"))
+        .send(&s.router)
+        .await;
+    assert_eq!(old.status, StatusCode::NOT_FOUND);
+    let new = Call::new("GET", format!("/pkg/v/{v2}/widget.min.js"))
+        .send(&s.router)
+        .await;
+    assert_eq!(new.text, "export const v = 2;");
+    let _ = std::fs::remove_dir_all(&pkg);
+}

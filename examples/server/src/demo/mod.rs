@@ -65,11 +65,8 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         axum::middleware::from_fn_with_state((app, Group::Lookups), crate::rate_limit::limit),
     );
     Router::new()
-        .route("/", get(|d: State<Demo>| page(d, "index.html".into())))
-        .route(
-            "/signup",
-            get(|d: State<Demo>| page(d, "signup.html".into())),
-        )
+        .route("/", get(|d: State<Demo>| html(d, "index.html")))
+        .route("/signup", get(|d: State<Demo>| html(d, "signup.html")))
         .route(
             "/demo/static/{file}",
             get(|d: State<Demo>, Path(file): Path<String>| page(d, file)),
@@ -81,10 +78,24 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         .with_state(demo)
 }
 
+/// A demo page, its widget references pointing at the package's
+/// content-named (long-cached) URLs.
+async fn html(State(demo): State<Demo>, name: &str) -> Response {
+    let settings = &demo.app.settings;
+    crate::routes::assets::serve_page(&settings.web_dir.join("demo"), name, &settings.pkg_dir).await
+}
+
 /// The demo host's own pages and scripts (`web/demo/`), never served
 /// without demo mode.
 async fn page(State(demo): State<Demo>, name: String) -> Response {
-    serve_from(&demo.app.settings.web_dir.join("demo"), &name).await
+    let settings = &demo.app.settings;
+    let dir = settings.web_dir.join("demo");
+    // Scripts import the package too: the same content-named URLs as the
+    // page's, so each module loads once.
+    if name.ends_with(".js") {
+        return crate::routes::assets::serve_page(&dir, &name, &settings.pkg_dir).await;
+    }
+    serve_from(&dir, &name).await
 }
 
 impl Demo {

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/{file}", get(static_file))
         .route("/pkg/{file}", get(package_file))
+        .route("/pkg/v/{version}/{file}", get(versioned_package_file))
         .route("/api/v1/nudge-config", get(nudge_config))
 }
 
@@ -34,37 +35,110 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-pub async fn serve_from(dir: &FsPath, name: &str) -> Response {
-    // One path segment of safe characters: nothing outside `dir`.
-    if name.is_empty()
-        || !name
+fn safe_name(name: &str) -> bool {
+    // One path segment of safe characters: nothing outside the directory.
+    !name.is_empty()
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        || name.starts_with('.')
-    {
+        && !name.starts_with('.')
+}
+
+/// How long a browser may keep a file without asking again.
+#[derive(Clone, Copy)]
+pub enum Caching {
+    /// Revalidated on every use (answered with 304 when unchanged): a new
+    /// build is seen at once and an unchanged file costs no bytes.
+    Revalidate,
+    /// A year, never revalidated: only for URLs that name the content.
+    Immutable,
+}
+
+fn file_response(name: &str, bytes: Vec<u8>, caching: Caching) -> Response {
+    // Weak: the same file is sent gzip, brotli or plain.
+    let etag = format!("W/\"{}\"", &crate::store::sha256_hex(&bytes)[..32]);
+    let cache = match caching {
+        Caching::Revalidate => "no-cache",
+        Caching::Immutable => "public, max-age=31536000, immutable",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type(name).to_owned()),
+            (header::CONTENT_SECURITY_POLICY, CSP.to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CACHE_CONTROL, cache.to_owned()),
+            (header::ETAG, etag),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn serve_from(dir: &FsPath, name: &str) -> Response {
+    serve_cached(dir, name, Caching::Revalidate).await
+}
+
+async fn serve_cached(dir: &FsPath, name: &str, caching: Caching) -> Response {
+    if !safe_name(name) {
         return ApiError::not_found("no such file").into_response();
     }
     match tokio::fs::read(dir.join(name)).await {
-        Ok(bytes) => {
-            // Revalidated on every use (the names are not content-hashed),
-            // answered with 304 when unchanged: a new build is seen at once
-            // and an unchanged file costs no bytes.
-            // Weak: the same file is sent gzip, brotli or plain.
-            let etag = format!("W/\"{}\"", &crate::store::sha256_hex(&bytes)[..32]);
-            (
-                [
-                    (header::CONTENT_TYPE, content_type(name).to_owned()),
-                    (header::CONTENT_SECURITY_POLICY, CSP.to_owned()),
-                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-                    (header::CACHE_CONTROL, "no-cache".to_owned()),
-                    (header::ETAG, etag),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+        Ok(bytes) => file_response(name, bytes, caching),
         Err(_) => ApiError::not_found("no such file").into_response(),
     }
+}
+
+/// A name for the package's current content: the first 16 hex digits of
+/// SHA-256 over its files' names and bytes. Read each time it is needed,
+/// so a rebuilt package gets a new name at once.
+pub async fn package_version(dir: &FsPath) -> Option<String> {
+    let mut entries = tokio::fs::read_dir(dir).await.ok()?;
+    let mut names = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if let Some(name) = entry.file_name().to_str().filter(|n| safe_name(n)) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    let mut all = Vec::new();
+    for name in names {
+        if let Ok(bytes) = tokio::fs::read(dir.join(&name)).await {
+            all.extend_from_slice(name.as_bytes());
+            all.push(0);
+            all.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            all.extend_from_slice(&bytes);
+        }
+    }
+    Some(crate::store::sha256_hex(&all)[..16].to_owned())
+}
+
+/// An HTML page, revalidated on every use, whose references to the widget
+/// package (`/pkg/…`) point at the package's content-named URL
+/// (`/pkg/v/<version>/…`), which browsers keep for a year.
+pub async fn serve_page(dir: &FsPath, name: &str, pkg_dir: &FsPath) -> Response {
+    if !safe_name(name) {
+        return ApiError::not_found("no such file").into_response();
+    }
+    let Ok(text) = tokio::fs::read_to_string(dir.join(name)).await else {
+        return ApiError::not_found("no such file").into_response();
+    };
+    let text = match package_version(pkg_dir).await {
+        Some(version) => text.replace("\"/pkg/", &format!("\"/pkg/v/{version}/")),
+        None => text,
+    };
+    file_response(name, text.into_bytes(), Caching::Revalidate)
+}
+
+/// `/pkg/v/<version>/<file>`: immutable while `version` is the package's
+/// current content; any other version is gone (404).
+async fn versioned_package_file(
+    State(state): State<AppState>,
+    Path((version, file)): Path<(String, String)>,
+) -> Response {
+    if package_version(&state.settings.pkg_dir).await.as_deref() != Some(version.as_str()) {
+        return ApiError::not_found("no such version of the package").into_response();
+    }
+    serve_cached(&state.settings.pkg_dir, &file, Caching::Immutable).await
 }
 
 async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {

@@ -69,6 +69,11 @@ pub fn args(extra: &[&str]) -> ServeArgs {
 }
 
 pub async fn service(extra: &[&str]) -> Service {
+    service_with(extra, None).await
+}
+
+/// `service` with the widget package read from `pkg_dir`.
+pub async fn service_with(extra: &[&str], pkg_dir: Option<std::path::PathBuf>) -> Service {
     // The server's log, shown with a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
@@ -77,6 +82,9 @@ pub async fn service(extra: &[&str]) -> Service {
     let args = args(extra);
     let secrets = Secrets::random();
     let mut settings = Settings::new(&args, &secrets).expect("settings");
+    if let Some(dir) = pkg_dir {
+        settings.pkg_dir = dir;
+    }
     let db = Db::connect(&fresh_database_url().await)
         .await
         .expect("database");

@@ -56,6 +56,11 @@ await test("track() before the widget is ready is queued, not dropped", async (p
   await until(page, askShown, "the ask for events sent before the widget was ready");
 });
 
+await test("track() through the stub, before the module loaded, is replayed", async (page) => {
+  await page.goto(`${server.origin}/pages/early.html?user=stub-${Date.now()}`);
+  await until(page, askShown, "the ask for events sent before the module loaded");
+});
+
 await test("a hanging nudge config does not hold the launcher back", async (page) => {
   server.behaviour.configDelayMs = 20000;
   const started = Date.now();

@@ -4,14 +4,11 @@
 // (150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up), files served gzipped. Also
 // the bytes on the wire and the longest task.
 // Run: `cargo xtask wasm && node tests/e2e/bench-launch.mjs`.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 import { start } from "./server.mjs";
 
 const server = await start({ compress: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 const RUNS = Number(process.env.RUNS || 15);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, until } from "./browser.mjs";
 import { checkAsk, checkPanel } from "./geometry-lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,10 +43,7 @@ await new Promise((resolve, reject) => {
   server.on("exit", (code) => reject(new Error(`server exited ${code}`)));
 });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let passed = 0;
 let failed = 0;
 const log = [];
@@ -62,16 +59,6 @@ async function step(name, body) {
 }
 function assert(condition, message) {
   if (!condition) throw new Error(message);
-}
-async function until(page, fn, what, arg) {
-  const end = Date.now() + 10000;
-  for (;;) {
-    // A navigation can replace the page under us: try again.
-    const value = await page.evaluate(fn, arg).catch(() => null);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 async function signedIn(email) {
   const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });

@@ -9,7 +9,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, until } from "./browser.mjs";
 import { start } from "./server.mjs";
 import { checkAsk, checkPanel } from "./geometry-lib.mjs";
 
@@ -17,10 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const shots = join(here, "screenshots");
 await mkdir(shots, { recursive: true });
 const server = await start();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 
 const screens = [
   { name: "1280x720", viewport: { width: 1280, height: 720 }, scale: 1 },
@@ -32,15 +29,6 @@ const screens = [
 let passed = 0;
 let failed = 0;
 const log = [];
-async function until(page, fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await page.evaluate(fn).catch(() => null);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const screen of screens) {
   for (const dir of ["ltr", "rtl"]) {

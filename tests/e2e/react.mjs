@@ -4,27 +4,15 @@
 // impression. Prints "N passed, M failed".
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, until } from "./browser.mjs";
 import { start } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const server = await start({ mounts: [["/react/", join(here, "..", "..", "examples", "web-react", "dist")]] });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let passed = 0;
 let failed = 0;
 const log = [];
-async function until(page, fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await page.evaluate(fn).catch(() => null);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const seconds = (page) => page.evaluate(() => Number(document.getElementById("clock").dataset.seconds));
 async function test(name, body) {
   const page = await (await browser.newContext()).newPage();

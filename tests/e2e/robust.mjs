@@ -3,28 +3,16 @@
 // localStorage, two widgets on one page, a framework re-setting equal
 // options, and events that must outlive a failing server or a page load.
 // Prints "N passed, M failed".
-import { chromium } from "playwright-core";
+import { launchChromium, until } from "./browser.mjs";
 import { start } from "./server.mjs";
 
 const server = await start();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let passed = 0;
 let failed = 0;
 const log = [];
 function assert(condition, message) {
   if (!condition) throw new Error(message);
-}
-async function until(page, fn, what, ms = 10000, arg) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await page.evaluate(fn, arg).catch(() => null);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 const askShown = () => [...document.querySelectorAll("referral-widget")].filter((w) => w.shadowRoot.querySelector(".nudge") && !w.shadowRoot.querySelector(".nudge").hidden).length;
 

@@ -7,7 +7,7 @@ import { mkdtemp, writeFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, until } from "./browser.mjs";
 import { CODE, start } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,10 +20,7 @@ execFileSync("npm", ["install", "--no-audit", "--no-fund", "--silent", join(scra
 const installed = await readdir(join(scratch, "node_modules", "@referral-sdk", "widget"));
 
 const server = await start({ mounts: [["/installed/", scratch]] });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let passed = 0;
 let failed = 0;
 const log = [];
@@ -41,15 +38,6 @@ async function test(name, body) {
     log.push(`FAIL ${name}: ${error.message}`);
   } finally {
     await page.context().close();
-  }
-}
-async function until(page, fn, what) {
-  const end = Date.now() + 10000;
-  for (;;) {
-    const value = await page.evaluate(fn).catch(() => null);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -160,14 +160,7 @@ async fn main() -> Result<(), String> {
             audience,
             ttl_secs,
         }) => {
-            let secrets = Secrets::load(&cli.common.data_dir)?;
-            let keys = referral_core::Keyring::from_keys(
-                secrets
-                    .user_token_keys
-                    .iter()
-                    .map(|(id, secret, status)| (*id, secret.as_slice(), *status)),
-            )
-            .map_err(|e| e.to_string())?;
+            let keys = Secrets::load(&cli.common.data_dir)?.user_token_keyring()?;
             let request = referral_core::UserTokenRequest {
                 subject,
                 audience: audience.trim_end_matches('/').to_owned(),

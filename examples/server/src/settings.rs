@@ -105,6 +105,16 @@ impl Secrets {
         })
     }
 
+    /// The keyring user tokens are minted and verified with.
+    pub fn user_token_keyring(&self) -> Result<Keyring, String> {
+        Keyring::from_keys(
+            self.user_token_keys
+                .iter()
+                .map(|(id, secret, status)| (*id, secret.as_slice(), *status)),
+        )
+        .map_err(|e| format!("user token keys: {e}"))
+    }
+
     /// Fresh random secrets (tests).
     pub fn random() -> Secrets {
         let key = || crate::store::random_bytes::<32>().to_vec();
@@ -201,13 +211,7 @@ impl Settings {
                 max_clock_skew_secs: 300,
             },
         );
-        let user_tokens = Keyring::from_keys(
-            secrets
-                .user_token_keys
-                .iter()
-                .map(|(id, secret, status)| (*id, secret.as_slice(), *status)),
-        )
-        .map_err(|e| format!("user token keys: {e}"))?;
+        let user_tokens = secrets.user_token_keyring()?;
         let program = demo_program();
         program.validate().map_err(|e| e.to_string())?;
         let mut nudge =

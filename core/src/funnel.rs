@@ -21,6 +21,17 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stage a widget event reports (`impression`; `share` and `copy`
+    /// are both a share), or `None` for events outside the funnel
+    /// (dismissals, opt-outs, …).
+    pub fn of_widget_event(kind: &str) -> Option<Stage> {
+        match kind {
+            "impression" => Some(Stage::Impression),
+            "share" | "copy" => Some(Stage::Share),
+            _ => None,
+        }
+    }
+
     pub const ALL: [Stage; 8] = [
         Stage::Impression,
         Stage::Share,

@@ -555,3 +555,134 @@ proptest! {
 }
 
 use referral_core::rewards::program::year_month;
+
+/// Entries with their statuses, in id order (the two ledgers keep them in
+/// different orders: by arrival, or referrer by referrer).
+fn sorted_entries<'a>(
+    entries: impl Iterator<Item = (&'a Entry, EntryStatus)>,
+) -> Vec<(Entry, EntryStatus)> {
+    let mut all: Vec<(Entry, EntryStatus)> = entries.map(|(e, s)| (e.clone(), s)).collect();
+    all.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    all
+}
+
+fn comparable(mut balances: BTreeMap<String, Balance>) -> BTreeMap<String, Balance> {
+    for balance in balances.values_mut() {
+        balance
+            .entitlements
+            .sort_by_key(|l| (l.status, serde_json::to_string(&l.value).unwrap()));
+    }
+    balances
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A program's events applied per referrer (`ProgramLedger`) give the
+    /// same outcome for every event, the same entries and statuses, the
+    /// same balances and the same velocity counts as one `Ledger`; and a
+    /// single ledger split by referrer is the per-referrer ledger.
+    #[test]
+    fn per_referrer_ledgers_equal_one_ledger(
+        ops in prop::collection::vec((op(), 0u64..(20 * DAY)), 1..80),
+        kind in 0u8..3,
+    ) {
+        let mut program = customer_program();
+        match kind {
+            0 => {}
+            1 => program.cap = None,
+            // Recurring revenue shares under an amount cap.
+            _ => {
+                program.kind = ProgramKind::Partner;
+                program.referrer_reward = RewardRule::RevenueShare { basis_points: 2_000, months: Some(12) };
+                program.friend_reward = None;
+                program.tiers = Vec::new();
+                program.cap = Some(Cap { period: Period::Month, max_rewards: None, max_amount: Some(usd(1_500)) });
+            }
+        }
+        program.validate().unwrap();
+        let mut one = Ledger::new();
+        let mut split = ProgramLedger::new();
+        let mut now = T0;
+        let mut history: Vec<LedgerEvent> = Vec::new();
+        for (n, (op, gap)) in ops.into_iter().enumerate() {
+            now += gap;
+            let event = match op {
+                Op::Attribute(r, who) => {
+                    // Friends are sometimes referrers too.
+                    let referrer = ["anna", "bo", "cy"][who as usize];
+                    let mut e = attributed(&format!("r{r}"), referrer, now);
+                    if let LedgerEvent::Attributed { review, friend_account, .. } = &mut e {
+                        *review = r % 4 == 0;
+                        if r % 5 == 0 { *friend_account = ["bo", "cy", "anna"][who as usize].to_owned(); }
+                    }
+                    e
+                }
+                Op::Pay(r, cents) => payment(&format!("inv-{n}"), &format!("r{r}"), now, i64::from(cents)),
+                Op::Reverse(r, why) => LedgerEvent::Reversal {
+                    event_id: format!("rev-{n}"), referral_id: format!("r{r}"), at: now,
+                    reason: [ReversalReason::Refund, ReversalReason::Chargeback, ReversalReason::Churn, ReversalReason::FraudConfirmed][why as usize],
+                },
+                Op::Approve(r) => LedgerEvent::Approved { event_id: format!("ok-{n}"), referral_id: format!("r{r}"), at: now },
+                Op::PayOut(i) => match one.entries.get(i as usize) {
+                    Some(e) => LedgerEvent::Paid { event_id: format!("paid-{n}"), entry_id: e.id.clone(), at: now },
+                    // An entry nobody created: both refuse it.
+                    None => LedgerEvent::Paid { event_id: format!("paid-{n}"), entry_id: format!("nope-{i}"), at: now },
+                },
+                Op::Replay(i) => match history.get(i as usize) {
+                    Some(e) => e.clone(),
+                    None => continue,
+                },
+            };
+            let expected = one.apply(&program, &event);
+            let got = split.apply(&program, &event);
+            prop_assert_eq!(&got, &expected, "event {:?}", event);
+            history.push(event);
+            for who in ["anna", "bo", "cy"] {
+                prop_assert_eq!(split.rewards_this_month(who, now), one.rewards_this_month(who, now));
+            }
+        }
+        prop_assert_eq!(sorted_entries(split.entries(now)), sorted_entries(one.entries.iter().map(|e| (e, one.status(e, now)))));
+        prop_assert_eq!(comparable(split.balances(now)), comparable(one.balances(now)));
+        // Each referrer's ledger holds only its own referrals and entries.
+        for (referrer, ledger) in split.ledgers() {
+            for referral in ledger.referrals.values() {
+                prop_assert_eq!(&referral.referrer_account, referrer);
+            }
+            for entry in &ledger.entries {
+                prop_assert_eq!(&ledger.referrals[&entry.referral_id].referrer_account, referrer);
+            }
+        }
+        let migrated = ProgramLedger::from_ledger(one.clone());
+        prop_assert_eq!(sorted_entries(migrated.entries(now)), sorted_entries(split.entries(now)));
+        // The split ledger goes on as the original would.
+        let mut migrated = migrated;
+        let next = payment("after-split", "r1", now, 700);
+        prop_assert_eq!(migrated.apply(&program, &next), one.apply(&program, &next));
+    }
+}
+
+#[test]
+fn velocity_counts_this_months_non_recurring_live_rewards() {
+    let program = customer_program();
+    let mut ledger = Ledger::new();
+    ledger.apply(&program, &attributed("r1", "anna", T0)).unwrap();
+    ledger.apply(&program, &attributed("r2", "anna", T0)).unwrap();
+    ledger.apply(&program, &payment("p1", "r1", T0, 1000)).unwrap();
+    ledger.apply(&program, &payment("p2", "r2", T0, 1000)).unwrap();
+    assert_eq!(ledger.rewards_this_month("anna", T0), 2);
+    assert_eq!(ledger.rewards_this_month("friend-r1", T0), 0, "friend rewards do not count");
+    ledger
+        .apply(
+            &program,
+            &LedgerEvent::Reversal {
+                event_id: "x".into(),
+                referral_id: "r2".into(),
+                at: T0,
+                reason: ReversalReason::Refund,
+            },
+        )
+        .unwrap();
+    assert_eq!(ledger.rewards_this_month("anna", T0), 1, "reversed rewards do not count");
+    assert_eq!(ledger.rewards_this_month("anna", T0 + 40 * DAY), 0, "next month starts at zero");
+}

@@ -89,7 +89,31 @@ pub enum LedgerEvent {
     },
 }
 
+/// Which referrer's ledger an event belongs to, as the event names it
+/// (see `ProgramLedger`): an attribution names its referrer, the other
+/// referral events their referral, a payout its entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerKey<'a> {
+    Referrer(&'a str),
+    Referral(&'a str),
+    Entry(&'a str),
+}
+
 impl LedgerEvent {
+    /// What routes this event to its referrer's ledger.
+    pub fn key(&self) -> LedgerKey<'_> {
+        match self {
+            LedgerEvent::Attributed {
+                referrer_account, ..
+            } => LedgerKey::Referrer(referrer_account),
+            LedgerEvent::Qualified { referral_id, .. }
+            | LedgerEvent::Payment { referral_id, .. }
+            | LedgerEvent::Approved { referral_id, .. }
+            | LedgerEvent::Reversal { referral_id, .. } => LedgerKey::Referral(referral_id),
+            LedgerEvent::Paid { entry_id, .. } => LedgerKey::Entry(entry_id),
+        }
+    }
+
     pub fn event_id(&self) -> &str {
         match self {
             LedgerEvent::Attributed { event_id, .. }
@@ -211,6 +235,14 @@ pub enum Applied {
 }
 
 impl Applied {
+    /// The entries this outcome created (not those it reversed or paid).
+    pub fn created(&self) -> &[String] {
+        match self {
+            Applied::Rewarded { entries } | Applied::CapReached { entries } => entries,
+            _ => &[],
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Applied::Duplicate => "duplicate",
@@ -322,6 +354,11 @@ fn in_same_period(period: Period, a: u64, b: u64) -> bool {
 impl Ledger {
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// No referral, entry or applied event.
+    pub fn is_empty(&self) -> bool {
+        self.referrals.is_empty() && self.entries.is_empty() && self.applied_event_ids.is_empty()
     }
 
     pub fn status(&self, entry: &Entry, now: u64) -> EntryStatus {
@@ -815,55 +852,78 @@ impl Ledger {
         result
     }
 
+    /// The referrer rewards that count towards the velocity limit
+    /// (`ReferrerInfo::rewards_this_month`): `referrer`'s own rewards for
+    /// qualifying referrals (not recurring revenue shares), not reversed,
+    /// created in the calendar month (UTC) of `now`.
+    pub fn rewards_this_month(&self, referrer: &str, now: u64) -> u32 {
+        let month = year_month(now);
+        let count = self
+            .entries
+            .iter()
+            .filter(|e| {
+                e.side == Side::Referrer
+                    && e.beneficiary == referrer
+                    && !e.recurring
+                    && e.reversal.is_none()
+                    && year_month(e.created_at) == month
+            })
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
     /// Every beneficiary's balance at `now`, derived from the entries.
     pub fn balances(&self, now: u64) -> BTreeMap<String, Balance> {
-        type Sums = (
-            BTreeMap<(EntryStatus, String), i64>,
-            BTreeMap<String, i64>,
-            Vec<EntitlementLine>,
-        );
-        let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
-        for entry in &self.entries {
-            let status = self.status(entry, now);
-            let (money, clawback, entitlements) =
-                sums.entry(entry.beneficiary.clone()).or_default();
-            match &entry.value {
-                RewardValue::Money { amount, .. } => {
-                    *money.entry((status, amount.currency.clone())).or_default() +=
-                        amount.amount_minor;
-                    if entry.reversal.as_ref().is_some_and(|r| r.was_paid) {
-                        *clawback.entry(amount.currency.clone()).or_default() +=
-                            amount.amount_minor;
-                    }
-                }
-                other => entitlements.push(EntitlementLine {
-                    status,
-                    value: other.clone(),
-                }),
-            }
-        }
-        sums.into_iter()
-            .map(|(who, (money, clawback, entitlements))| {
-                let balance = Balance {
-                    money: money
-                        .into_iter()
-                        .map(|((status, currency), amount_minor)| MoneyLine {
-                            status,
-                            currency,
-                            amount_minor,
-                        })
-                        .collect(),
-                    clawback_due: clawback
-                        .into_iter()
-                        .map(|(currency, amount_minor)| Money {
-                            amount_minor,
-                            currency,
-                        })
-                        .collect(),
-                    entitlements,
-                };
-                (who, balance)
-            })
-            .collect()
+        sum_balances(self.entries.iter().map(|e| (e, self.status(e, now))))
     }
+}
+
+/// Balances per beneficiary from entries and their statuses.
+pub(crate) fn sum_balances<'a>(
+    entries: impl Iterator<Item = (&'a Entry, EntryStatus)>,
+) -> BTreeMap<String, Balance> {
+    type Sums = (
+        BTreeMap<(EntryStatus, String), i64>,
+        BTreeMap<String, i64>,
+        Vec<EntitlementLine>,
+    );
+    let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
+    for (entry, status) in entries {
+        let (money, clawback, entitlements) = sums.entry(entry.beneficiary.clone()).or_default();
+        match &entry.value {
+            RewardValue::Money { amount, .. } => {
+                *money.entry((status, amount.currency.clone())).or_default() += amount.amount_minor;
+                if entry.reversal.as_ref().is_some_and(|r| r.was_paid) {
+                    *clawback.entry(amount.currency.clone()).or_default() += amount.amount_minor;
+                }
+            }
+            other => entitlements.push(EntitlementLine {
+                status,
+                value: other.clone(),
+            }),
+        }
+    }
+    sums.into_iter()
+        .map(|(who, (money, clawback, entitlements))| {
+            let balance = Balance {
+                money: money
+                    .into_iter()
+                    .map(|((status, currency), amount_minor)| MoneyLine {
+                        status,
+                        currency,
+                        amount_minor,
+                    })
+                    .collect(),
+                clawback_due: clawback
+                    .into_iter()
+                    .map(|(currency, amount_minor)| Money {
+                        amount_minor,
+                        currency,
+                    })
+                    .collect(),
+                entitlements,
+            };
+            (who, balance)
+        })
+        .collect()
 }

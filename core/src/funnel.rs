@@ -69,10 +69,6 @@ pub struct StageCounts {
 }
 
 impl StageCounts {
-    fn add(&mut self, stage: Stage) {
-        *self.counts.entry(stage).or_default() += 1;
-    }
-
     fn finish(&mut self) {
         for pair in Stage::ALL.windows(2) {
             let from = self.counts.get(&pair[0]).copied().unwrap_or(0);
@@ -117,39 +113,93 @@ pub struct FunnelReport {
     pub time_to_first_referral_p90_secs: Option<u64>,
 }
 
+/// What a funnel report is made of, as counts: what `funnel` counts from
+/// events, or what a host keeps as counters updated with each write (the
+/// reference service does, so its report costs the same at any size).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelCounts {
+    pub total: BTreeMap<Stage, u64>,
+    pub by_channel: BTreeMap<String, BTreeMap<Stage, u64>>,
+    pub by_moment: BTreeMap<String, BTreeMap<Stage, u64>>,
+    pub by_program: BTreeMap<u32, BTreeMap<Stage, u64>>,
+    pub by_referrer: BTreeMap<String, BTreeMap<Stage, u64>>,
+    pub active_customers: u64,
+    /// Active customers who shared or brought a signup at least once.
+    pub referring_customers: u64,
+    /// Seconds from becoming a customer to the first referred signup, at
+    /// the ranks `percentile_rank` gives for 50 and 90.
+    pub time_to_first_referral_median_secs: Option<u64>,
+    pub time_to_first_referral_p90_secs: Option<u64>,
+}
+
+/// The 0-based rank of the `percent` percentile among `len` sorted
+/// values (nearest rank, rounded down), or `None` when there are none.
+pub fn percentile_rank(len: u64, percent: u64) -> Option<u64> {
+    (len > 0).then(|| (len - 1) * percent.min(100) / 100)
+}
+
+fn stage_counts(counts: BTreeMap<Stage, u64>) -> StageCounts {
+    let mut stages = StageCounts {
+        counts,
+        conversion_bp: BTreeMap::new(),
+    };
+    stages.finish();
+    stages
+}
+
+fn stage_counts_by<K: Ord>(by: BTreeMap<K, BTreeMap<Stage, u64>>) -> BTreeMap<K, StageCounts> {
+    by.into_iter().map(|(k, c)| (k, stage_counts(c))).collect()
+}
+
+impl FunnelCounts {
+    /// The report: conversions between stages and the referral rate, in
+    /// basis points.
+    pub fn report(self) -> FunnelReport {
+        FunnelReport {
+            total: stage_counts(self.total),
+            by_channel: stage_counts_by(self.by_channel),
+            by_moment: stage_counts_by(self.by_moment),
+            by_program: stage_counts_by(self.by_program),
+            by_referrer: stage_counts_by(self.by_referrer),
+            active_customers: self.active_customers,
+            referring_customers: self.referring_customers,
+            referral_rate_bp: ratio_bp(self.referring_customers, self.active_customers),
+            time_to_first_referral_median_secs: self.time_to_first_referral_median_secs,
+            time_to_first_referral_p90_secs: self.time_to_first_referral_p90_secs,
+        }
+    }
+}
+
 /// Computes the funnel over `events` (any order) for `customers`.
 pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
-    let mut report = FunnelReport::default();
+    let mut counts = FunnelCounts::default();
     let mut referring: BTreeSet<&str> = BTreeSet::new();
     let mut first_signup: BTreeMap<&str, u64> = BTreeMap::new();
+    let add = |map: &mut BTreeMap<Stage, u64>, stage| *map.entry(stage).or_default() += 1;
     for event in events {
-        report.total.add(event.stage);
+        add(&mut counts.total, event.stage);
         if let Some(channel) = &event.channel {
-            report
-                .by_channel
-                .entry(channel.clone())
-                .or_default()
-                .add(event.stage);
+            add(
+                counts.by_channel.entry(channel.clone()).or_default(),
+                event.stage,
+            );
         }
         if let Some(moment) = &event.moment {
-            report
-                .by_moment
-                .entry(moment.clone())
-                .or_default()
-                .add(event.stage);
+            add(
+                counts.by_moment.entry(moment.clone()).or_default(),
+                event.stage,
+            );
         }
         if let Some(program) = event.program {
-            report
-                .by_program
-                .entry(program)
-                .or_default()
-                .add(event.stage);
+            add(counts.by_program.entry(program).or_default(), event.stage);
         }
-        report
-            .by_referrer
-            .entry(event.referrer.clone())
-            .or_default()
-            .add(event.stage);
+        add(
+            counts
+                .by_referrer
+                .entry(event.referrer.clone())
+                .or_default(),
+            event.stage,
+        );
         if matches!(event.stage, Stage::Share | Stage::Signup) {
             referring.insert(&event.referrer);
         }
@@ -158,23 +208,12 @@ pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
             *first = (*first).min(event.at);
         }
     }
-    report.total.finish();
-    for counts in report
-        .by_channel
-        .values_mut()
-        .chain(report.by_moment.values_mut())
-        .chain(report.by_program.values_mut())
-        .chain(report.by_referrer.values_mut())
-    {
-        counts.finish();
-    }
     let active: Vec<&Customer> = customers.iter().filter(|c| c.active).collect();
-    report.active_customers = active.len() as u64;
-    report.referring_customers = active
+    counts.active_customers = active.len() as u64;
+    counts.referring_customers = active
         .iter()
         .filter(|c| referring.contains(c.account.as_str()))
         .count() as u64;
-    report.referral_rate_bp = ratio_bp(report.referring_customers, report.active_customers);
     let mut delays: Vec<u64> = customers
         .iter()
         .filter_map(|c| {
@@ -184,8 +223,11 @@ pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
         })
         .collect();
     delays.sort_unstable();
-    let pick = |q: usize| (!delays.is_empty()).then(|| delays[(delays.len() - 1) * q / 100]);
-    report.time_to_first_referral_median_secs = pick(50);
-    report.time_to_first_referral_p90_secs = pick(90);
-    report
+    let pick = |q| {
+        percentile_rank(delays.len() as u64, q)
+            .and_then(|rank| delays.get(usize::try_from(rank).ok()?).copied())
+    };
+    counts.time_to_first_referral_median_secs = pick(50);
+    counts.time_to_first_referral_p90_secs = pick(90);
+    counts.report()
 }

@@ -53,6 +53,10 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
     })?;
     let mut settings = Settings::new(args, &secrets)?;
     let db = open(common).await?;
+    // A database from before per-referrer ledgers: split its event log.
+    referral_server::store::aggregates::rebuild_ledgers(&db, &settings.program)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
     let admins = referral_server::store::access::admin_count(&mut conn)
         .await

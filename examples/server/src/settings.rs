@@ -174,7 +174,7 @@ pub struct Settings {
     pub webhook_secret: Vec<u8>,
     /// Signs the landing's `referral_ref` cookie (code and capture time).
     pub ref_cookie_key: [u8; 32],
-    pub program: Program,
+    pub program: std::sync::Arc<Program>,
     pub policy: AttributionPolicy,
     pub link_base: String,
     /// The nudge configuration the widget loads (JSON).
@@ -239,7 +239,7 @@ impl Settings {
                 &secrets.signing_key,
                 b"referral-ref-cookie/v1",
             ),
-            program,
+            program: std::sync::Arc::new(program),
             // More than 10 rewards in a month sends a referral to review.
             policy: AttributionPolicy {
                 max_rewards_per_month: 10,

@@ -7,15 +7,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use referral_core::funnel::{funnel, Customer, FunnelEvent, FunnelReport, Stage};
-use referral_core::rewards::Side;
+use referral_core::funnel::FunnelReport;
 use serde::{Deserialize, Serialize};
 
 use super::assets::serve_from;
 use crate::auth::{self, Admin, ADMIN_COOKIE, ADMIN_SESSION};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::rate_limit::Group;
-use crate::store::{access, ledger, people};
+use crate::store::{access, aggregates, people};
 use crate::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -147,67 +146,10 @@ async fn admin_funnel(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> ApiResult<Json<AdminFunnel>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let mut events = Vec::new();
-    let event = |stage, at, referrer, channel, moment| FunnelEvent {
-        stage,
-        at,
-        referrer,
-        channel,
-        moment,
-        program: None,
-    };
-    for row in people::funnel_events(&mut conn).await? {
-        let stage = if row.kind == "impression" {
-            Stage::Impression
-        } else {
-            Stage::Share
-        };
-        events.push(event(stage, row.at, row.user_id, row.channel, row.moment));
-    }
-    for row in people::attributed_signups(&mut conn).await? {
-        events.push(event(
-            Stage::Signup,
-            row.at,
-            row.referrer,
-            row.channel,
-            None,
-        ));
-    }
-    let ledger = ledger::replay(&mut conn, &state.settings.program)
-        .await
-        .map_err(ApiError::internal)?;
-    for r in ledger.referrals.values().filter(|r| r.payments > 0) {
-        events.push(event(
-            Stage::Paid,
-            r.attributed_at,
-            r.referrer_account.clone(),
-            None,
-            None,
-        ));
-    }
-    for e in ledger
-        .entries
-        .iter()
-        .filter(|e| e.side == Side::Referrer && e.reversal.is_none())
-    {
-        events.push(event(
-            Stage::Reward,
-            e.created_at,
-            e.beneficiary.clone(),
-            None,
-            None,
-        ));
-    }
-    let customers: Vec<Customer> = people::customers(&mut conn)
-        .await?
-        .into_iter()
-        .map(|(account, since)| Customer {
-            account,
-            since,
-            active: true,
-        })
-        .collect();
+    // Counters kept with each write, and the oldest flagged referrals: a
+    // few index look-ups, whatever the size of the program.
+    let mut conn = state.db.read.acquire().await?;
+    let counts = aggregates::funnel_counts(&mut conn).await?;
     let review_queue = people::review_queue(&mut conn)
         .await?
         .into_iter()
@@ -223,7 +165,7 @@ async fn admin_funnel(
         })
         .collect();
     Ok(Json(AdminFunnel {
-        funnel: funnel(&events, &customers),
+        funnel: counts.report(),
         review_queue,
     }))
 }

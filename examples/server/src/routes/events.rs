@@ -5,12 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use referral_core::funnel::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::rate_limit::Group;
-use crate::store::people;
+use crate::store::{aggregates, people};
 use crate::{AppState, Clock};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -114,6 +115,8 @@ async fn events(
             "this user sent too many events today",
         ));
     }
+    let mut bumps = aggregates::Bumps::default();
+    let mut sharing = false;
     for e in order {
         let stored = people::insert_event(
             &mut tx,
@@ -130,10 +133,26 @@ async fn events(
         .await?;
         if stored {
             accepted += 1;
+            if let Some(stage) = Stage::of_widget_event(&e.kind) {
+                bumps.stage(
+                    stage,
+                    &user.subject,
+                    e.channel.as_deref(),
+                    e.moment.as_deref(),
+                    1,
+                );
+                if stage == Stage::Share {
+                    sharing = true;
+                }
+            }
         } else {
             duplicates += 1;
         }
     }
+    if sharing {
+        aggregates::mark_referring(&mut tx, &mut bumps, &user.subject).await?;
+    }
+    bumps.write(&mut tx).await?;
     // Acknowledged only once committed: an acknowledged event is durable.
     tx.commit().await?;
     Ok((

@@ -13,16 +13,17 @@ use axum::Router;
 use referral_core::attribution::{
     attribute, Attribution, CaptureMethod, CapturedReferral, KnownPeople, ReferrerInfo, Signup,
 };
-use referral_core::rewards::{program::year_month, LedgerEvent, Side};
+use referral_core::funnel::Stage;
+use referral_core::rewards::LedgerEvent;
 use referral_core::ReferrerId;
 use serde::{Deserialize, Serialize};
 
 use super::referrer::read_ref_cookie;
 use super::users::{check_display_name, check_external_id, email_facts};
-use super::webhooks::BillingEvent;
+use super::webhooks::{ledger_refusal, BillingEvent};
 use crate::auth::ApiKey;
 use crate::error::{unique_violation, ApiError, ApiResult, Json};
-use crate::store::{access, ledger, people, random_id, sha256_hex};
+use crate::store::{access, aggregates, ledger, people, random_id, sha256_hex};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -149,7 +150,6 @@ async fn signup(
     let now = state.clock.now();
 
     let mut tx = state.db.begin().await?;
-    state.db.lock_ledger(&mut tx).await?;
     if let Some(k) = &idempotency {
         if let Some(stored) = access::idempotent_response(&mut tx, &key.id, k).await? {
             return replay(stored, &request_hash);
@@ -165,17 +165,16 @@ async fn signup(
         created_at: now,
     };
     // The host may have registered the user before (PUT /api/v1/users).
-    people::upsert_user(&mut tx, &new_user).await?;
+    let mut bumps = aggregates::Bumps::default();
+    if people::upsert_user(&mut tx, &new_user).await? {
+        bumps.counter(aggregates::CUSTOMERS, 1);
+    }
 
     // Who could the referrers be? What the codes name, with the rewards
     // each earned this calendar month (for the velocity check).
     let captures = captures(&body, &state.settings.ref_cookie_key, now);
-    let mut ledger = ledger::replay(&mut tx, &state.settings.program)
-        .await
-        .map_err(ApiError::internal)?;
-    let this_month = year_month(now);
     let verifier = &state.settings.verifier;
-    let mut referrers = Vec::new();
+    let mut candidates = Vec::new();
     for capture in &captures {
         let numeric = if capture.method == CaptureMethod::TypedCode {
             verifier
@@ -199,25 +198,31 @@ async fn signup(
             continue;
         };
         if let Some(user) = people::user_by_numeric(&mut tx, numeric).await? {
-            let rewards_this_month = ledger
-                .entries
+            if !candidates
                 .iter()
-                .filter(|e| {
-                    e.beneficiary == user.external_id
-                        && e.side == Side::Referrer
-                        && e.reversal.is_none()
-                        && year_month(e.created_at) == this_month
-                })
-                .count() as u32;
-            referrers.push(ReferrerInfo {
-                referrer: ReferrerId::Numeric(numeric as u64),
-                rewards_this_month,
-                email_domain: referral_core::fraud::email_domain(&user.email).unwrap_or_default(),
-                account_id: user.external_id,
-                network_prefix_hash: None,
-                referred_by_account: user.referred_by,
-            });
+                .any(|(n, _): &(i64, people::User)| *n == numeric)
+            {
+                candidates.push((numeric, user));
+            }
         }
+    }
+    // Each candidate's ledger, locked in account order (so two signups
+    // naming the same referrers cannot deadlock): the velocity count is
+    // core's, read from that referrer's ledger alone.
+    candidates.sort_by(|a, b| a.1.external_id.cmp(&b.1.external_id));
+    let mut referrers = Vec::new();
+    for (numeric, user) in candidates {
+        let ledger = ledger::lock_referrer(&state.db, &mut tx, &user.external_id, now)
+            .await
+            .map_err(ApiError::internal)?;
+        referrers.push(ReferrerInfo {
+            referrer: ReferrerId::Numeric(numeric as u64),
+            rewards_this_month: ledger.rewards_this_month(&user.external_id, now),
+            email_domain: referral_core::fraud::email_domain(&user.email).unwrap_or_default(),
+            account_id: user.external_id,
+            network_prefix_hash: None,
+            referred_by_account: user.referred_by,
+        });
     }
     let duplicate = people::other_user_with_email(&mut tx, &normalized, &body.user_id).await?;
     let outcome = attribute(
@@ -273,9 +278,24 @@ async fn signup(
             review: a.review,
             at: now,
         };
-        ledger::append(&mut tx, &mut ledger, &state.settings.program, &event, now)
-            .await
-            .map_err(refused)?;
+        ledger::apply(
+            &state.db,
+            &mut tx,
+            &mut bumps,
+            &state.settings.program,
+            &event,
+            now,
+        )
+        .await
+        .map_err(ledger_refusal)?;
+        bumps.stage(
+            Stage::Signup,
+            &a.referrer_account,
+            a.channel.map(|c| c.as_str()),
+            None,
+            1,
+        );
+        aggregates::referred_signup(&mut tx, &mut bumps, &a.referrer_account, now).await?;
     }
     // Billing events that came before this report: applied now if the
     // account was referred (in the order received), dropped if not.
@@ -287,7 +307,16 @@ async fn signup(
             continue;
         }
         let event = billing.ledger_event(&referral_id, now);
-        match ledger::append(&mut tx, &mut ledger, &state.settings.program, &event, now).await {
+        match ledger::apply(
+            &state.db,
+            &mut tx,
+            &mut bumps,
+            &state.settings.program,
+            &event,
+            now,
+        )
+        .await
+        {
             // Core refuses what it refuses (another currency, …): the event
             // is dropped, as it would have been on arrival.
             Ok(_) | Err(ledger::LedgerStoreError::Refused(_)) => {}
@@ -316,6 +345,7 @@ async fn signup(
         .await
         .map_err(conflict_of)?;
     }
+    bumps.write(&mut tx).await?;
     tx.commit().await.map_err(conflict_of)?;
     tracing::info!(user = %body.user_id, reason = response.reason, "signup");
     Ok((
@@ -323,13 +353,6 @@ async fn signup(
         text,
     )
         .into_response())
-}
-
-fn refused(e: ledger::LedgerStoreError) -> ApiError {
-    match e {
-        ledger::LedgerStoreError::Refused(e) => ApiError::unprocessable(e.reason(), e.to_string()),
-        other => ApiError::internal(other),
-    }
 }
 
 /// A unique violation named by its constraint; anything else is internal.

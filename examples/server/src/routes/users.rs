@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{ApiKey, User};
 use crate::error::{ApiError, ApiResult, Json};
-use crate::store::{ledger, people};
+use crate::store::{aggregates, ledger, people};
 use crate::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -108,8 +108,14 @@ async fn identify(
         share_name: body.share_name,
         created_at: state.clock.now(),
     };
-    let mut conn = state.db.pool.acquire().await?;
-    let created = people::upsert_user(&mut conn, &user).await?;
+    let mut tx = state.db.begin().await?;
+    let created = people::upsert_user(&mut tx, &user).await?;
+    if created {
+        let mut bumps = aggregates::Bumps::default();
+        bumps.counter(aggregates::CUSTOMERS, 1);
+        bumps.write(&mut tx).await?;
+    }
+    tx.commit().await?;
     Ok(Json(UserResponse {
         id,
         display_name,
@@ -131,7 +137,7 @@ pub struct ReferralLinks {
 }
 
 async fn referral_links(state: &AppState, external_id: &str) -> ApiResult<ReferralLinks> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.read.acquire().await?;
     let user = people::user_by_external(&mut conn, external_id)
         .await?
         .ok_or_else(|| {
@@ -202,24 +208,41 @@ pub struct Stats {
     pub entries: Vec<RewardLine>,
 }
 
-/// `GET /api/v1/me/stats`: the signed-in user's progress.
+/// `GET /api/v1/me/stats`: the signed-in user's progress. Reads this
+/// person's rows and two ledgers (theirs as a referrer, and their
+/// referrer's for what they earned as a friend): the same cost at any size
+/// of the program.
 async fn my_stats(State(state): State<AppState>, User(user): User) -> ApiResult<Json<Stats>> {
     let account = user.subject;
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.read.acquire().await?;
     let invites = people::count_events(&mut conn, &account, "share").await?;
     let signups = people::count_referrals_by(&mut conn, &account).await?;
-    let ledger = ledger::replay(&mut conn, &state.settings.program)
-        .await
-        .map_err(ApiError::internal)?;
     let now = state.clock.now();
-    let entries: Vec<RewardLine> = ledger
-        .entries
+    let mut ledgers = vec![ledger::referrer_ledger(&mut conn, &account)
+        .await
+        .map_err(ApiError::internal)?];
+    if let Some(referrer) = people::user_by_external(&mut conn, &account)
+        .await?
+        .and_then(|u| u.referred_by)
+    {
+        ledgers.push(
+            ledger::referrer_ledger(&mut conn, &referrer)
+                .await
+                .map_err(ApiError::internal)?,
+        );
+    }
+    let entries: Vec<RewardLine> = ledgers
         .iter()
-        .filter(|e| e.beneficiary == account)
-        .map(|e| RewardLine {
-            id: e.id.clone(),
-            status: ledger.status(e, now),
-            value: e.value.clone(),
+        .flat_map(|ledger| {
+            ledger
+                .entries
+                .iter()
+                .filter(|e| e.beneficiary == account)
+                .map(|e| RewardLine {
+                    id: e.id.clone(),
+                    status: ledger.status(e, now),
+                    value: e.value.clone(),
+                })
         })
         .collect();
     Ok(Json(Stats {

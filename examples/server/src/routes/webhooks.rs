@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use sha2::Sha256;
 
-use crate::error::{ApiError, ApiResult, Json};
-use crate::store::{ledger, people};
+use crate::error::{unique_violation, ApiError, ApiResult, Json};
+use crate::store::{aggregates, ledger, people};
 use crate::AppState;
 
 pub const WEBHOOK_TOLERANCE_SECS: u64 = 300;
@@ -183,7 +183,6 @@ async fn billing_webhook(
         .validated()?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    state.db.lock_ledger(&mut tx).await?;
     let Some(referral_id) = people::referral_of_friend(&mut tx, &event.account_id).await? else {
         if people::signup_reported(&mut tx, &event.account_id).await? {
             return Ok(Json(WebhookAnswer::Other {
@@ -198,23 +197,42 @@ async fn billing_webhook(
         return Ok(Json(WebhookAnswer::Other { outcome: "pending" }));
     };
     let ledger_event = event.ledger_event(&referral_id, now);
-    let mut current = ledger::replay(&mut tx, &state.settings.program)
-        .await
-        .map_err(ApiError::internal)?;
-    let applied = ledger::append(
+    let mut bumps = aggregates::Bumps::default();
+    let applied = ledger::apply(
+        &state.db,
         &mut tx,
-        &mut current,
+        &mut bumps,
         &state.settings.program,
         &ledger_event,
         now,
     )
     .await
-    .map_err(|e| match e {
+    .map_err(ledger_refusal)?;
+    bumps.write(&mut tx).await?;
+    tx.commit().await.map_err(retryable)?;
+    Ok(Json(WebhookAnswer::Applied(applied)))
+}
+
+/// Core's refusal is the caller's problem (422); anything else is ours.
+pub fn ledger_refusal(e: ledger::LedgerStoreError) -> ApiError {
+    match e {
         ledger::LedgerStoreError::Refused(e) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.reason(), e.to_string())
         }
+        ledger::LedgerStoreError::Database(e) => retryable(e),
         other => ApiError::internal(other),
-    })?;
-    tx.commit().await?;
-    Ok(Json(WebhookAnswer::Applied(applied)))
+    }
+}
+
+/// Two first deliveries of one event id racing: the loser's insert meets
+/// the winner's unique event id; the event is applied once, and a retry
+/// gets `duplicate`. Other database errors are ours.
+pub fn retryable(e: sqlx::Error) -> ApiError {
+    if unique_violation(&e).is_some() {
+        return ApiError::conflict(
+            "concurrent_delivery",
+            "the same event is being applied by another request; retry to read its outcome",
+        );
+    }
+    e.into()
 }

@@ -1,67 +1,267 @@
-//! The rewards ledger: stored core ledger events, replayed in order. Every
-//! rule is core's (`Ledger::apply`); this module only stores what core
-//! accepted. Callers hold the ledger lock (`Db::lock_ledger`) in the same
-//! transaction, so the sequence and the replay are consistent across
-//! processes.
+//! The rewards ledger, one core `Ledger` per referrer
+//! (`docs/adr/0004-ledger-per-referrer.md`). An event is routed to its
+//! referrer (core's `LedgerEvent::key`, answered from the referrals and
+//! entries tables), that referrer's row is locked and loaded, core applies
+//! the event, and the new ledger, the event and the counters it moves are
+//! written in the caller's transaction. Nothing here reads another
+//! referrer's data, so a request costs the same at any program size, and
+//! every rule is core's.
 
-use referral_core::rewards::{Applied, Ledger, LedgerError, LedgerEvent, Program};
+use std::sync::Arc;
+
+use referral_core::funnel::Stage;
+use referral_core::rewards::{
+    Applied, Ledger, LedgerError, LedgerEvent, LedgerKey, Program, ProgramLedger, Side,
+};
 use sqlx::{AnyConnection, Row};
+
+use super::{aggregates, Backend, Db};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerStoreError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("stored ledger event {seq} cannot be read: {cause}")]
-    Corrupt { seq: i64, cause: String },
+    #[error("stored ledger of {referrer} cannot be read: {cause}")]
+    Corrupt { referrer: String, cause: String },
     #[error(transparent)]
     Refused(#[from] LedgerError),
+    #[error("ledger work was cancelled")]
+    Cancelled,
 }
 
-/// Every stored event replayed: the ledger as of now.
-pub async fn replay(
-    conn: &mut AnyConnection,
-    program: &Program,
-) -> Result<Ledger, LedgerStoreError> {
-    let rows = sqlx::query("SELECT seq, body FROM ledger_events ORDER BY seq")
-        .fetch_all(conn)
-        .await?;
-    let mut ledger = Ledger::new();
-    for row in &rows {
-        let seq: i64 = row.try_get("seq")?;
-        let body: String = row.try_get("body")?;
-        let event: LedgerEvent =
-            serde_json::from_str(&body).map_err(|e| LedgerStoreError::Corrupt {
-                seq,
-                cause: e.to_string(),
-            })?;
-        // Stored events were accepted when stored; replay cannot refuse them.
-        let _ = ledger.apply(program, &event);
+fn corrupt(referrer: &str, cause: impl ToString) -> LedgerStoreError {
+    LedgerStoreError::Corrupt {
+        referrer: referrer.to_owned(),
+        cause: cause.to_string(),
     }
-    Ok(ledger)
 }
 
-/// Applies `event` to `ledger` and stores it if core accepted it (not for a
-/// duplicate). The caller's transaction makes it durable.
-pub async fn append(
+/// Takes `referrer`'s ledger row for this transaction (creating it empty
+/// the first time) and returns the ledger. On PostgreSQL the row lock
+/// (`FOR UPDATE`) makes writers of one referrer wait for each other, in any
+/// process; writers of different referrers never wait. On SQLite the
+/// transaction already holds the database's write lock (`BEGIN IMMEDIATE`).
+pub async fn lock_referrer(
+    db: &Db,
     conn: &mut AnyConnection,
-    ledger: &mut Ledger,
+    referrer: &str,
+    now: u64,
+) -> Result<Ledger, LedgerStoreError> {
+    let empty = serde_json::to_string(&Ledger::new()).map_err(|e| corrupt(referrer, e))?;
+    sqlx::query("INSERT INTO referrer_ledgers (referrer, ledger, version, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (referrer) DO NOTHING")
+        .bind(referrer)
+        .bind(empty)
+        .bind(now as i64)
+        .execute(&mut *conn)
+        .await?;
+    let select = match db.backend {
+        Backend::Postgres => "SELECT ledger FROM referrer_ledgers WHERE referrer = $1 FOR UPDATE",
+        Backend::Sqlite => "SELECT ledger FROM referrer_ledgers WHERE referrer = $1",
+    };
+    let text: String = sqlx::query(select)
+        .bind(referrer)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("ledger")?;
+    parse(referrer, text).await
+}
+
+/// Reads `referrer`'s ledger without locking (empty if none).
+pub async fn referrer_ledger(
+    conn: &mut AnyConnection,
+    referrer: &str,
+) -> Result<Ledger, LedgerStoreError> {
+    let row = sqlx::query("SELECT ledger FROM referrer_ledgers WHERE referrer = $1")
+        .bind(referrer)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => parse(referrer, row.try_get("ledger")?).await,
+        None => Ok(Ledger::new()),
+    }
+}
+
+/// Parsing a large referrer's ledger is CPU work: off the async threads.
+async fn parse(referrer: &str, text: String) -> Result<Ledger, LedgerStoreError> {
+    if text.len() < 16 * 1024 {
+        return serde_json::from_str(&text).map_err(|e| corrupt(referrer, e));
+    }
+    let who = referrer.to_owned();
+    tokio::task::spawn_blocking(move || serde_json::from_str(&text).map_err(|e| corrupt(&who, e)))
+        .await
+        .map_err(|_| LedgerStoreError::Cancelled)?
+}
+
+/// The referrer whose ledger `event` belongs to (core's routing question,
+/// answered from this database's tables).
+async fn referrer_of(
+    conn: &mut AnyConnection,
+    event: &LedgerEvent,
+) -> Result<String, LedgerStoreError> {
+    match event.key() {
+        LedgerKey::Referrer(referrer) => Ok(referrer.to_owned()),
+        LedgerKey::Referral(id) => {
+            let row = sqlx::query(
+                "SELECT referrer_account FROM referrals WHERE id = $1 AND referrer_account IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match row {
+                Some(row) => Ok(row.try_get("referrer_account")?),
+                None => Err(LedgerError::UnknownReferral(id.to_owned()).into()),
+            }
+        }
+        LedgerKey::Entry(id) => {
+            let row = sqlx::query("SELECT referrer FROM ledger_entries WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            match row {
+                Some(row) => Ok(row.try_get("referrer")?),
+                None => Err(LedgerError::UnknownEntry(id.to_owned()).into()),
+            }
+        }
+    }
+}
+
+/// What applying an event changed, for the counters.
+struct Change {
+    applied: Applied,
+    ledger: String,
+    /// Live referrer-side entries created minus those reversed.
+    reward_delta: i64,
+    /// The referral's first payment.
+    first_payment: bool,
+}
+
+fn apply_in_memory(
     program: &Program,
+    mut ledger: Ledger,
+    event: &LedgerEvent,
+    referrer: &str,
+) -> Result<Change, LedgerStoreError> {
+    let referral_id = match event.key() {
+        LedgerKey::Referral(id) => Some(id.to_owned()),
+        _ => None,
+    };
+    let payments_before = referral_id
+        .as_deref()
+        .and_then(|id| ledger.referrals.get(id))
+        .map_or(0, |r| r.payments);
+    let applied = ledger.apply(program, event)?;
+    let referrer_side = |id: &String| {
+        ledger
+            .entries
+            .iter()
+            .any(|e| &e.id == id && e.side == Side::Referrer)
+    };
+    let created = applied
+        .created()
+        .iter()
+        .filter(|id| referrer_side(id))
+        .count() as i64;
+    let reversed = match &applied {
+        Applied::Reversed { entries } => {
+            entries.iter().filter(|id| referrer_side(id)).count() as i64
+        }
+        _ => 0,
+    };
+    let payments_after = referral_id
+        .as_deref()
+        .and_then(|id| ledger.referrals.get(id))
+        .map_or(0, |r| r.payments);
+    let text = serde_json::to_string(&ledger).map_err(|e| corrupt(referrer, e))?;
+    Ok(Change {
+        applied,
+        ledger: text,
+        reward_delta: created - reversed,
+        first_payment: payments_before == 0 && payments_after > 0,
+    })
+}
+
+/// Applies `event` to its referrer's ledger and stores the result in the
+/// caller's transaction: the ledger row, the event (its id is unique: a
+/// repeat is `Duplicate`) and the entries it created; the funnel counters
+/// it moves go into `bumps`, which the caller writes before committing.
+/// Core's refusal is `Refused` and leaves nothing behind.
+pub async fn apply(
+    db: &Db,
+    conn: &mut AnyConnection,
+    bumps: &mut aggregates::Bumps,
+    program: &Arc<Program>,
     event: &LedgerEvent,
     now: u64,
 ) -> Result<Applied, LedgerStoreError> {
-    let applied = ledger.apply(program, event)?;
-    if applied.code() != "duplicate" {
-        let body = serde_json::to_string(event).map_err(|e| LedgerStoreError::Corrupt {
-            seq: -1,
-            cause: e.to_string(),
-        })?;
-        sqlx::query("INSERT INTO ledger_events (seq, event_id, body, outcome, received_at) SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4 FROM ledger_events")
-            .bind(event.event_id())
-            .bind(body)
-            .bind(applied.code())
-            .bind(now as i64)
-            .execute(conn)
+    if event.event_id().is_empty() {
+        return Err(LedgerError::InvalidEvent("empty event id").into());
+    }
+    let seen = sqlx::query("SELECT 1 AS one FROM ledger_events WHERE event_id = $1")
+        .bind(event.event_id())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if seen.is_some() {
+        return Ok(Applied::Duplicate);
+    }
+    let referrer = referrer_of(conn, event).await?;
+    let ledger = lock_referrer(db, conn, &referrer, now).await?;
+    let change = {
+        let (program, event, who) = (program.clone(), event.clone(), referrer.clone());
+        tokio::task::spawn_blocking(move || apply_in_memory(&program, ledger, &event, &who))
+            .await
+            .map_err(|_| LedgerStoreError::Cancelled)??
+    };
+    if change.applied == Applied::Duplicate {
+        return Ok(change.applied);
+    }
+    sqlx::query("UPDATE referrer_ledgers SET ledger = $1, version = version + 1, updated_at = $2 WHERE referrer = $3")
+        .bind(&change.ledger)
+        .bind(now as i64)
+        .bind(&referrer)
+        .execute(&mut *conn)
+        .await?;
+    let body = serde_json::to_string(event).map_err(|e| corrupt(&referrer, e))?;
+    sqlx::query("INSERT INTO ledger_events (event_id, referrer, body, outcome, received_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(event.event_id())
+        .bind(&referrer)
+        .bind(body)
+        .bind(change.applied.code())
+        .bind(now as i64)
+        .execute(&mut *conn)
+        .await?;
+    for entry in change.applied.created() {
+        sqlx::query("INSERT INTO ledger_entries (id, referrer) VALUES ($1, $2)")
+            .bind(entry)
+            .bind(&referrer)
+            .execute(&mut *conn)
             .await?;
     }
-    Ok(applied)
+    if change.reward_delta != 0 {
+        bumps.stage(Stage::Reward, &referrer, None, None, change.reward_delta);
+    }
+    if change.first_payment {
+        bumps.stage(Stage::Paid, &referrer, None, None, 1);
+    }
+    Ok(change.applied)
+}
+
+/// Every stored event replayed into one program ledger, from the event log
+/// alone: the independent recount that the per-referrer ledgers must equal
+/// (tests, and the migration from the single ledger).
+pub async fn recount(
+    conn: &mut AnyConnection,
+    program: &Program,
+) -> Result<ProgramLedger, LedgerStoreError> {
+    let rows = sqlx::query("SELECT event_id, body FROM ledger_events ORDER BY seq")
+        .fetch_all(conn)
+        .await?;
+    let mut ledger = ProgramLedger::new();
+    for row in &rows {
+        let id: String = row.try_get("event_id")?;
+        let body: String = row.try_get("body")?;
+        let event: LedgerEvent = serde_json::from_str(&body).map_err(|e| corrupt(&id, e))?;
+        // Stored events were accepted when stored: replay cannot refuse them.
+        let _ = ledger.apply(program, &event);
+    }
+    Ok(ledger)
 }

@@ -3,13 +3,14 @@
 //! request's writes go into one transaction that the caller commits.
 
 pub mod access;
+pub mod aggregates;
 pub mod ledger;
 pub mod people;
 
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyPool;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -19,17 +20,51 @@ pub enum Backend {
     Postgres,
 }
 
+/// The database. On SQLite (WAL): one writer connection, whose
+/// transactions start with `BEGIN IMMEDIATE` (the write lock is taken
+/// first, so a transaction never fails half-way on a busy database, also
+/// with another process on the file), and a pool of read-only connections,
+/// so reads never wait behind the writer. On PostgreSQL one pool does both;
+/// writers lock what they change (`ledger::lock_referrer`).
 #[derive(Clone)]
 pub struct Db {
+    /// Writes (and reads inside a write's transaction).
     pub pool: AnyPool,
+    /// Reads outside a transaction.
+    pub read: AnyPool,
     pub backend: Backend,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+const SQLITE_READERS: u32 = 4;
+
+fn sqlite_pool(read_only: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(if read_only { SQLITE_READERS } else { 1 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = FULL",
+                    "PRAGMA busy_timeout = 10000",
+                ] {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                if read_only {
+                    sqlx::query("PRAGMA query_only = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
 impl Db {
-    /// Connects and brings the schema up to date.
+    /// Connects and brings the schema (and the data) up to date.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite") {
@@ -37,56 +72,50 @@ impl Db {
         } else {
             Backend::Postgres
         };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
-            // One writer at a time is SQLite's model; one connection keeps
-            // every transaction serialised without SQLITE_BUSY.
+        let (pool, read) = match backend {
             Backend::Sqlite => {
-                options
-                    .max_connections(1)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA synchronous = FULL")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA busy_timeout = 10000")
-                                .execute(&mut *conn)
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
+                let pool = sqlite_pool(false).connect(url).await?;
+                // The writer creates the file (mode=rwc) and the schema
+                // before a reader opens it.
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                let read = sqlite_pool(true).connect(url).await?;
+                (pool, read)
             }
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(10))
+                    .max_connections(16)
+                    .connect(url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
         };
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let db = Db {
+            pool,
+            read,
+            backend,
         };
-        migrator.run(&pool).await?;
-        Ok(Db { pool, backend })
+        aggregates::backfill(&db).await?;
+        Ok(db)
     }
 
+    /// A write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    /// Serialises ledger writers across every process on the database: a
-    /// transaction-scoped advisory lock on PostgreSQL; on SQLite the single
-    /// connection already serialises transactions.
-    pub async fn lock_ledger(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7250012)")
-                .execute(conn)
-                .await?;
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
         }
-        Ok(())
     }
 }
+
+/// Which shard of a counter a transaction adds to: random, so concurrent
+/// writers spread over the rows.
+pub fn counter_shard() -> i64 {
+    i64::from(random_bytes::<1>()[0] % COUNTER_SHARDS)
+}
+
+pub const COUNTER_SHARDS: u8 = 8;
 
 /// A random id with a readable prefix (`acct_…`, `ref_…`).
 pub fn random_id(prefix: &str) -> String {

@@ -64,20 +64,17 @@ pub async fn user_by_numeric(
     .transpose()
 }
 
-/// Registers a user or updates what the host says of one, in one
-/// statement (no check-then-insert race between processes). The numeric id
+/// Registers a user or updates what the host says of one (no
+/// check-then-insert race between processes). The numeric id
 /// comes from the database on first insert and never changes. True if the
 /// user was new.
 pub async fn upsert_user(
     conn: &mut AnyConnection,
     user: &NewUser<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let existed = sqlx::query("SELECT 1 AS one FROM users WHERE external_id = $1")
-        .bind(user.external_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
-    sqlx::query("INSERT INTO users (external_id, email, normalized_email, email_domain, display_name, share_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, normalized_email = excluded.normalized_email, email_domain = excluded.email_domain, display_name = excluded.display_name, share_name = excluded.share_name")
+    // Insert first: of two concurrent first registrations exactly one
+    // inserts (the other waits for it, then updates), so "new" is exact.
+    let inserted = sqlx::query("INSERT INTO users (external_id, email, normalized_email, email_domain, display_name, share_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (external_id) DO NOTHING")
         .bind(user.external_id)
         .bind(user.email)
         .bind(user.normalized_email)
@@ -85,9 +82,22 @@ pub async fn upsert_user(
         .bind(user.display_name)
         .bind(i64::from(user.share_name))
         .bind(user.created_at as i64)
-        .execute(conn)
-        .await?;
-    Ok(!existed)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1;
+    if !inserted {
+        sqlx::query("UPDATE users SET email = $1, normalized_email = $2, email_domain = $3, display_name = $4, share_name = $5 WHERE external_id = $6")
+            .bind(user.email)
+            .bind(user.normalized_email)
+            .bind(user.email_domain)
+            .bind(user.display_name)
+            .bind(i64::from(user.share_name))
+            .bind(user.external_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(inserted)
 }
 
 pub async fn set_referred_by(

@@ -1,0 +1,75 @@
+-- Cost per request independent of the program's size (issue 14, ADR 0004):
+-- one core ledger per referrer, updated in the transaction that appends
+-- the event; counters for the admin funnel updated in the transaction of
+-- the write that moves them. migrations/postgres has the same tables.
+
+-- The event log: the sequence now comes from the database (two processes
+-- cannot take the same number), and each event names its referrer.
+CREATE TABLE ledger_events_v2 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL CONSTRAINT ledger_events_event_id_key UNIQUE,
+    referrer TEXT,
+    body TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+INSERT INTO ledger_events_v2 (seq, event_id, referrer, body, outcome, received_at)
+    SELECT seq, event_id, NULL, body, outcome, received_at FROM ledger_events ORDER BY seq;
+DROP TABLE ledger_events;
+ALTER TABLE ledger_events_v2 RENAME TO ledger_events;
+CREATE INDEX ledger_events_referrer ON ledger_events (referrer, seq);
+
+-- Each referrer's ledger (core's `Ledger` as JSON): its referrals and the
+-- entries they earned, both sides. Locked per referrer by writers.
+CREATE TABLE referrer_ledgers (
+    referrer TEXT PRIMARY KEY,
+    ledger TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Which referrer's ledger holds an entry (routes a payout).
+CREATE TABLE ledger_entries (
+    id TEXT PRIMARY KEY,
+    referrer TEXT NOT NULL
+);
+
+-- Funnel counters: (dimension, value) is ('total', ''), ('channel', …),
+-- ('moment', …) or ('referrer', account). Hot rows are spread over
+-- `shard`s so concurrent writers rarely wait on one row; readers sum them.
+CREATE TABLE funnel_counts (
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (dimension, value, stage, shard)
+);
+CREATE INDEX funnel_counts_rank ON funnel_counts (dimension, stage, count);
+
+-- Program-wide counters (`customers`, `referring_customers`, `delays`),
+-- sharded the same way.
+CREATE TABLE counters (
+    name TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    value BIGINT NOT NULL,
+    PRIMARY KEY (name, shard)
+);
+
+-- Customers who referred (shared or brought a signup), with the time from
+-- becoming a customer to their first referred signup (indexed: the
+-- median is a look-up, not a sort).
+CREATE TABLE referring_accounts (
+    account TEXT PRIMARY KEY,
+    first_signup_delay BIGINT
+);
+CREATE INDEX referring_accounts_delay ON referring_accounts (first_signup_delay);
+
+-- The review queue reads the oldest flagged referrals.
+CREATE INDEX referrals_review ON referrals (review, created_at, id);
+
+-- Data migrations run once by the service (marker rows).
+CREATE TABLE data_migrations (
+    name TEXT PRIMARY KEY,
+    applied_at BIGINT NOT NULL
+);

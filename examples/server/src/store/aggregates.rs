@@ -1,0 +1,408 @@
+//! What the admin funnel reads: counters updated in the transaction of the
+//! write that moves them (`docs/adr/0004-ledger-per-referrer.md`), so the
+//! funnel costs a handful of index look-ups at any size of the data. Core
+//! turns the counts into the report (`FunnelCounts::report`) and maps
+//! widget events to stages (`Stage::of_widget_event`).
+//!
+//! Rows that every writer touches (the totals) are spread over
+//! `COUNTER_SHARDS` rows; readers sum them. Per-referrer rows are not
+//! sharded, so the top referrers are an index walk.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use referral_core::funnel::{percentile_rank, FunnelCounts, Stage};
+use referral_core::rewards::{LedgerEvent, Program, ProgramLedger, Side};
+use sqlx::{AnyConnection, Row};
+
+use super::{counter_shard, ledger, Backend, Db};
+
+pub const CUSTOMERS: &str = "customers";
+pub const REFERRING: &str = "referring_customers";
+/// Referring customers with a referred signup (and so a delay).
+pub const DELAYS: &str = "first_signup_delays";
+
+fn stage_name(stage: Stage) -> String {
+    serde_json::to_value(stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn stage_of(name: &str) -> Option<Stage> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
+/// The counter changes of one transaction, written once at its end in key
+/// order (so concurrent writers lock rows in the same order).
+#[derive(Default)]
+pub struct Bumps {
+    stages: BTreeMap<(&'static str, String, String), i64>,
+    counters: BTreeMap<&'static str, i64>,
+}
+
+impl Bumps {
+    /// One funnel event at `stage` for `referrer`, counted in the total,
+    /// by referrer, and by channel and moment when known.
+    pub fn stage(
+        &mut self,
+        stage: Stage,
+        referrer: &str,
+        channel: Option<&str>,
+        moment: Option<&str>,
+        delta: i64,
+    ) {
+        let name = stage_name(stage);
+        let mut add = |dimension, value: &str| {
+            *self
+                .stages
+                .entry((dimension, value.to_owned(), name.clone()))
+                .or_default() += delta;
+        };
+        add("total", "");
+        add("referrer", referrer);
+        if let Some(channel) = channel {
+            add("channel", channel);
+        }
+        if let Some(moment) = moment {
+            add("moment", moment);
+        }
+    }
+
+    pub fn counter(&mut self, name: &'static str, delta: i64) {
+        *self.counters.entry(name).or_default() += delta;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty() && self.counters.is_empty()
+    }
+
+    /// Adds the changes in the caller's transaction: one upsert statement
+    /// per table, in chunks.
+    pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let shard = counter_shard();
+        let stages: Vec<_> = self.stages.into_iter().filter(|(_, d)| *d != 0).collect();
+        for chunk in stages.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO funnel_counts (dimension, value, stage, shard, count) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                ));
+            }
+            sql.push_str(" ON CONFLICT (dimension, value, stage, shard) DO UPDATE SET count = funnel_counts.count + excluded.count");
+            let mut query = sqlx::query(&sql);
+            for ((dimension, value, stage), delta) in chunk {
+                let row_shard = if *dimension == "referrer" { 0 } else { shard };
+                query = query
+                    .bind(*dimension)
+                    .bind(value.clone())
+                    .bind(stage.clone())
+                    .bind(row_shard)
+                    .bind(*delta);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        for (name, delta) in self.counters.into_iter().filter(|(_, d)| *d != 0) {
+            sqlx::query("INSERT INTO counters (name, shard, value) VALUES ($1, $2, $3) ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value")
+                .bind(name)
+                .bind(shard)
+                .bind(delta)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Marks `account` as a referring customer (if it is a customer); counts
+/// it the first time.
+pub async fn mark_referring(
+    conn: &mut AnyConnection,
+    bumps: &mut Bumps,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    let inserted = sqlx::query("INSERT INTO referring_accounts (account, first_signup_delay) SELECT external_id, NULL FROM users WHERE external_id = $1 ON CONFLICT (account) DO NOTHING")
+        .bind(account)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if inserted == 1 {
+        bumps.counter(REFERRING, 1);
+    }
+    Ok(())
+}
+
+/// A referred signup for `referrer` at `at`: the referrer is referring,
+/// and the first one sets its time to first referral.
+pub async fn referred_signup(
+    conn: &mut AnyConnection,
+    bumps: &mut Bumps,
+    referrer: &str,
+    at: u64,
+) -> Result<(), sqlx::Error> {
+    mark_referring(conn, bumps, referrer).await?;
+    let since = sqlx::query("SELECT created_at FROM users WHERE external_id = $1")
+        .bind(referrer)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get::<i64, _>("created_at"))
+        .transpose()?;
+    let Some(since) = since else { return Ok(()) };
+    let delay = (at as i64).saturating_sub(since).max(0);
+    let set = sqlx::query("UPDATE referring_accounts SET first_signup_delay = $1 WHERE account = $2 AND first_signup_delay IS NULL")
+        .bind(delay)
+        .bind(referrer)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if set == 1 {
+        bumps.counter(DELAYS, 1);
+    }
+    Ok(())
+}
+
+/// How many referrers the funnel breaks down by (the most signups, then
+/// the most shares): the rest are in the totals.
+pub const TOP_REFERRERS: i64 = 25;
+
+/// The funnel's counts, from the counters.
+pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sqlx::Error> {
+    let mut counts = FunnelCounts::default();
+    let rows = sqlx::query("SELECT dimension, value, stage, CAST(SUM(count) AS BIGINT) AS n FROM funnel_counts WHERE dimension IN ('total', 'channel', 'moment') GROUP BY dimension, value, stage")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        let dimension: String = row.try_get("dimension")?;
+        let value: String = row.try_get("value")?;
+        let Some(stage) = stage_of(&row.try_get::<String, _>("stage")?) else {
+            continue;
+        };
+        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        let map = match dimension.as_str() {
+            "total" => &mut counts.total,
+            "channel" => counts.by_channel.entry(value).or_default(),
+            _ => counts.by_moment.entry(value).or_default(),
+        };
+        map.insert(stage, n);
+    }
+    let mut top: Vec<String> = Vec::new();
+    for stage in [Stage::Signup, Stage::Share] {
+        let rows = sqlx::query("SELECT value FROM funnel_counts WHERE dimension = 'referrer' AND stage = $1 AND count > 0 ORDER BY count DESC, value DESC LIMIT $2")
+            .bind(stage_name(stage))
+            .bind(TOP_REFERRERS)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &rows {
+            let value: String = row.try_get("value")?;
+            if top.len() < TOP_REFERRERS as usize && !top.contains(&value) {
+                top.push(value);
+            }
+        }
+    }
+    if !top.is_empty() {
+        let placeholders: Vec<String> = (1..=top.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT value, stage, count FROM funnel_counts WHERE dimension = 'referrer' AND value IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for value in &top {
+            query = query.bind(value.clone());
+        }
+        for row in &query.fetch_all(&mut *conn).await? {
+            let Some(stage) = stage_of(&row.try_get::<String, _>("stage")?) else {
+                continue;
+            };
+            let n = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+            counts
+                .by_referrer
+                .entry(row.try_get("value")?)
+                .or_default()
+                .insert(stage, n);
+        }
+    }
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for row in
+        &sqlx::query("SELECT name, CAST(SUM(value) AS BIGINT) AS n FROM counters GROUP BY name")
+            .fetch_all(&mut *conn)
+            .await?
+    {
+        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        totals.insert(row.try_get("name")?, n);
+    }
+    counts.active_customers = totals.get(CUSTOMERS).copied().unwrap_or(0);
+    counts.referring_customers = totals.get(REFERRING).copied().unwrap_or(0);
+    let delays = totals.get(DELAYS).copied().unwrap_or(0);
+    for (percent, slot) in [
+        (50, &mut counts.time_to_first_referral_median_secs),
+        (90, &mut counts.time_to_first_referral_p90_secs),
+    ] {
+        if let Some(rank) = percentile_rank(delays, percent) {
+            *slot = sqlx::query("SELECT first_signup_delay FROM referring_accounts WHERE first_signup_delay IS NOT NULL ORDER BY first_signup_delay LIMIT 1 OFFSET $1")
+                .bind(rank as i64)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.try_get::<i64, _>("first_signup_delay"))
+                .transpose()?
+                .map(|d| d.max(0) as u64);
+        }
+    }
+    Ok(counts)
+}
+
+const BACKFILL: &str = "ledger_per_referrer_and_counters";
+
+/// Once per database: builds the per-referrer ledgers from the single
+/// event log of earlier versions and the counters from the stored rows,
+/// in one transaction (one process does it; the others wait, then see the
+/// marker).
+pub async fn backfill(db: &Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7250014)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let done = sqlx::query("SELECT 1 AS one FROM data_migrations WHERE name = $1")
+        .bind(BACKFILL)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let mut bumps = Bumps::default();
+    // Widget events, counted the way ingestion counts them.
+    let rows = sqlx::query("SELECT user_id, type, channel, moment, COUNT(*) AS n FROM events GROUP BY user_id, type, channel, moment")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut sharing = BTreeSet::new();
+    for row in &rows {
+        let kind: String = row.try_get("type")?;
+        let Some(stage) = Stage::of_widget_event(&kind) else {
+            continue;
+        };
+        let user: String = row.try_get("user_id")?;
+        let channel: Option<String> = row.try_get("channel")?;
+        let moment: Option<String> = row.try_get("moment")?;
+        bumps.stage(
+            stage,
+            &user,
+            channel.as_deref(),
+            moment.as_deref(),
+            row.try_get("n")?,
+        );
+        if stage == Stage::Share {
+            sharing.insert(user);
+        }
+    }
+    for user in &sharing {
+        mark_referring(&mut tx, &mut bumps, user).await?;
+    }
+    let rows = sqlx::query("SELECT referrer_account, channel, created_at FROM referrals WHERE referrer_account IS NOT NULL ORDER BY created_at, id")
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in &rows {
+        let referrer: String = row.try_get("referrer_account")?;
+        let channel: Option<String> = row.try_get("channel")?;
+        bumps.stage(Stage::Signup, &referrer, channel.as_deref(), None, 1);
+        let at = row.try_get::<i64, _>("created_at")?.max(0) as u64;
+        referred_signup(&mut tx, &mut bumps, &referrer, at).await?;
+    }
+    let customers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    bumps.counter(CUSTOMERS, customers);
+    bumps.write(&mut tx).await?;
+    sqlx::query("INSERT INTO data_migrations (name, applied_at) VALUES ($1, $2)")
+        .bind(BACKFILL)
+        .bind(crate::Clock::real_now() as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Rebuilds every referrer's ledger row from the event log when some
+/// event has no referrer yet (a database from before per-referrer
+/// ledgers), with the counters the ledgers imply.
+pub async fn rebuild_ledgers(db: &Db, program: &Program) -> Result<(), ledger::LedgerStoreError> {
+    let mut tx = db.begin().await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7250014)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let pending = sqlx::query("SELECT 1 AS one FROM ledger_events WHERE referrer IS NULL LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    // Replayed by core in log order; each event's referrer is what core's
+    // routing says just before it is applied.
+    let rows = sqlx::query("SELECT event_id, body FROM ledger_events ORDER BY seq")
+        .fetch_all(&mut *tx)
+        .await?;
+    let corrupt = |id: &str, e: serde_json::Error| ledger::LedgerStoreError::Corrupt {
+        referrer: id.to_owned(),
+        cause: e.to_string(),
+    };
+    let mut all = ProgramLedger::new();
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("event_id")?;
+        let body: String = row.try_get("body")?;
+        let event: LedgerEvent = serde_json::from_str(&body).map_err(|e| corrupt(&id, e))?;
+        if let Ok(referrer) = all.referrer_of(&event) {
+            routes.push((id, referrer.to_owned()));
+        }
+        let _ = all.apply(program, &event);
+    }
+    let now = crate::Clock::real_now() as i64;
+    let mut bumps = Bumps::default();
+    for (id, referrer) in &routes {
+        sqlx::query("UPDATE ledger_events SET referrer = $1 WHERE event_id = $2")
+            .bind(referrer)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (referrer, ledger) in all.ledgers() {
+        let text = serde_json::to_string(ledger).map_err(|e| corrupt(referrer, e))?;
+        sqlx::query("INSERT INTO referrer_ledgers (referrer, ledger, version, updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (referrer) DO UPDATE SET ledger = excluded.ledger, version = referrer_ledgers.version + 1")
+            .bind(referrer)
+            .bind(text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for entry in &ledger.entries {
+            sqlx::query("INSERT INTO ledger_entries (id, referrer) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                .bind(&entry.id)
+                .bind(referrer)
+                .execute(&mut *tx)
+                .await?;
+            if entry.side == Side::Referrer && entry.reversal.is_none() {
+                bumps.stage(Stage::Reward, referrer, None, None, 1);
+            }
+        }
+        let paid = ledger.referrals.values().filter(|r| r.payments > 0).count();
+        bumps.stage(Stage::Paid, referrer, None, None, paid as i64);
+    }
+    // Events that changed no ledger (refused routes) keep an empty mark.
+    sqlx::query("UPDATE ledger_events SET referrer = '' WHERE referrer IS NULL")
+        .execute(&mut *tx)
+        .await?;
+    bumps.write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -425,17 +425,30 @@ pub struct BeneficiaryBalance {
     pub entitlements: Vec<EntitlementLine>,
 }
 
-/// One program's ledger. Store it with `to_bytes`, reload with `restore`.
+/// One program's ledger, kept per referrer (core's `ProgramLedger`): an
+/// event costs a look-up plus that one referrer's work. Store it with
+/// `to_bytes`, reload with `restore`.
 #[derive(Debug, uniffi::Object)]
 pub struct RewardsLedger {
     program: core_::Program,
-    ledger: Mutex<core_::Ledger>,
+    ledger: Mutex<core_::ProgramLedger>,
 }
 
 impl RewardsLedger {
-    fn with<T>(&self, f: impl FnOnce(&mut core_::Ledger) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut core_::ProgramLedger) -> T) -> T {
         let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+}
+
+/// Stored bytes: the per-referrer ledger `to_bytes` writes, or the single
+/// ledger earlier versions wrote (split by referrer on the way in).
+fn stored_ledger(bytes: &[u8]) -> Result<core_::ProgramLedger, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)?;
+    if value.get("referrers").is_some() {
+        serde_json::from_value(value)
+    } else {
+        serde_json::from_value(value).map(core_::ProgramLedger::from_ledger)
     }
 }
 
@@ -448,15 +461,17 @@ impl RewardsLedger {
         program.validate()?;
         Ok(Arc::new(RewardsLedger {
             program,
-            ledger: Mutex::new(core_::Ledger::new()),
+            ledger: Mutex::new(core_::ProgramLedger::new()),
         }))
     }
 
+    /// A ledger from `to_bytes`, or from the single-ledger bytes earlier
+    /// versions stored (`InvalidInput` `invalid_ledger` otherwise).
     #[uniffi::constructor]
     pub fn restore(program: Program, bytes: Vec<u8>) -> Result<Arc<Self>, ReferralError> {
         let program: core_::Program = program.into();
         program.validate()?;
-        let ledger: core_::Ledger = serde_json::from_slice(&bytes)
+        let ledger = stored_ledger(&bytes)
             .map_err(|e| ReferralError::invalid_input("invalid_ledger", e.to_string()))?;
         Ok(Arc::new(RewardsLedger {
             program,
@@ -470,17 +485,18 @@ impl RewardsLedger {
         Ok(self.with(|l| l.apply(&self.program, &event))?.into())
     }
 
+    /// Every entry with its status at `now`: referrer by referrer (sorted
+    /// by account), each referrer's in the order they were created.
     pub fn entries(&self, now: u64) -> Vec<LedgerEntry> {
         self.with(|l| {
-            l.entries
-                .iter()
-                .map(|e| LedgerEntry {
+            l.entries(now)
+                .map(|(e, status)| LedgerEntry {
                     id: e.id.clone(),
                     referral_id: e.referral_id.clone(),
                     beneficiary: e.beneficiary.clone(),
                     side: e.side.into(),
                     value: e.value.clone().into(),
-                    status: l.status(e, now).into(),
+                    status: status.into(),
                     created_at: e.created_at,
                     hold_until: e.hold_until,
                     paid_at: e.paid_at,
@@ -488,6 +504,13 @@ impl RewardsLedger {
                 })
                 .collect()
         })
+    }
+
+    /// The referrer's rewards that count towards the velocity limit (its
+    /// own non-recurring, unreversed rewards created in the UTC calendar
+    /// month of `now`): `ReferrerInfo.rewards_this_month` for attribution.
+    pub fn rewards_this_month(&self, referrer: String, now: u64) -> u32 {
+        self.with(|l| l.rewards_this_month(&referrer, now))
     }
 
     pub fn balances(&self, now: u64) -> Vec<BeneficiaryBalance> {
@@ -574,6 +597,13 @@ fn lines(counts: &funnel_::StageCounts) -> Vec<StageLine> {
         .collect()
 }
 
+/// The funnel stage a widget event reports (`impression`; `share` and
+/// `copy` are a share), or `None` for events outside the funnel.
+#[uniffi::export]
+pub fn funnel_stage_of_widget_event(kind: String) -> Option<Stage> {
+    funnel_::Stage::of_widget_event(&kind).map(Into::into)
+}
+
 /// The funnel, conversion rates, referral rate and time to first referral.
 #[uniffi::export]
 pub fn funnel(events: Vec<FunnelEvent>, customers: Vec<Customer>) -> FunnelReport {
@@ -620,5 +650,89 @@ pub fn funnel(events: Vec<FunnelEvent>, customers: Vec<Customer>) -> FunnelRepor
         referral_rate_bp: r.referral_rate_bp,
         time_to_first_referral_median_secs: r.time_to_first_referral_median_secs,
         time_to_first_referral_p90_secs: r.time_to_first_referral_p90_secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn vectors() -> Value {
+        serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).unwrap()
+    }
+
+    fn vector_ledger(v: &Value) -> RewardsLedger {
+        let rewards = &v["rewards"];
+        RewardsLedger {
+            program: serde_json::from_value(rewards["program"].clone()).unwrap(),
+            ledger: Mutex::new(
+                stored_ledger(rewards["single_ledger"].to_string().as_bytes()).unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn restores_the_single_ledger_format_and_its_own_bytes() {
+        let v = vectors();
+        let rewards = &v["rewards"];
+        let single: core_::Ledger =
+            serde_json::from_value(rewards["single_ledger"].clone()).unwrap();
+        let ledger = vector_ledger(&v);
+        assert_eq!(
+            ledger.with(|l| l.clone()),
+            core_::ProgramLedger::from_ledger(single)
+        );
+        let again = stored_ledger(&ledger.to_bytes()).unwrap();
+        assert_eq!(again, ledger.with(|l| l.clone()));
+        for bad in [&b"not json"[..], b"{}", b"[]", b"{\"referrers\":1}"] {
+            assert!(stored_ledger(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn restored_single_ledger_answers_like_the_vectors() {
+        let v = vectors();
+        let rewards = &v["rewards"];
+        let ledger = vector_ledger(&v);
+        let at = rewards["at"].as_u64().unwrap();
+        let entries = ledger.entries(at);
+        assert_eq!(entries.len(), rewards["statuses"].as_array().unwrap().len());
+        for s in rewards["statuses"].as_array().unwrap() {
+            let entry = entries.iter().find(|e| e.id == s["entry"]).unwrap();
+            let status: core_::EntryStatus = serde_json::from_value(s["status"].clone()).unwrap();
+            assert_eq!(entry.status, status.into(), "{s}");
+        }
+        let when_earned = &rewards["rewards_this_month_when_earned"];
+        for (now, expected) in [
+            (at, &rewards["rewards_this_month"]),
+            (
+                when_earned["at"].as_u64().unwrap(),
+                &when_earned["expected"],
+            ),
+        ] {
+            for r in expected.as_array().unwrap() {
+                let account = r["account"].as_str().unwrap().to_owned();
+                assert_eq!(
+                    u64::from(ledger.rewards_this_month(account, now)),
+                    r["rewards_this_month"].as_u64().unwrap(),
+                    "{r} at {now}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn widget_events_map_like_the_vectors() {
+        let v = vectors();
+        for case in v["funnel"]["widget_stages"].as_array().unwrap() {
+            let expected: Option<funnel_::Stage> =
+                serde_json::from_value(case["stage"].clone()).unwrap();
+            assert_eq!(
+                funnel_stage_of_widget_event(case["event"].as_str().unwrap().to_owned()),
+                expected.map(Into::into),
+                "{case}"
+            );
+        }
     }
 }

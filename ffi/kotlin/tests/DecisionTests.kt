@@ -1,4 +1,4 @@
-// Nudge, attribution, fraud and rewards vectors through the Kotlin bindings.
+// Nudge, attribution, fraud, rewards and funnel vectors through the Kotlin bindings.
 package dev.referralsdk.tests
 
 import com.google.gson.JsonElement
@@ -149,37 +149,66 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
     }
 
     val rewards = vectors["rewards"].asJsonObject
-    check("rewards ledger steps") {
+    fun money(m: JsonElement?): Money? = if (m == null || m.isJsonNull) null else m.asJsonObject.let { Money(it["amount_minor"].asLong, it["currency"].asString) }
+    fun rule(r: JsonObject): RewardRule = when (r["type"].asString) {
+        "account_credit" -> RewardRule.AccountCredit(money(r["amount"])!!)
+        "free_months" -> RewardRule.FreeMonths(r["months"].asLong.toUInt())
+        else -> throw AssertionError("rule ${r["type"]} not used by the vectors")
+    }
+    fun program(): Program {
         val p = rewards["program"].asJsonObject
-        fun money(m: JsonElement?): Money? = if (m == null || m.isJsonNull) null else m.asJsonObject.let { Money(it["amount_minor"].asLong, it["currency"].asString) }
-        fun rule(r: JsonObject): RewardRule = when (r["type"].asString) {
-            "account_credit" -> RewardRule.AccountCredit(money(r["amount"])!!)
-            "free_months" -> RewardRule.FreeMonths(r["months"].asLong.toUInt())
-            else -> throw AssertionError("rule ${r["type"]} not used by the vectors")
-        }
         val cap = p["cap"].asJsonObject
-        val program = Program(
+        return Program(
             p["id"].asLong.toUInt(), ProgramKind.CUSTOMER, QualifyingEvent.FIRST_PAYMENT, rule(p["referrer_reward"].asJsonObject), rule(p["friend_reward"].asJsonObject),
             p["tiers"].asJsonArray.map { it.asJsonObject }.map { Tier(it["from_count"].asLong.toUInt(), rule(it["reward"].asJsonObject)) },
             Cap(Period.MONTH, cap.long("max_rewards")?.toUInt(), money(cap["max_amount"])), p["hold_days"].asLong.toUInt(), p["clawback_days"].asLong.toUInt(),
             currency = p.str("currency") ?: throw AssertionError("the vector program names its currency"),
         )
-        val ledger = RewardsLedger(program)
-        val refusals = mutableSetOf<String>()
-        for (step in rewards["steps"].asJsonArray.map { it.asJsonObject }) {
-            val e = step["event"].asJsonObject
-            val id = e["event_id"].asString
-            val at = e["at"].asLong.toULong()
-            val event = when (e["type"].asString) {
-                "attributed" -> LedgerEvent.Attributed(id, e["referral_id"].asString, e["referrer_account"].asString, e["friend_account"].asString, e["review"].asBoolean, at)
-                "payment" -> LedgerEvent.Payment(id, e["referral_id"].asString, at, money(e["amount"])!!, money(e["acv"]))
-                "approved" -> LedgerEvent.Approved(id, e["referral_id"].asString, at)
-                "reversal" -> LedgerEvent.Reversal(id, e["referral_id"].asString, at, ReversalReason.valueOf(e["reason"].asString.uppercase()))
-                "paid" -> LedgerEvent.Paid(id, e["entry_id"].asString, at)
-                else -> throw AssertionError("event ${e["type"]}")
+    }
+    fun ledgerEvent(e: JsonObject): LedgerEvent {
+        val id = e["event_id"].asString
+        val at = e["at"].asLong.toULong()
+        return when (e["type"].asString) {
+            "attributed" -> LedgerEvent.Attributed(id, e["referral_id"].asString, e["referrer_account"].asString, e["friend_account"].asString, e["review"].asBoolean, at)
+            "payment" -> LedgerEvent.Payment(id, e["referral_id"].asString, at, money(e["amount"])!!, money(e["acv"]))
+            "approved" -> LedgerEvent.Approved(id, e["referral_id"].asString, at)
+            "reversal" -> LedgerEvent.Reversal(id, e["referral_id"].asString, at, ReversalReason.valueOf(e["reason"].asString.uppercase()))
+            "paid" -> LedgerEvent.Paid(id, e["entry_id"].asString, at)
+            else -> throw AssertionError("event ${e["type"]}")
+        }
+    }
+    val steps = rewards["steps"].asJsonArray.map { it.asJsonObject }
+    val at = rewards["at"].asLong.toULong()
+    // Statuses, balances and velocity counts after the steps, as the vectors have them.
+    fun checkAfterSteps(ledger: RewardsLedger, what: String) {
+        val statuses = ledger.entries(at).associate { it.id to it.status }
+        val expectedStatuses = rewards["statuses"].asJsonArray.map { it.asJsonObject }
+        if (statuses.size != expectedStatuses.size) throw AssertionError("$what: ${statuses.size} entries")
+        for (s in expectedStatuses) {
+            if (statuses[s["entry"].asString] != EntryStatus.valueOf(s["status"].asString.uppercase())) throw AssertionError("$what: status of ${s["entry"]}")
+        }
+        val balances = ledger.balances(at).associateBy { it.beneficiary }
+        for (b in rewards["balances"].asJsonArray.map { it.asJsonObject }) {
+            val got = balances[b["beneficiary"].asString] ?: throw AssertionError("$what: no balance for ${b["beneficiary"]}")
+            val expected = b["balance"].asJsonObject["money"].asJsonArray.map { it.asJsonObject }
+                .map { MoneyLine(EntryStatus.valueOf(it["status"].asString.uppercase()), it["currency"].asString, it["amount_minor"].asLong) }
+            if (got.money != expected) throw AssertionError("$what: balance of ${b["beneficiary"]}: ${got.money}")
+        }
+        val earned = rewards["rewards_this_month_when_earned"].asJsonObject
+        for ((now, expected) in listOf(at to rewards["rewards_this_month"].asJsonArray, earned["at"].asLong.toULong() to earned["expected"].asJsonArray)) {
+            for (x in expected.map { it.asJsonObject }) {
+                val got = ledger.rewardsThisMonth(x["account"].asString, now)
+                if (got.toLong() != x["rewards_this_month"].asLong) throw AssertionError("$what: rewards_this_month of ${x["account"]} at $now: $got")
             }
+        }
+    }
+    check("rewards ledger steps") {
+        val ledger = RewardsLedger(program())
+        val refusals = mutableSetOf<String>()
+        for (step in steps) {
+            val id = step["event"].asJsonObject["event_id"].asString
             try {
-                val applied = ledger.apply(event)
+                val applied = ledger.apply(ledgerEvent(step["event"].asJsonObject))
                 val expected = step["applied"]?.asJsonObject ?: throw AssertionError("$id applied, expected error ${step["error"]}")
                 if (applied.outcome != expected["outcome"].asString) throw AssertionError("$id: ${applied.outcome} vs $expected")
             } catch (err: ReferralException.Ledger) {
@@ -188,9 +217,35 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
             }
         }
         if ("currency_mismatch" !in refusals) throw AssertionError("no payment refused for its currency")
-        val statuses = ledger.entries(rewards["at"].asLong.toULong()).associate { it.id to it.status }
-        for (s in rewards["statuses"].asJsonArray.map { it.asJsonObject }) {
-            if (statuses[s["entry"].asString] != EntryStatus.valueOf(s["status"].asString.uppercase())) throw AssertionError("status of ${s["entry"]}")
+        checkAfterSteps(ledger, "applied")
+        checkAfterSteps(RewardsLedger.restore(program(), ledger.toBytes()), "restored")
+    }
+    check("rewards ledger: the single-ledger format restores") {
+        val old = rewards["single_ledger"].toString().toByteArray()
+        val ledger = RewardsLedger.restore(program(), old)
+        checkAfterSteps(ledger, "single ledger")
+        for (step in steps) {
+            val id = step["event"].asJsonObject["event_id"].asString
+            try {
+                val applied = ledger.apply(ledgerEvent(step["event"].asJsonObject))
+                if (step.has("error") || applied.outcome != "duplicate") throw AssertionError("$id again: ${applied.outcome}")
+            } catch (err: ReferralException.Ledger) {
+                if (err.reason != step.str("error")) throw AssertionError("$id again: ${err.reason} vs ${step["error"]}")
+            }
+        }
+        checkAfterSteps(RewardsLedger.restore(program(), ledger.toBytes()), "single ledger saved again")
+        try { RewardsLedger.restore(program(), "{}".toByteArray()); throw AssertionError("accepted {}") }
+        catch (e: ReferralException.InvalidInput) { if (e.reason != "invalid_ledger") throw AssertionError(e.reason) }
+    }
+    check("funnel: widget events to stages") {
+        val cases = vectors["funnel"].asJsonObject["widget_stages"].asJsonArray.map { it.asJsonObject }
+        for (kind in listOf("impression", "share", "copy", "dismiss", "opt_out")) {
+            if (cases.none { it["event"].asString == kind }) throw AssertionError("no widget_stages vector for $kind")
+        }
+        for (c in cases) {
+            val expected = c.str("stage")?.let { Stage.valueOf(it.uppercase()) }
+            val got = funnelStageOfWidgetEvent(c["event"].asString)
+            if (got != expected) throw AssertionError("${c["event"]}: $got vs $expected")
         }
     }
 }

@@ -214,9 +214,59 @@ def test_reward_steps(vectors):
         got = balances[b["beneficiary"]]
         assert [(l.status, l.currency, l.amount_minor) for l in got.money] == [
             (getattr(r.EntryStatus, l["status"].upper()), l["currency"], l["amount_minor"]) for l in b["balance"]["money"]]
+    check_rewards_this_month(rewards, ledger)
     # Stored bytes restore the same ledger.
     restored = r.RewardsLedger.restore(program_from_json(rewards["program"]), ledger.to_bytes())
     assert restored.balances(rewards["at"]) == ledger.balances(rewards["at"])
+    assert restored.entries(rewards["at"]) == ledger.entries(rewards["at"])
+    check_rewards_this_month(rewards, restored)
+
+
+def check_rewards_this_month(rewards, ledger):
+    earned = rewards["rewards_this_month_when_earned"]
+    for now, expected in ((rewards["at"], rewards["rewards_this_month"]), (earned["at"], earned["expected"])):
+        assert len(expected) == len(rewards["balances"])
+        got = {x["account"]: ledger.rewards_this_month(x["account"], now) for x in expected}
+        assert got == {x["account"]: x["rewards_this_month"] for x in expected}, now
+    assert any(x["rewards_this_month"] for x in earned["expected"]), "every count is zero"
+
+
+def test_single_ledger_format_restores(vectors):
+    """Bytes stored before ledgers were kept per referrer (one JSON ledger
+    for the program) restore, and the ledger carries on from them."""
+    rewards = vectors["rewards"]
+    program = program_from_json(rewards["program"])
+    old_bytes = json.dumps(rewards["single_ledger"]).encode()
+    ledger = r.RewardsLedger.restore(program, old_bytes)
+    at = rewards["at"]
+    statuses = {e.id: e.status for e in ledger.entries(at)}
+    assert statuses == {s["entry"]: getattr(r.EntryStatus, s["status"].upper()) for s in rewards["statuses"]}
+    balances = {b.beneficiary: b for b in ledger.balances(at)}
+    assert set(balances) == {b["beneficiary"] for b in rewards["balances"]}
+    for b in rewards["balances"]:
+        got = balances[b["beneficiary"]]
+        assert [(l.status, l.currency, l.amount_minor) for l in got.money] == [
+            (getattr(r.EntryStatus, l["status"].upper()), l["currency"], l["amount_minor"]) for l in b["balance"]["money"]]
+        assert [(m.currency, m.amount_minor) for m in got.clawback_due] == [
+            (m["currency"], m["amount_minor"]) for m in b["balance"]["clawback_due"]]
+    check_rewards_this_month(rewards, ledger)
+    # Events already applied stay duplicates; a refused one is refused again.
+    for step in rewards["steps"]:
+        event = ledger_event(step["event"])
+        if "applied" in step:
+            assert ledger.apply(event).outcome == "duplicate", step
+        else:
+            with pytest.raises(r.ReferralError.Ledger) as info:
+                ledger.apply(event)
+            assert info.value.reason == step["error"]
+    # Saved again, it is in the new format and restores to the same ledger.
+    again = r.RewardsLedger.restore(program, ledger.to_bytes())
+    assert again.entries(at) == ledger.entries(at)
+    assert json.loads(ledger.to_bytes()) != rewards["single_ledger"]
+    for bad in (b"not json", b"{}", b"[]"):
+        with pytest.raises(r.ReferralError.InvalidInput) as info:
+            r.RewardsLedger.restore(program, bad)
+        assert info.value.reason == "invalid_ledger"
 
 
 def test_funnel(vectors):
@@ -233,6 +283,14 @@ def test_funnel(vectors):
     assert report.referral_rate_bp == expected["referral_rate_bp"]
     assert report.time_to_first_referral_median_secs == expected["time_to_first_referral_median_secs"]
     assert set(report.by_channel) == set(expected["by_channel"])
+
+
+def test_widget_event_stages(vectors):
+    cases = vectors["funnel"]["widget_stages"]
+    assert {"impression", "share", "copy", "dismiss", "opt_out"} <= {c["event"] for c in cases}
+    for case in cases:
+        expected = getattr(r.Stage, case["stage"].upper()) if case["stage"] is not None else None
+        assert r.funnel_stage_of_widget_event(case["event"]) == expected, case
 
 
 def test_ledger_and_config_errors_are_reachable():

@@ -363,9 +363,19 @@ pub fn rewards() -> Result<Value, String> {
         },
     ];
     let mut ledger = Ledger::new();
+    // The same events through the per-referrer ledger: the file is only
+    // written when both give the same outcome for every step.
+    let mut per_referrer = ProgramLedger::new();
     let mut steps = Vec::new();
     for event in events {
-        let result = match ledger.apply(&program, &event) {
+        let outcome = ledger.apply(&program, &event);
+        if outcome != per_referrer.apply(&program, &event) {
+            return Err(format!(
+                "{}: ProgramLedger and Ledger disagree",
+                event.event_id()
+            ));
+        }
+        let result = match outcome {
             Ok(applied) => json!({ "applied": applied }),
             Err(e) => json!({ "error": e.reason() }),
         };
@@ -386,13 +396,53 @@ pub fn rewards() -> Result<Value, String> {
         .iter()
         .map(|(who, b)| json!({ "beneficiary": who, "balance": b }))
         .collect();
+    let mut split_statuses: Vec<(&str, EntryStatus)> = per_referrer
+        .entries(at)
+        .map(|(e, status)| (e.id.as_str(), status))
+        .collect();
+    let mut single_statuses: Vec<(&str, EntryStatus)> = ledger
+        .entries
+        .iter()
+        .map(|e| (e.id.as_str(), ledger.status(e, at)))
+        .collect();
+    split_statuses.sort();
+    single_statuses.sort();
+    if split_statuses != single_statuses || per_referrer.balances(at) != ledger.balances(at) {
+        return Err("ProgramLedger and Ledger disagree on entries or balances".into());
+    }
+    // The velocity rule for each beneficiary, at `at` and in the month the
+    // steps' rewards were created (a reversed reward, a friend's reward and
+    // a capped payment do not count).
+    let velocity = |now: u64| -> Result<Vec<Value>, String> {
+        ledger
+            .balances(now)
+            .keys()
+            .map(|account| {
+                let count = ledger.rewards_this_month(account, now);
+                if per_referrer.rewards_this_month(account, now) != count {
+                    return Err(format!(
+                        "{account}: ProgramLedger and Ledger rewards_this_month disagree"
+                    ));
+                }
+                Ok(json!({ "account": account, "rewards_this_month": count }))
+            })
+            .collect()
+    };
+    let when_earned = T0 + 3 * DAY;
     Ok(json!({
         "comment": "apply `steps[].event` in order to an empty ledger with `program`: each gives `applied` (outcome) or `error` (reason); then at `at` the entries have `statuses` and the beneficiaries `balances`",
+        "comment_per_referrer": "the same steps applied to a ledger kept per referrer give the same outcomes, statuses and balances; `rewards_this_month` is each account's velocity count at `at`, `rewards_this_month_when_earned` at its own `at` (the month the rewards were created); `single_ledger` is the ledger after the steps in the single-ledger format stored before per-referrer ledgers: restoring it gives the same statuses, balances and counts",
         "program": program,
         "steps": steps,
         "at": at,
         "statuses": statuses,
         "balances": balances,
+        "rewards_this_month": velocity(at)?,
+        "rewards_this_month_when_earned": {
+            "at": when_earned,
+            "expected": velocity(when_earned)?,
+        },
+        "single_ledger": ledger,
     }))
 }
 
@@ -434,5 +484,28 @@ pub fn funnel_cases() -> Value {
         },
     ];
     let report = funnel(&events, &customers);
-    json!({ "events": events, "customers": customers, "expected": report })
+    // Widget event kinds: the funnel's three, the widget's other events
+    // (`open`, the nudge's), shorter names a host might send, and one no
+    // widget sends.
+    let widget_stages: Vec<Value> = [
+        "impression",
+        "share",
+        "copy",
+        "open",
+        "dismiss",
+        "opt_out",
+        "nudge_shown",
+        "nudge_dismissed",
+        "nudge_opted_out",
+        "not_a_widget_event",
+    ]
+    .iter()
+    .map(|kind| json!({ "event": kind, "stage": Stage::of_widget_event(kind) }))
+    .collect();
+    json!({
+        "events": events,
+        "customers": customers,
+        "expected": report,
+        "widget_stages": widget_stages,
+    })
 }

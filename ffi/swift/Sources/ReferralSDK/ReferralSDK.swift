@@ -1036,7 +1036,9 @@ public func FfiConverterTypeNudgeUser_lower(_ value: NudgeUser) -> UInt64 {
 
 
 /**
- * One program's ledger. Store it with `to_bytes`, reload with `restore`.
+ * One program's ledger, kept per referrer (core's `ProgramLedger`): an
+ * event costs a look-up plus that one referrer's work. Store it with
+ * `to_bytes`, reload with `restore`.
  */
 public protocol RewardsLedgerProtocol: AnyObject, Sendable {
     
@@ -1047,13 +1049,26 @@ public protocol RewardsLedgerProtocol: AnyObject, Sendable {
     
     func balances(now: UInt64)  -> [BeneficiaryBalance]
     
+    /**
+     * Every entry with its status at `now`: referrer by referrer (sorted
+     * by account), each referrer's in the order they were created.
+     */
     func entries(now: UInt64)  -> [LedgerEntry]
+    
+    /**
+     * The referrer's rewards that count towards the velocity limit (its
+     * own non-recurring, unreversed rewards created in the UTC calendar
+     * month of `now`): `ReferrerInfo.rewards_this_month` for attribution.
+     */
+    func rewardsThisMonth(referrer: String, now: UInt64)  -> UInt32
     
     func toBytes()  -> Data
     
 }
 /**
- * One program's ledger. Store it with `to_bytes`, reload with `restore`.
+ * One program's ledger, kept per referrer (core's `ProgramLedger`): an
+ * event costs a look-up plus that one referrer's work. Store it with
+ * `to_bytes`, reload with `restore`.
  */
 open class RewardsLedger: RewardsLedgerProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1118,6 +1133,10 @@ public convenience init(program: Program)throws  {
     }
 
     
+    /**
+     * A ledger from `to_bytes`, or from the single-ledger bytes earlier
+     * versions stored (`InvalidInput` `invalid_ledger` otherwise).
+     */
 public static func restore(program: Program, bytes: Data)throws  -> RewardsLedger  {
     return try  FfiConverterTypeRewardsLedger_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
         uniffiCallStatus in
@@ -1153,11 +1172,31 @@ open func balances(now: UInt64) -> [BeneficiaryBalance]  {
 })
 }
     
+    /**
+     * Every entry with its status at `now`: referrer by referrer (sorted
+     * by account), each referrer's in the order they were created.
+     */
 open func entries(now: UInt64) -> [LedgerEntry]  {
     return try!  FfiConverterSequenceTypeLedgerEntry.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_referral_ffi_fn_method_rewardsledger_entries(
             self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The referrer's rewards that count towards the velocity limit (its
+     * own non-recurring, unreversed rewards created in the UTC calendar
+     * month of `now`): `ReferrerInfo.rewards_this_month` for attribution.
+     */
+open func rewardsThisMonth(referrer: String, now: UInt64) -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_method_rewardsledger_rewards_this_month(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(referrer),
         FfiConverterUInt64.lower(now),uniffiCallStatus
     )
 })
@@ -5944,6 +5983,30 @@ fileprivate struct FfiConverterOptionTypeRewardRule: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeStage: FfiConverterRustBuffer {
+    typealias SwiftType = Stage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -6484,6 +6547,18 @@ public func funnel(events: [FunnelEvent], customers: [Customer]) -> FunnelReport
 })
 }
 /**
+ * The funnel stage a widget event reports (`impression`; `share` and
+ * `copy` are a share), or `None` for events outside the funnel.
+ */
+public func funnelStageOfWidgetEvent(kind: String) -> Stage?  {
+    return try!  FfiConverterOptionTypeStage.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_funnel_stage_of_widget_event(
+        FfiConverterString.lower(kind),uniffiCallStatus
+    )
+})
+}
+/**
  * The referral URL for `code` shared through `channel`.
  */
 public func referralUrl(options: LinkOptions, code: String, channel: Channel)throws  -> String  {
@@ -6534,6 +6609,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_func_funnel() != 64981) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_funnel_stage_of_widget_event() != 49867) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_func_referral_url() != 42890) {
@@ -6596,7 +6674,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_method_rewardsledger_balances() != 2461) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_referral_ffi_checksum_method_rewardsledger_entries() != 18569) {
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_entries() != 35340) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_method_rewardsledger_rewards_this_month() != 15885) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_method_rewardsledger_to_bytes() != 12260) {
@@ -6617,7 +6698,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_constructor_rewardsledger_new() != 42641) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_referral_ffi_checksum_constructor_rewardsledger_restore() != 40588) {
+    if (uniffi_referral_ffi_checksum_constructor_rewardsledger_restore() != 22566) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_constructor_sharemessage_new() != 20034) {

@@ -408,6 +408,11 @@ RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_balances(uint64_t ptr, ui
 RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_entries(uint64_t ptr, uint64_t now, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_REWARDS_THIS_MONTH
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_REWARDS_THIS_MONTH
+uint32_t uniffi_referral_ffi_fn_method_rewardsledger_rewards_this_month(uint64_t ptr, RustBuffer referrer, uint64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_TO_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_METHOD_REWARDSLEDGER_TO_BYTES
 RustBuffer uniffi_referral_ffi_fn_method_rewardsledger_to_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -472,6 +477,11 @@ RustBuffer uniffi_referral_ffi_fn_func_peek_unverified(RustBuffer code, RustCall
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL
 RustBuffer uniffi_referral_ffi_fn_func_funnel(RustBuffer events, RustBuffer customers, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL_STAGE_OF_WIDGET_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL_STAGE_OF_WIDGET_EVENT
+RustBuffer uniffi_referral_ffi_fn_func_funnel_stage_of_widget_event(RustBuffer kind, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_REFERRAL_URL
@@ -787,6 +797,12 @@ uint16_t uniffi_referral_ffi_checksum_func_funnel(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_FUNNEL_STAGE_OF_WIDGET_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_FUNNEL_STAGE_OF_WIDGET_EVENT
+uint16_t uniffi_referral_ffi_checksum_func_funnel_stage_of_widget_event(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_REFERRAL_URL
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_REFERRAL_URL
 uint16_t uniffi_referral_ffi_checksum_func_referral_url(void
@@ -910,6 +926,12 @@ uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_balances(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_ENTRIES
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_ENTRIES
 uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_entries(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_REWARDS_THIS_MONTH
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_METHOD_REWARDSLEDGER_REWARDS_THIS_MONTH
+uint16_t uniffi_referral_ffi_checksum_method_rewardsledger_rewards_this_month(void
     
 );
 #endif

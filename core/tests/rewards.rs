@@ -666,12 +666,24 @@ proptest! {
 fn velocity_counts_this_months_non_recurring_live_rewards() {
     let program = customer_program();
     let mut ledger = Ledger::new();
-    ledger.apply(&program, &attributed("r1", "anna", T0)).unwrap();
-    ledger.apply(&program, &attributed("r2", "anna", T0)).unwrap();
-    ledger.apply(&program, &payment("p1", "r1", T0, 1000)).unwrap();
-    ledger.apply(&program, &payment("p2", "r2", T0, 1000)).unwrap();
+    ledger
+        .apply(&program, &attributed("r1", "anna", T0))
+        .unwrap();
+    ledger
+        .apply(&program, &attributed("r2", "anna", T0))
+        .unwrap();
+    ledger
+        .apply(&program, &payment("p1", "r1", T0, 1000))
+        .unwrap();
+    ledger
+        .apply(&program, &payment("p2", "r2", T0, 1000))
+        .unwrap();
     assert_eq!(ledger.rewards_this_month("anna", T0), 2);
-    assert_eq!(ledger.rewards_this_month("friend-r1", T0), 0, "friend rewards do not count");
+    assert_eq!(
+        ledger.rewards_this_month("friend-r1", T0),
+        0,
+        "friend rewards do not count"
+    );
     ledger
         .apply(
             &program,
@@ -683,6 +695,14 @@ fn velocity_counts_this_months_non_recurring_live_rewards() {
             },
         )
         .unwrap();
-    assert_eq!(ledger.rewards_this_month("anna", T0), 1, "reversed rewards do not count");
-    assert_eq!(ledger.rewards_this_month("anna", T0 + 40 * DAY), 0, "next month starts at zero");
+    assert_eq!(
+        ledger.rewards_this_month("anna", T0),
+        1,
+        "reversed rewards do not count"
+    );
+    assert_eq!(
+        ledger.rewards_this_month("anna", T0 + 40 * DAY),
+        0,
+        "next month starts at zero"
+    );
 }

@@ -108,7 +108,8 @@ pub struct FunnelReport {
     pub referring_customers: u64,
     /// referring / active, in basis points.
     pub referral_rate_bp: u32,
-    /// Seconds from becoming a customer to the first referred signup.
+    /// Seconds from becoming a customer to the first referred signup,
+    /// rounded down to two significant digits (`delay_bucket`).
     pub time_to_first_referral_median_secs: Option<u64>,
     pub time_to_first_referral_p90_secs: Option<u64>,
 }
@@ -126,8 +127,8 @@ pub struct FunnelCounts {
     pub active_customers: u64,
     /// Active customers who shared or brought a signup at least once.
     pub referring_customers: u64,
-    /// Seconds from becoming a customer to the first referred signup, at
-    /// the ranks `percentile_rank` gives for 50 and 90.
+    /// Seconds from becoming a customer to the first referred signup
+    /// (`delay_bucket`), at the ranks `percentile_rank` gives for 50 and 90.
     pub time_to_first_referral_median_secs: Option<u64>,
     pub time_to_first_referral_p90_secs: Option<u64>,
 }
@@ -136,6 +137,34 @@ pub struct FunnelCounts {
 /// values (nearest rank, rounded down), or `None` when there are none.
 pub fn percentile_rank(len: u64, percent: u64) -> Option<u64> {
     (len > 0).then(|| (len - 1) * percent.min(100) / 100)
+}
+
+/// The bucket a time to first referral is counted in: the seconds rounded
+/// down to two significant digits (86,399 s → 86,000 s), at most 10 % low.
+/// A host keeps one counter per bucket — a few hundred rows at most — so
+/// the median costs the same with ten or ten million referrers; `funnel`
+/// reports the same buckets.
+pub fn delay_bucket(secs: u64) -> u64 {
+    let mut scale = 1;
+    while secs / scale >= 100 {
+        scale *= 10;
+    }
+    secs / scale * scale
+}
+
+/// The `percent` percentile of a histogram: `(bucket, count)` pairs in
+/// ascending bucket order. `None` when it is empty.
+pub fn histogram_percentile(histogram: &[(u64, u64)], percent: u64) -> Option<u64> {
+    let total = histogram.iter().map(|(_, n)| n).sum();
+    let rank = percentile_rank(total, percent)?;
+    let mut seen = 0;
+    for (bucket, count) in histogram {
+        seen += count;
+        if seen > rank {
+            return Some(*bucket);
+        }
+    }
+    None
 }
 
 fn stage_counts(counts: BTreeMap<Stage, u64>) -> StageCounts {
@@ -214,20 +243,16 @@ pub fn funnel(events: &[FunnelEvent], customers: &[Customer]) -> FunnelReport {
         .iter()
         .filter(|c| referring.contains(c.account.as_str()))
         .count() as u64;
-    let mut delays: Vec<u64> = customers
-        .iter()
-        .filter_map(|c| {
-            first_signup
-                .get(c.account.as_str())
-                .map(|first| first.saturating_sub(c.since))
-        })
-        .collect();
-    delays.sort_unstable();
-    let pick = |q| {
-        percentile_rank(delays.len() as u64, q)
-            .and_then(|rank| delays.get(usize::try_from(rank).ok()?).copied())
-    };
-    counts.time_to_first_referral_median_secs = pick(50);
-    counts.time_to_first_referral_p90_secs = pick(90);
+    let mut histogram: BTreeMap<u64, u64> = BTreeMap::new();
+    for c in customers {
+        if let Some(first) = first_signup.get(c.account.as_str()) {
+            *histogram
+                .entry(delay_bucket(first.saturating_sub(c.since)))
+                .or_default() += 1;
+        }
+    }
+    let histogram: Vec<(u64, u64)> = histogram.into_iter().collect();
+    counts.time_to_first_referral_median_secs = histogram_percentile(&histogram, 50);
+    counts.time_to_first_referral_p90_secs = histogram_percentile(&histogram, 90);
     counts.report()
 }

@@ -81,3 +81,27 @@ fn empty_inputs_are_zero_not_errors() {
     assert_eq!(report.referral_rate_bp, 0);
     assert_eq!(report.time_to_first_referral_median_secs, None);
 }
+
+#[test]
+fn delays_are_bucketed_to_two_significant_digits() {
+    use referral_core::funnel::{delay_bucket, histogram_percentile};
+    assert_eq!(delay_bucket(0), 0);
+    assert_eq!(delay_bucket(99), 99);
+    assert_eq!(delay_bucket(100), 100);
+    assert_eq!(delay_bucket(86_399), 86_000);
+    assert_eq!(delay_bucket(u64::MAX), 18_000_000_000_000_000_000);
+    for secs in [1u64, 57, 101, 999, 1_000_001, 123_456_789] {
+        let bucket = delay_bucket(secs);
+        assert!(
+            bucket <= secs && secs - bucket <= secs / 10,
+            "{secs} → {bucket}"
+        );
+    }
+    assert_eq!(histogram_percentile(&[], 50), None);
+    // Ranks 0..=9 over buckets 10 (×3), 20 (×5), 30 (×2).
+    let histogram = [(10, 3), (20, 5), (30, 2)];
+    assert_eq!(histogram_percentile(&histogram, 0), Some(10));
+    assert_eq!(histogram_percentile(&histogram, 50), Some(20));
+    assert_eq!(histogram_percentile(&histogram, 90), Some(30));
+    assert_eq!(histogram_percentile(&histogram, 100), Some(30));
+}

@@ -28,7 +28,16 @@ CREATE TABLE funnel_counts (
     count BIGINT NOT NULL,
     PRIMARY KEY (dimension, value, stage, shard)
 );
-CREATE INDEX funnel_counts_rank ON funnel_counts (dimension, stage, count);
+
+-- The same counts per referrer (not sharded: one referrer's writers are
+-- few), ranked by stage for the admin's top referrers.
+CREATE TABLE referrer_counts (
+    referrer TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (referrer, stage)
+);
+CREATE INDEX referrer_counts_rank ON referrer_counts (stage, count, referrer);
 
 CREATE TABLE counters (
     name TEXT NOT NULL,
@@ -41,7 +50,16 @@ CREATE TABLE referring_accounts (
     account TEXT PRIMARY KEY,
     first_signup_delay BIGINT
 );
-CREATE INDEX referring_accounts_delay ON referring_accounts (first_signup_delay);
+
+-- Times to first referral as a histogram (core's `delay_bucket`: two
+-- significant digits, a few hundred rows at most): the median is a walk
+-- over the buckets, not over the referrers.
+CREATE TABLE first_referral_delays (
+    bucket BIGINT NOT NULL,
+    shard BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, shard)
+);
 
 CREATE INDEX referrals_review ON referrals (review, created_at, id);
 

@@ -34,9 +34,9 @@ CREATE TABLE ledger_entries (
     referrer TEXT NOT NULL
 );
 
--- Funnel counters: (dimension, value) is ('total', ''), ('channel', …),
--- ('moment', …) or ('referrer', account). Hot rows are spread over
--- `shard`s so concurrent writers rarely wait on one row; readers sum them.
+-- Funnel counters: (dimension, value) is ('total', ''), ('channel', …)
+-- or ('moment', …). Hot rows are spread over `shard`s so concurrent
+-- writers rarely wait on one row; readers sum them.
 CREATE TABLE funnel_counts (
     dimension TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -45,7 +45,16 @@ CREATE TABLE funnel_counts (
     count BIGINT NOT NULL,
     PRIMARY KEY (dimension, value, stage, shard)
 );
-CREATE INDEX funnel_counts_rank ON funnel_counts (dimension, stage, count);
+
+-- The same counts per referrer (not sharded: one referrer's writers are
+-- few), ranked by stage for the admin's top referrers.
+CREATE TABLE referrer_counts (
+    referrer TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (referrer, stage)
+);
+CREATE INDEX referrer_counts_rank ON referrer_counts (stage, count, referrer);
 
 -- Program-wide counters (`customers`, `referring_customers`, `delays`),
 -- sharded the same way.
@@ -57,13 +66,21 @@ CREATE TABLE counters (
 );
 
 -- Customers who referred (shared or brought a signup), with the time from
--- becoming a customer to their first referred signup (indexed: the
--- median is a look-up, not a sort).
+-- becoming a customer to their first referred signup.
 CREATE TABLE referring_accounts (
     account TEXT PRIMARY KEY,
     first_signup_delay BIGINT
 );
-CREATE INDEX referring_accounts_delay ON referring_accounts (first_signup_delay);
+
+-- Times to first referral as a histogram (core's `delay_bucket`: two
+-- significant digits, a few hundred rows at most): the median is a walk
+-- over the buckets, not over the referrers.
+CREATE TABLE first_referral_delays (
+    bucket BIGINT NOT NULL,
+    shard INTEGER NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, shard)
+);
 
 -- The review queue reads the oldest flagged referrals.
 CREATE INDEX referrals_review ON referrals (review, created_at, id);

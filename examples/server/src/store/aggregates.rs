@@ -5,12 +5,13 @@
 //! widget events to stages (`Stage::of_widget_event`).
 //!
 //! Rows that every writer touches (the totals) are spread over
-//! `COUNTER_SHARDS` rows; readers sum them. Per-referrer rows are not
-//! sharded, so the top referrers are an index walk.
+//! `COUNTER_SHARDS` rows; readers sum them. Per-referrer counts are rows
+//! of their own (`referrer_counts`), so the top referrers are an index
+//! walk.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use referral_core::funnel::{percentile_rank, FunnelCounts, Stage};
+use referral_core::funnel::{delay_bucket, histogram_percentile, FunnelCounts, Stage};
 use referral_core::rewards::{LedgerEvent, Program, ProgramLedger, Side};
 use sqlx::{AnyConnection, Row};
 
@@ -18,8 +19,6 @@ use super::{counter_shard, ledger, Backend, Db};
 
 pub const CUSTOMERS: &str = "customers";
 pub const REFERRING: &str = "referring_customers";
-/// Referring customers with a referred signup (and so a delay).
-pub const DELAYS: &str = "first_signup_delays";
 
 fn stage_name(stage: Stage) -> String {
     serde_json::to_value(stage)
@@ -37,7 +36,9 @@ fn stage_of(name: &str) -> Option<Stage> {
 #[derive(Default)]
 pub struct Bumps {
     stages: BTreeMap<(&'static str, String, String), i64>,
+    referrers: BTreeMap<(String, String), i64>,
     counters: BTreeMap<&'static str, i64>,
+    delays: BTreeMap<u64, i64>,
 }
 
 impl Bumps {
@@ -59,13 +60,21 @@ impl Bumps {
                 .or_default() += delta;
         };
         add("total", "");
-        add("referrer", referrer);
         if let Some(channel) = channel {
             add("channel", channel);
         }
         if let Some(moment) = moment {
             add("moment", moment);
         }
+        *self
+            .referrers
+            .entry((referrer.to_owned(), name))
+            .or_default() += delta;
+    }
+
+    /// One more time to first referral in this bucket.
+    pub fn delay(&mut self, bucket: u64) {
+        *self.delays.entry(bucket).or_default() += 1;
     }
 
     pub fn counter(&mut self, name: &'static str, delta: i64) {
@@ -73,7 +82,10 @@ impl Bumps {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stages.is_empty() && self.counters.is_empty()
+        self.stages.is_empty()
+            && self.referrers.is_empty()
+            && self.counters.is_empty()
+            && self.delays.is_empty()
     }
 
     /// Adds the changes in the caller's transaction: one upsert statement
@@ -102,12 +114,36 @@ impl Bumps {
             sql.push_str(" ON CONFLICT (dimension, value, stage, shard) DO UPDATE SET count = funnel_counts.count + excluded.count");
             let mut query = sqlx::query(&sql);
             for ((dimension, value, stage), delta) in chunk {
-                let row_shard = if *dimension == "referrer" { 0 } else { shard };
                 query = query
                     .bind(*dimension)
                     .bind(value.clone())
                     .bind(stage.clone())
-                    .bind(row_shard)
+                    .bind(shard)
+                    .bind(*delta);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        let referrers: Vec<_> = self
+            .referrers
+            .into_iter()
+            .filter(|(_, d)| *d != 0)
+            .collect();
+        for chunk in referrers.chunks(100) {
+            let mut sql =
+                String::from("INSERT INTO referrer_counts (referrer, stage, count) VALUES ");
+            for i in 0..chunk.len() {
+                let p = i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", p + 1, p + 2, p + 3));
+            }
+            sql.push_str(" ON CONFLICT (referrer, stage) DO UPDATE SET count = referrer_counts.count + excluded.count");
+            let mut query = sqlx::query(&sql);
+            for ((referrer, stage), delta) in chunk {
+                query = query
+                    .bind(referrer.clone())
+                    .bind(stage.clone())
                     .bind(*delta);
             }
             query.execute(&mut *conn).await?;
@@ -115,6 +151,14 @@ impl Bumps {
         for (name, delta) in self.counters.into_iter().filter(|(_, d)| *d != 0) {
             sqlx::query("INSERT INTO counters (name, shard, value) VALUES ($1, $2, $3) ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value")
                 .bind(name)
+                .bind(shard)
+                .bind(delta)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (bucket, delta) in self.delays {
+            sqlx::query("INSERT INTO first_referral_delays (bucket, shard, count) VALUES ($1, $2, $3) ON CONFLICT (bucket, shard) DO UPDATE SET count = first_referral_delays.count + excluded.count")
+                .bind(i64::try_from(bucket).unwrap_or(i64::MAX))
                 .bind(shard)
                 .bind(delta)
                 .execute(&mut *conn)
@@ -166,7 +210,7 @@ pub async fn referred_signup(
         .await?
         .rows_affected();
     if set == 1 {
-        bumps.counter(DELAYS, 1);
+        bumps.delay(delay_bucket(delay as u64));
     }
     Ok(())
 }
@@ -178,7 +222,7 @@ pub const TOP_REFERRERS: i64 = 25;
 /// The funnel's counts, from the counters.
 pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sqlx::Error> {
     let mut counts = FunnelCounts::default();
-    let rows = sqlx::query("SELECT dimension, value, stage, CAST(SUM(count) AS BIGINT) AS n FROM funnel_counts WHERE dimension IN ('total', 'channel', 'moment') GROUP BY dimension, value, stage")
+    let rows = sqlx::query("SELECT dimension, value, stage, CAST(SUM(count) AS BIGINT) AS n FROM funnel_counts GROUP BY dimension, value, stage")
         .fetch_all(&mut *conn)
         .await?;
     for row in &rows {
@@ -197,13 +241,13 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
     }
     let mut top: Vec<String> = Vec::new();
     for stage in [Stage::Signup, Stage::Share] {
-        let rows = sqlx::query("SELECT value FROM funnel_counts WHERE dimension = 'referrer' AND stage = $1 AND count > 0 ORDER BY count DESC, value DESC LIMIT $2")
+        let rows = sqlx::query("SELECT referrer FROM referrer_counts WHERE stage = $1 AND count > 0 ORDER BY count DESC, referrer DESC LIMIT $2")
             .bind(stage_name(stage))
             .bind(TOP_REFERRERS)
             .fetch_all(&mut *conn)
             .await?;
         for row in &rows {
-            let value: String = row.try_get("value")?;
+            let value: String = row.try_get("referrer")?;
             if top.len() < TOP_REFERRERS as usize && !top.contains(&value) {
                 top.push(value);
             }
@@ -212,7 +256,7 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
     if !top.is_empty() {
         let placeholders: Vec<String> = (1..=top.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT value, stage, count FROM funnel_counts WHERE dimension = 'referrer' AND value IN ({})",
+            "SELECT referrer, stage, count FROM referrer_counts WHERE referrer IN ({})",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(&sql);
@@ -226,7 +270,7 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
             let n = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
             counts
                 .by_referrer
-                .entry(row.try_get("value")?)
+                .entry(row.try_get("referrer")?)
                 .or_default()
                 .insert(stage, n);
         }
@@ -242,21 +286,19 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
     }
     counts.active_customers = totals.get(CUSTOMERS).copied().unwrap_or(0);
     counts.referring_customers = totals.get(REFERRING).copied().unwrap_or(0);
-    let delays = totals.get(DELAYS).copied().unwrap_or(0);
-    for (percent, slot) in [
-        (50, &mut counts.time_to_first_referral_median_secs),
-        (90, &mut counts.time_to_first_referral_p90_secs),
-    ] {
-        if let Some(rank) = percentile_rank(delays, percent) {
-            *slot = sqlx::query("SELECT first_signup_delay FROM referring_accounts WHERE first_signup_delay IS NOT NULL ORDER BY first_signup_delay LIMIT 1 OFFSET $1")
-                .bind(rank as i64)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| r.try_get::<i64, _>("first_signup_delay"))
-                .transpose()?
-                .map(|d| d.max(0) as u64);
-        }
-    }
+    let histogram: Vec<(u64, u64)> = sqlx::query("SELECT bucket, CAST(SUM(count) AS BIGINT) AS n FROM first_referral_delays GROUP BY bucket ORDER BY bucket")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                u64::try_from(r.try_get::<i64, _>("bucket")?).unwrap_or(0),
+                u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    counts.time_to_first_referral_median_secs = histogram_percentile(&histogram, 50);
+    counts.time_to_first_referral_p90_secs = histogram_percentile(&histogram, 90);
     Ok(counts)
 }
 

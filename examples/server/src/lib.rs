@@ -63,12 +63,15 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub limits: Arc<rate_limit::Limits>,
+    /// Widget events, group-committed (`store::ingest`).
+    pub ingest: store::ingest::Ingest,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: Clock) -> AppState {
         let limits = rate_limit::limits(&settings);
         AppState {
+            ingest: store::ingest::Ingest::start(db.clone()),
             db,
             settings: Arc::new(settings),
             clock,

@@ -5,13 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use referral_core::funnel::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::rate_limit::Group;
-use crate::store::{aggregates, people};
+use crate::store::ingest;
 use crate::{AppState, Clock};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -91,7 +90,7 @@ async fn events(
             ));
         }
     }
-    let (mut accepted, mut duplicates) = (0, 0);
+    let mut duplicates = 0;
     // Inserted in id order (and each id once), so concurrent batches with
     // overlapping ids take their row locks in the same order: no deadlock.
     let mut order: Vec<&IncomingEvent> = batch.events.iter().collect();
@@ -99,62 +98,40 @@ async fn events(
     let unique = order.len();
     order.dedup_by(|a, b| a.id == b.id);
     duplicates += (unique - order.len()) as u32;
-    let mut tx = state.db.begin().await?;
-    let today = people::count_events_since(
-        &mut tx,
-        &user.subject,
-        Clock::real_now().saturating_sub(86_400),
-    )
-    .await?;
-    // Far above what a person's widget sends, low enough that one token
-    // cannot fill the disk (EVENTS_PER_USER_PER_DAY).
-    if today + order.len() as i64 > state.settings.events_per_user_per_day {
+    let events = order
+        .into_iter()
+        .map(|e| ingest::Event {
+            id: e.id.clone(),
+            kind: e.kind.clone(),
+            channel: e.channel.clone(),
+            moment: e.moment.clone(),
+            at: e.at,
+        })
+        .collect();
+    // Acknowledged only once committed: an acknowledged event is durable.
+    let stored = state
+        .ingest
+        .store(
+            &user.subject,
+            events,
+            Clock::real_now(),
+            // Far above what a person's widget sends, low enough that one
+            // token cannot fill the disk (EVENTS_PER_USER_PER_DAY).
+            state.settings.events_per_user_per_day,
+        )
+        .await?;
+    let ingest::Stored::Accepted {
+        accepted,
+        duplicates: stored_duplicates,
+    } = stored
+    else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "event_quota",
             "this user sent too many events today",
         ));
-    }
-    let mut bumps = aggregates::Bumps::default();
-    let mut sharing = false;
-    for e in order {
-        let stored = people::insert_event(
-            &mut tx,
-            &people::NewEvent {
-                user_id: &user.subject,
-                id: &e.id,
-                kind: &e.kind,
-                channel: e.channel.as_deref(),
-                moment: e.moment.as_deref(),
-                at: e.at,
-                received_at: Clock::real_now(),
-            },
-        )
-        .await?;
-        if stored {
-            accepted += 1;
-            if let Some(stage) = Stage::of_widget_event(&e.kind) {
-                bumps.stage(
-                    stage,
-                    &user.subject,
-                    e.channel.as_deref(),
-                    e.moment.as_deref(),
-                    1,
-                );
-                if stage == Stage::Share {
-                    sharing = true;
-                }
-            }
-        } else {
-            duplicates += 1;
-        }
-    }
-    if sharing {
-        aggregates::mark_referring(&mut tx, &mut bumps, &user.subject).await?;
-    }
-    bumps.write(&mut tx).await?;
-    // Acknowledged only once committed: an acknowledged event is durable.
-    tx.commit().await?;
+    };
+    duplicates += stored_duplicates;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod aggregates;
+pub mod ingest;
 pub mod ledger;
 pub mod people;
 
@@ -33,6 +34,8 @@ pub struct Db {
     /// Reads outside a transaction.
     pub read: AnyPool,
     pub backend: Backend,
+    /// While a clone of the database lives, its checkpointer runs.
+    _checkpointer: Option<std::sync::Arc<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -50,6 +53,9 @@ fn sqlite_pool(read_only: bool) -> AnyPoolOptions {
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = FULL",
                     "PRAGMA busy_timeout = 10000",
+                    // Checkpoints run beside the writer (`start_checkpointer`),
+                    // not inside whichever commit crosses the threshold.
+                    "PRAGMA wal_autocheckpoint = 0",
                 ] {
                     sqlx::query(pragma).execute(&mut *conn).await?;
                 }
@@ -63,6 +69,35 @@ fn sqlite_pool(read_only: bool) -> AnyPoolOptions {
         })
 }
 
+/// Copies the WAL back into the database file from a connection of its
+/// own, every 200 ms: PASSIVE checkpoints wait for nobody, so no commit
+/// pays for a checkpoint (with automatic checkpoints the commit that
+/// crosses 1,000 pages does, a latency spike every few thousand writes).
+/// Stops when the database is dropped.
+async fn start_checkpointer(url: &str) -> Result<std::sync::Arc<()>, sqlx::Error> {
+    let alive = std::sync::Arc::new(());
+    let watch = std::sync::Arc::downgrade(&alive);
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            if watch.upgrade().is_none() {
+                pool.close().await;
+                return;
+            }
+            // A failed checkpoint is retried at the next tick.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await;
+        }
+    });
+    Ok(alive)
+}
+
 impl Db {
     /// Connects and brings the schema (and the data) up to date.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
@@ -72,14 +107,15 @@ impl Db {
         } else {
             Backend::Postgres
         };
-        let (pool, read) = match backend {
+        let (pool, read, checkpointer) = match backend {
             Backend::Sqlite => {
                 let pool = sqlite_pool(false).connect(url).await?;
                 // The writer creates the file (mode=rwc) and the schema
                 // before a reader opens it.
                 SQLITE_MIGRATIONS.run(&pool).await?;
                 let read = sqlite_pool(true).connect(url).await?;
-                (pool, read)
+                let alive = start_checkpointer(url).await?;
+                (pool, read, Some(alive))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -88,13 +124,14 @@ impl Db {
                     .connect(url)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, None)
             }
         };
         let db = Db {
             pool,
             read,
             backend,
+            _checkpointer: checkpointer,
         };
         aggregates::backfill(&db).await?;
         Ok(db)

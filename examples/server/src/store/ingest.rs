@@ -1,0 +1,191 @@
+//! Widget events, stored with group commit
+//! (`docs/adr/0004-ledger-per-referrer.md`). A durable commit costs one
+//! fsync whatever it holds, so the requests that arrive while one commit
+//! is on disk share the next: each request's events (and the counters
+//! they move) are still all-or-nothing, and a request is answered only
+//! once its transaction committed. A request whose part fails (over its
+//! daily quota, or an error) does not take the others with it: the group
+//! is retried one request at a time.
+
+use std::sync::Arc;
+
+use referral_core::funnel::Stage;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{aggregates, people, Backend, Db};
+
+/// One widget event as stored.
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub moment: Option<String>,
+    pub at: u64,
+}
+
+/// What happened to one request's events.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+    Accepted {
+        accepted: u32,
+        duplicates: u32,
+    },
+    /// The user's events of the last 24 hours plus these exceed the quota.
+    OverQuota,
+}
+
+struct Job {
+    user: String,
+    /// In id order, each id once (so concurrent groups lock rows in the
+    /// same order).
+    events: Vec<Event>,
+    received_at: u64,
+    quota: i64,
+    reply: oneshot::Sender<Result<Stored, sqlx::Error>>,
+}
+
+/// The queue in front of the writers.
+#[derive(Clone)]
+pub struct Ingest {
+    queue: mpsc::Sender<Job>,
+}
+
+/// Requests one commit takes at most.
+const MAX_GROUP: usize = 64;
+
+impl Ingest {
+    /// Starts the writers: one on SQLite (it has one writer), a few on
+    /// PostgreSQL (which commits concurrently).
+    pub fn start(db: Db) -> Ingest {
+        let (queue, receiver) = mpsc::channel::<Job>(4096);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match db.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            let (db, receiver) = (db.clone(), receiver.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut group = Vec::new();
+                    {
+                        let mut receiver = receiver.lock().await;
+                        match receiver.recv().await {
+                            Some(job) => group.push(job),
+                            None => return,
+                        }
+                        while group.len() < MAX_GROUP {
+                            match receiver.try_recv() {
+                                Ok(job) => group.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    write_group(&db, group).await;
+                }
+            });
+        }
+        Ingest { queue }
+    }
+
+    /// Stores `events` (sorted by id and deduplicated by the caller) for
+    /// `user`, durably, unless the user's last 24 hours plus these exceed
+    /// `quota`.
+    pub async fn store(
+        &self,
+        user: &str,
+        events: Vec<Event>,
+        received_at: u64,
+        quota: i64,
+    ) -> Result<Stored, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job {
+                user: user.to_owned(),
+                events,
+                received_at,
+                quota,
+                reply,
+            })
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn write_group(db: &Db, group: Vec<Job>) {
+    if group.len() > 1 {
+        match write(db, &group).await {
+            Ok(results) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "group commit failed; retrying one by one"),
+        }
+    }
+    for job in group {
+        let result = write(db, std::slice::from_ref(&job))
+            .await
+            .map(|mut r| r.remove(0));
+        let _ = job.reply.send(result);
+    }
+}
+
+/// One transaction for `jobs`: each job's events and counters, or nothing.
+async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut bumps = aggregates::Bumps::default();
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let today =
+            people::count_events_since(&mut tx, &job.user, job.received_at.saturating_sub(86_400))
+                .await?;
+        if today + job.events.len() as i64 > job.quota {
+            results.push(Stored::OverQuota);
+            continue;
+        }
+        let (mut accepted, mut duplicates, mut sharing) = (0, 0, false);
+        for e in &job.events {
+            let stored = people::insert_event(
+                &mut tx,
+                &people::NewEvent {
+                    user_id: &job.user,
+                    id: &e.id,
+                    kind: &e.kind,
+                    channel: e.channel.as_deref(),
+                    moment: e.moment.as_deref(),
+                    at: e.at,
+                    received_at: job.received_at,
+                },
+            )
+            .await?;
+            if !stored {
+                duplicates += 1;
+                continue;
+            }
+            accepted += 1;
+            if let Some(stage) = Stage::of_widget_event(&e.kind) {
+                bumps.stage(
+                    stage,
+                    &job.user,
+                    e.channel.as_deref(),
+                    e.moment.as_deref(),
+                    1,
+                );
+                sharing |= stage == Stage::Share;
+            }
+        }
+        if sharing {
+            aggregates::mark_referring(&mut tx, &mut bumps, &job.user).await?;
+        }
+        results.push(Stored::Accepted {
+            accepted,
+            duplicates,
+        });
+    }
+    bumps.write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(results)
+}

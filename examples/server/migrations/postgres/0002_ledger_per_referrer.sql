@@ -67,3 +67,12 @@ CREATE TABLE data_migrations (
     name TEXT PRIMARY KEY,
     applied_at BIGINT NOT NULL
 );
+
+-- Widget events stored per user and UTC day (EVENTS_PER_USER_PER_DAY): a
+-- look-up, not a count of the day's rows.
+CREATE TABLE event_quota (
+    user_id TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (user_id, day)
+);

@@ -360,6 +360,13 @@ pub async fn backfill(db: &Db) -> Result<(), sqlx::Error> {
         let at = row.try_get::<i64, _>("created_at")?.max(0) as u64;
         referred_signup(&mut tx, &mut bumps, &referrer, at).await?;
     }
+    // Today's per-user quota use, from the rows.
+    let day = (crate::Clock::real_now() / 86_400) as i64;
+    sqlx::query("INSERT INTO event_quota (user_id, day, count) SELECT user_id, $1, COUNT(*) FROM events WHERE received_at >= $2 GROUP BY user_id")
+        .bind(day)
+        .bind(day * 86_400)
+        .execute(&mut *tx)
+        .await?;
     let customers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
         .fetch_one(&mut *tx)
         .await?

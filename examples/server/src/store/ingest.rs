@@ -7,12 +7,14 @@
 //! daily quota, or an error) does not take the others with it: the group
 //! is retried one request at a time.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use referral_core::funnel::Stage;
+use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{aggregates, people, Backend, Db};
+use super::{aggregates, Backend, Db};
 
 /// One widget event as stored.
 pub struct Event {
@@ -30,7 +32,7 @@ pub enum Stored {
         accepted: u32,
         duplicates: u32,
     },
-    /// The user's events of the last 24 hours plus these exceed the quota.
+    /// The user's events of this UTC day plus these exceed the quota.
     OverQuota,
 }
 
@@ -133,39 +135,75 @@ async fn write_group(db: &Db, group: Vec<Job>) {
     }
 }
 
+/// Inserts a job's events in one statement; the ids that were new (a
+/// repeated id is this user's duplicate).
+async fn insert_events(
+    conn: &mut AnyConnection,
+    job: &Job,
+) -> Result<BTreeSet<String>, sqlx::Error> {
+    let mut inserted = BTreeSet::new();
+    for chunk in job.events.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO events (user_id, id, type, channel, moment, at, received_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7
+            ));
+        }
+        sql.push_str(" ON CONFLICT (user_id, id) DO NOTHING RETURNING id");
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(job.user.clone())
+                .bind(e.id.clone())
+                .bind(e.kind.clone())
+                .bind(e.channel.clone())
+                .bind(e.moment.clone())
+                .bind(e.at as i64)
+                .bind(job.received_at as i64);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get::<String, _>("id")?);
+        }
+    }
+    Ok(inserted)
+}
+
 /// One transaction for `jobs`: each job's events and counters, or nothing.
 async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut bumps = aggregates::Bumps::default();
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let today =
-            people::count_events_since(&mut tx, &job.user, job.received_at.saturating_sub(86_400))
-                .await?;
+        let day = (job.received_at / 86_400) as i64;
+        let today: i64 =
+            sqlx::query("SELECT count FROM event_quota WHERE user_id = $1 AND day = $2")
+                .bind(&job.user)
+                .bind(day)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("count"))
+                .transpose()?
+                .unwrap_or(0);
         if today + job.events.len() as i64 > job.quota {
             results.push(Stored::OverQuota);
             continue;
         }
-        let (mut accepted, mut duplicates, mut sharing) = (0, 0, false);
-        for e in &job.events {
-            let stored = people::insert_event(
-                &mut tx,
-                &people::NewEvent {
-                    user_id: &job.user,
-                    id: &e.id,
-                    kind: &e.kind,
-                    channel: e.channel.as_deref(),
-                    moment: e.moment.as_deref(),
-                    at: e.at,
-                    received_at: job.received_at,
-                },
-            )
-            .await?;
-            if !stored {
-                duplicates += 1;
-                continue;
-            }
-            accepted += 1;
+        let inserted = insert_events(&mut tx, job).await?;
+        let mut sharing = false;
+        for e in job.events.iter().filter(|e| inserted.contains(&e.id)) {
             if let Some(stage) = Stage::of_widget_event(&e.kind) {
                 bumps.stage(
                     stage,
@@ -180,9 +218,18 @@ async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
         if sharing {
             aggregates::mark_referring(&mut tx, &mut bumps, &job.user).await?;
         }
+        let accepted = inserted.len() as u32;
+        if accepted > 0 {
+            sqlx::query("INSERT INTO event_quota (user_id, day, count) VALUES ($1, $2, $3) ON CONFLICT (user_id, day) DO UPDATE SET count = event_quota.count + excluded.count")
+                .bind(&job.user)
+                .bind(day)
+                .bind(i64::from(accepted))
+                .execute(&mut *tx)
+                .await?;
+        }
         results.push(Stored::Accepted {
             accepted,
-            duplicates,
+            duplicates: job.events.len() as u32 - accepted,
         });
     }
     bumps.write(&mut tx).await?;

@@ -317,20 +317,6 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<
     Ok(done.rows_affected() == 1)
 }
 
-/// A user's events received since `since` (wall-clock seconds).
-pub async fn count_events_since(
-    conn: &mut AnyConnection,
-    user: &str,
-    since: u64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND received_at >= $2")
-        .bind(user)
-        .bind(since as i64)
-        .fetch_one(conn)
-        .await?
-        .try_get("n")
-}
-
 pub async fn count_events(
     conn: &mut AnyConnection,
     user: &str,

@@ -441,17 +441,6 @@ impl RewardsLedger {
     }
 }
 
-/// Stored bytes: the per-referrer ledger `to_bytes` writes, or the single
-/// ledger earlier versions wrote (split by referrer on the way in).
-fn stored_ledger(bytes: &[u8]) -> Result<core_::ProgramLedger, serde_json::Error> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)?;
-    if value.get("referrers").is_some() {
-        serde_json::from_value(value)
-    } else {
-        serde_json::from_value(value).map(core_::ProgramLedger::from_ledger)
-    }
-}
-
 #[uniffi::export]
 impl RewardsLedger {
     /// An empty ledger for a validated program (`Config` error otherwise).
@@ -471,7 +460,7 @@ impl RewardsLedger {
     pub fn restore(program: Program, bytes: Vec<u8>) -> Result<Arc<Self>, ReferralError> {
         let program: core_::Program = program.into();
         program.validate()?;
-        let ledger = stored_ledger(&bytes)
+        let ledger = core_::ProgramLedger::from_json(&bytes)
             .map_err(|e| ReferralError::invalid_input("invalid_ledger", e.to_string()))?;
         Ok(Arc::new(RewardsLedger {
             program,
@@ -667,7 +656,8 @@ mod tests {
         RewardsLedger {
             program: serde_json::from_value(rewards["program"].clone()).unwrap(),
             ledger: Mutex::new(
-                stored_ledger(rewards["single_ledger"].to_string().as_bytes()).unwrap(),
+                core_::ProgramLedger::from_json(rewards["single_ledger"].to_string().as_bytes())
+                    .unwrap(),
             ),
         }
     }
@@ -683,10 +673,10 @@ mod tests {
             ledger.with(|l| l.clone()),
             core_::ProgramLedger::from_ledger(single)
         );
-        let again = stored_ledger(&ledger.to_bytes()).unwrap();
+        let again = core_::ProgramLedger::from_json(&ledger.to_bytes()).unwrap();
         assert_eq!(again, ledger.with(|l| l.clone()));
         for bad in [&b"not json"[..], b"{}", b"[]", b"{\"referrers\":1}"] {
-            assert!(stored_ledger(bad).is_err(), "{bad:?}");
+            assert!(core_::ProgramLedger::from_json(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -72,6 +72,19 @@ impl ProgramLedger {
         split
     }
 
+    /// Reads stored bytes: a `ProgramLedger` as serde writes it, or a
+    /// single `Ledger` as versions before per-referrer ledgers stored it
+    /// (split with `from_ledger`).
+    #[cfg(feature = "json")]
+    pub fn from_json(bytes: &[u8]) -> Result<ProgramLedger, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        if value.get("referrers").is_some() {
+            serde_json::from_value(value)
+        } else {
+            serde_json::from_value(value).map(ProgramLedger::from_ledger)
+        }
+    }
+
     /// The referrer whose ledger `event` belongs to. An attribution of a
     /// known referral, an unknown referral or an unknown entry is refused
     /// as `Ledger::apply` would refuse it.

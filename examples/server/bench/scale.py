@@ -56,7 +56,8 @@ def peak_rss_mb(pid):
 
 
 def fresh_pg_database(base_url, name):
-    subprocess.run(["psql", base_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", base_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True,
+                   env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
     subprocess.run(["psql", base_url, "-qc", f"CREATE DATABASE {name}"], check=True)
     return base_url.rsplit("/", 1)[0] + "/" + name
 

@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let email = format!("r-{k}@seed.example");
             let user = new_user(&referrer, &email, at);
             if people::upsert_user(&mut tx, &user).await? {
-                bumps.counter(aggregates::CUSTOMERS, 1);
+                aggregates::user_registered(&mut tx, &mut bumps, &referrer).await?;
             }
             for i in 0..13u32 {
                 let kind = if i < 10 { "impression" } else { "share" };
@@ -97,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if people::upsert_user(&mut tx, &new_user(&friend, &friend_email, signed_up))
                     .await?
                 {
-                    bumps.counter(aggregates::CUSTOMERS, 1);
+                    aggregates::user_registered(&mut tx, &mut bumps, &friend).await?;
                 }
                 let referral_id = format!("ref-{k}-{j}");
                 people::insert_referral(

@@ -1163,7 +1163,6 @@ async fn check(clients: &Clients, url: &str, accounts: &[Account], widget_events
 /// applied (at once, or kept as pending and applied by the signup), never
 /// kept forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "src: on PostgreSQL a payment racing its signup can stay pending forever or be answered not_referred (reported)"]
 async fn billing_that_races_its_signup_is_never_left_pending() {
     if !postgres() {
         return;

@@ -637,9 +637,8 @@ async fn funnel_counters_and_referrer_ledgers_equal_an_independent_recount() {
 /// registered: a customer who shared, so core's funnel counts them as
 /// referring; the counters only mark people who were customers when they
 /// shared (`aggregates::mark_referring` finds no user row and does nothing,
-/// and registering does not look back).
+/// and registering did not look back before `aggregates::user_registered`).
 #[tokio::test]
-#[ignore = "src: referring_customers misses a person who shared before being registered (reported)"]
 async fn a_person_who_shared_before_being_registered_is_a_referring_customer() {
     let s = service(&[]).await;
     let (cookie, _) = s.admin().await;

@@ -150,6 +150,7 @@ async fn signup(
     let now = state.clock.now();
 
     let mut tx = state.db.begin().await?;
+    state.db.lock_account(&mut tx, &body.user_id).await?;
     if let Some(k) = &idempotency {
         if let Some(stored) = access::idempotent_response(&mut tx, &key.id, k).await? {
             return replay(stored, &request_hash);
@@ -167,7 +168,7 @@ async fn signup(
     // The host may have registered the user before (PUT /api/v1/users).
     let mut bumps = aggregates::Bumps::default();
     if people::upsert_user(&mut tx, &new_user).await? {
-        bumps.counter(aggregates::CUSTOMERS, 1);
+        aggregates::user_registered(&mut tx, &mut bumps, &body.user_id).await?;
     }
 
     // Who could the referrers be? What the codes name, with the rewards

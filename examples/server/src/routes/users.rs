@@ -112,7 +112,7 @@ async fn identify(
     let created = people::upsert_user(&mut tx, &user).await?;
     if created {
         let mut bumps = aggregates::Bumps::default();
-        bumps.counter(aggregates::CUSTOMERS, 1);
+        aggregates::user_registered(&mut tx, &mut bumps, &id).await?;
         bumps.write(&mut tx).await?;
     }
     tx.commit().await?;

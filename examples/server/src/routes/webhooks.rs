@@ -183,6 +183,7 @@ async fn billing_webhook(
         .validated()?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    state.db.lock_account(&mut tx, &event.account_id).await?;
     let Some(referral_id) = people::referral_of_friend(&mut tx, &event.account_id).await? else {
         if people::signup_reported(&mut tx, &event.account_id).await? {
             return Ok(Json(WebhookAnswer::Other {

@@ -186,6 +186,26 @@ pub async fn mark_referring(
     Ok(())
 }
 
+/// A new customer: counted, and counted as referring if they shared
+/// before the host registered them.
+pub async fn user_registered(
+    conn: &mut AnyConnection,
+    bumps: &mut Bumps,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    bumps.counter(CUSTOMERS, 1);
+    let kinds = sqlx::query("SELECT DISTINCT type FROM events WHERE user_id = $1")
+        .bind(account)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &kinds {
+        if Stage::of_widget_event(&row.try_get::<String, _>("type")?) == Some(Stage::Share) {
+            return mark_referring(conn, bumps, account).await;
+        }
+    }
+    Ok(())
+}
+
 /// A referred signup for `referrer` at `at`: the referrer is referring,
 /// and the first one sets its time to first referral.
 pub async fn referred_signup(
@@ -232,6 +252,11 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
             continue;
         };
         let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        if n == 0 {
+            // Counted and taken back (a reversed reward): core's report
+            // leaves a stage without events out.
+            continue;
+        }
         let map = match dimension.as_str() {
             "total" => &mut counts.total,
             "channel" => counts.by_channel.entry(value).or_default(),
@@ -268,6 +293,9 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
                 continue;
             };
             let n = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
             counts
                 .by_referrer
                 .entry(row.try_get("referrer")?)

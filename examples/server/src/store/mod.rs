@@ -137,6 +137,25 @@ impl Db {
         Ok(db)
     }
 
+    /// Serialises the transactions that concern one account's billing and
+    /// signup (a webhook racing its account's signup report on another
+    /// process): a transaction-scoped advisory lock on PostgreSQL, taken
+    /// before anything is read and before any referrer's ledger row;
+    /// SQLite's write transactions are serial already.
+    pub async fn lock_account(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7250015, hashtext($1))")
+                .bind(account)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// A write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {

@@ -204,23 +204,29 @@ pub async fn insert_pending_billing(
     Ok(())
 }
 
-/// Takes (reads and deletes) an account's pending billing events, oldest first.
+/// Takes (reads and deletes, in one statement) an account's pending
+/// billing events, oldest first.
 pub async fn take_pending_billing(
     conn: &mut AnyConnection,
     account_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let bodies = sqlx::query("SELECT body FROM pending_billing_events WHERE account_id = $1 ORDER BY received_at, event_id")
-        .bind(account_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("body"))
-        .collect::<Result<Vec<String>, _>>()?;
-    sqlx::query("DELETE FROM pending_billing_events WHERE account_id = $1")
-        .bind(account_id)
-        .execute(conn)
-        .await?;
-    Ok(bodies)
+    let mut rows = sqlx::query(
+        "DELETE FROM pending_billing_events WHERE account_id = $1 RETURNING received_at, event_id, body",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get::<i64, _>("received_at")?,
+            r.try_get::<String, _>("event_id")?,
+            r.try_get::<String, _>("body")?,
+        ))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    rows.sort();
+    Ok(rows.into_iter().map(|(_, _, body)| body).collect())
 }
 
 pub async fn count_referrals_by(

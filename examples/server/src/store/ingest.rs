@@ -185,23 +185,46 @@ async fn insert_events(
 async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut bumps = aggregates::Bumps::default();
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut results: Vec<Option<Stored>> = jobs.iter().map(|_| None).collect();
+    // Users in order, so concurrent groups (PostgreSQL has several
+    // writers) lock their quota rows in the same order.
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|a, b| jobs[*a].user.cmp(&jobs[*b].user));
+    for index in order {
+        let job = &jobs[index];
         let day = (job.received_at / 86_400) as i64;
-        let today: i64 =
-            sqlx::query("SELECT count FROM event_quota WHERE user_id = $1 AND day = $2")
-                .bind(&job.user)
-                .bind(day)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get("count"))
-                .transpose()?
-                .unwrap_or(0);
-        if today + job.events.len() as i64 > job.quota {
-            results.push(Stored::OverQuota);
+        let asked = job.events.len() as i64;
+        // Claim the quota first: the upsert locks the user's row until
+        // commit, so concurrent writers cannot both pass on one count.
+        let total: i64 = sqlx::query("INSERT INTO event_quota (user_id, day, count) VALUES ($1, $2, $3) ON CONFLICT (user_id, day) DO UPDATE SET count = event_quota.count + excluded.count RETURNING count")
+            .bind(&job.user)
+            .bind(day)
+            .bind(asked)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("count")?;
+        let over = total > job.quota;
+        let inserted = if over {
+            BTreeSet::new()
+        } else {
+            insert_events(&mut tx, job).await?
+        };
+        let accepted = inserted.len() as i64;
+        if accepted < asked {
+            // Give back what was not stored (duplicates, or all of it).
+            sqlx::query(
+                "UPDATE event_quota SET count = count - $1 WHERE user_id = $2 AND day = $3",
+            )
+            .bind(asked - accepted)
+            .bind(&job.user)
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if over {
+            results[index] = Some(Stored::OverQuota);
             continue;
         }
-        let inserted = insert_events(&mut tx, job).await?;
         let mut sharing = false;
         for e in job.events.iter().filter(|e| inserted.contains(&e.id)) {
             if let Some(stage) = Stage::of_widget_event(&e.kind) {
@@ -218,21 +241,12 @@ async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
         if sharing {
             aggregates::mark_referring(&mut tx, &mut bumps, &job.user).await?;
         }
-        let accepted = inserted.len() as u32;
-        if accepted > 0 {
-            sqlx::query("INSERT INTO event_quota (user_id, day, count) VALUES ($1, $2, $3) ON CONFLICT (user_id, day) DO UPDATE SET count = event_quota.count + excluded.count")
-                .bind(&job.user)
-                .bind(day)
-                .bind(i64::from(accepted))
-                .execute(&mut *tx)
-                .await?;
-        }
-        results.push(Stored::Accepted {
-            accepted,
-            duplicates: job.events.len() as u32 - accepted,
+        results[index] = Some(Stored::Accepted {
+            accepted: accepted as u32,
+            duplicates: (asked - accepted) as u32,
         });
     }
     bumps.write(&mut tx).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(results.into_iter().flatten().collect())
 }

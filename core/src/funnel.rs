@@ -114,6 +114,30 @@ pub struct FunnelReport {
     pub time_to_first_referral_p90_secs: Option<u64>,
 }
 
+/// The breakdown line for values the program does not know.
+pub const OTHER: &str = "other";
+
+/// The channel a widget event is counted under: a channel codes know, or
+/// `other`. A browser can send any text; the breakdown stays as long as
+/// the list of channels.
+pub fn funnel_channel(value: &str) -> &str {
+    if crate::Channel::parse(value).is_some() {
+        value
+    } else {
+        OTHER
+    }
+}
+
+/// The moment a widget event is counted under: one the nudge
+/// configuration names, or `other`.
+pub fn funnel_moment<'a>(value: &'a str, config: &crate::nudge::NudgeConfig) -> &'a str {
+    if config.moments.iter().any(|m| m.name == value) {
+        value
+    } else {
+        OTHER
+    }
+}
+
 /// What a funnel report is made of, as counts: what `funnel` counts from
 /// events, or what a host keeps as counters updated with each write (the
 /// reference service does, so its report costs the same at any size).

@@ -105,3 +105,15 @@ fn delays_are_bucketed_to_two_significant_digits() {
     assert_eq!(histogram_percentile(&histogram, 90), Some(30));
     assert_eq!(histogram_percentile(&histogram, 100), Some(30));
 }
+
+#[test]
+fn unknown_channels_and_moments_are_counted_as_other() {
+    use referral_core::funnel::{funnel_channel, funnel_moment, OTHER};
+    use referral_core::nudge::NudgeConfig;
+    let config = NudgeConfig::from_toml(include_str!("../../examples/nudge/config.toml")).unwrap();
+    let first = config.moments[0].name.clone();
+    assert_eq!(funnel_moment(&first, &config), first);
+    assert_eq!(funnel_moment("made-up-moment", &config), OTHER);
+    assert_eq!(funnel_channel("email"), "email");
+    assert_eq!(funnel_channel("x9"), OTHER);
+}

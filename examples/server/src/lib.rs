@@ -71,7 +71,7 @@ impl AppState {
     pub fn new(db: Db, settings: Settings, clock: Clock) -> AppState {
         let limits = rate_limit::limits(&settings);
         AppState {
-            ingest: store::ingest::Ingest::start(db.clone()),
+            ingest: store::ingest::Ingest::start(db.clone(), settings.nudge.clone()),
             db,
             settings: Arc::new(settings),
             clock,

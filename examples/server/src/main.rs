@@ -53,8 +53,9 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
     })?;
     let mut settings = Settings::new(args, &secrets)?;
     let db = open(common).await?;
-    // A database from before per-referrer ledgers: split its event log.
-    referral_server::store::aggregates::rebuild_ledgers(&db, &settings.program)
+    // A database from before per-referrer ledgers: counters and ledgers
+    // from its rows, once.
+    referral_server::store::aggregates::upgrade(&db, &settings.program, &settings.nudge)
         .await
         .map_err(|e| format!("database: {e}"))?;
     let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;

@@ -179,6 +179,8 @@ pub struct Settings {
     pub link_base: String,
     /// The nudge configuration the widget loads (JSON).
     pub nudge_config_json: String,
+    /// The same configuration (the funnel's moments).
+    pub nudge: std::sync::Arc<referral_core::nudge::NudgeConfig>,
     pub web_dir: PathBuf,
     pub pkg_dir: PathBuf,
     pub rate_auth_per_minute: u32,
@@ -246,6 +248,7 @@ impl Settings {
                 ..AttributionPolicy::default()
             },
             nudge_config_json: serde_json::to_string(&nudge).map_err(|e| e.to_string())?,
+            nudge: std::sync::Arc::new(nudge),
             web_dir: std::env::var("WEB_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| root.join("web")),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::{service, Call, Reply, Service, ORIGIN};
 use referral_core::funnel::{funnel, Customer, FunnelEvent, FunnelReport, Stage};
+use referral_core::funnel::{funnel_channel, funnel_moment};
 use referral_core::rewards::{Ledger, LedgerEvent, Money, ProgramLedger, Side};
 use referral_server::store::{aggregates, ledger, random_id};
 use serde_json::{json, Value};
@@ -96,8 +97,14 @@ async fn recount(s: &Service) -> Recount {
             stage,
             at: row.get::<i64, _>("at") as u64,
             referrer: row.get("user_id"),
-            channel: row.get("channel"),
-            moment: row.get("moment"),
+            // Core's rule for what a browser sends: the program's channels
+            // and moments, anything else as `other`.
+            channel: row
+                .get::<Option<String>, _>("channel")
+                .map(|c| funnel_channel(&c).to_owned()),
+            moment: row
+                .get::<Option<String>, _>("moment")
+                .map(|m| funnel_moment(&m, &s.state.settings.nudge).to_owned()),
             program: None,
         });
     }
@@ -831,8 +838,10 @@ async fn seed(s: &Service, referrers: usize) -> usize {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    aggregates::backfill(db).await.unwrap();
-    aggregates::rebuild_ledgers(db, program).await.unwrap();
+    let nudge =
+        referral_core::nudge::NudgeConfig::from_toml(include_str!("../../nudge/config.toml"))
+            .unwrap();
+    aggregates::upgrade(db, program, &nudge).await.unwrap();
     if db.backend == referral_server::store::Backend::Sqlite {
         // Both databases start from a settled WAL.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -99,3 +99,13 @@ CREATE TABLE event_quota (
     count BIGINT NOT NULL,
     PRIMARY KEY (user_id, day)
 );
+
+-- A database without data has nothing to backfill: marked done here, so
+-- the start-up data migration (aggregates::upgrade) only ever runs over
+-- rows written before this migration, never over live counters.
+INSERT INTO data_migrations (name, applied_at)
+    SELECT 'ledger_per_referrer_and_counters', 0
+    WHERE NOT EXISTS (SELECT 1 FROM users)
+      AND NOT EXISTS (SELECT 1 FROM events)
+      AND NOT EXISTS (SELECT 1 FROM referrals)
+      AND NOT EXISTS (SELECT 1 FROM ledger_events);

@@ -109,6 +109,9 @@ async fn identify(
         created_at: state.clock.now(),
     };
     let mut tx = state.db.begin().await?;
+    // Registration and the person's first share serialise on the account
+    // (`aggregates::user_registered` / `mark_referring` read each other's rows).
+    state.db.lock_account(&mut tx, &id).await?;
     let created = people::upsert_user(&mut tx, &user).await?;
     if created {
         let mut bumps = aggregates::Bumps::default();

@@ -11,7 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use referral_core::funnel::{delay_bucket, histogram_percentile, FunnelCounts, Stage};
+use referral_core::funnel::{
+    delay_bucket, funnel_channel, funnel_moment, histogram_percentile, FunnelCounts, Stage,
+};
+use referral_core::nudge::NudgeConfig;
 use referral_core::rewards::{LedgerEvent, Program, ProgramLedger, Side};
 use sqlx::{AnyConnection, Row};
 
@@ -332,11 +335,22 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
 
 const BACKFILL: &str = "ledger_per_referrer_and_counters";
 
-/// Once per database: builds the per-referrer ledgers from the single
-/// event log of earlier versions and the counters from the stored rows,
-/// in one transaction (one process does it; the others wait, then see the
-/// marker).
-pub async fn backfill(db: &Db) -> Result<(), sqlx::Error> {
+/// Brings a database written by an earlier version up to date, once: the
+/// counters from the stored rows (`backfill`), then the per-referrer
+/// ledgers from the single event log (`rebuild_ledgers`). A database
+/// created by this version is marked done by its migration.
+pub async fn upgrade(
+    db: &Db,
+    program: &Program,
+    nudge: &NudgeConfig,
+) -> Result<(), ledger::LedgerStoreError> {
+    backfill(db, nudge).await?;
+    rebuild_ledgers(db, program).await
+}
+
+/// The counters from the stored rows, in one transaction (one process
+/// does it; the others wait, then see the marker).
+pub async fn backfill(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7250014)")
@@ -367,8 +381,8 @@ pub async fn backfill(db: &Db) -> Result<(), sqlx::Error> {
         bumps.stage(
             stage,
             &user,
-            channel.as_deref(),
-            moment.as_deref(),
+            channel.as_deref().map(funnel_channel),
+            moment.as_deref().map(|m| funnel_moment(m, nudge)),
             row.try_get("n")?,
         );
         if stage == Stage::Share {

@@ -10,7 +10,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use referral_core::funnel::Stage;
+use referral_core::funnel::{funnel_channel, funnel_moment, Stage};
+use referral_core::nudge::NudgeConfig;
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -58,7 +59,7 @@ const MAX_GROUP: usize = 64;
 impl Ingest {
     /// Starts the writers: one on SQLite (it has one writer), a few on
     /// PostgreSQL (which commits concurrently).
-    pub fn start(db: Db) -> Ingest {
+    pub fn start(db: Db, nudge: Arc<NudgeConfig>) -> Ingest {
         let (queue, receiver) = mpsc::channel::<Job>(4096);
         let receiver = Arc::new(Mutex::new(receiver));
         let writers = match db.backend {
@@ -66,7 +67,7 @@ impl Ingest {
             Backend::Postgres => 4,
         };
         for _ in 0..writers {
-            let (db, receiver) = (db.clone(), receiver.clone());
+            let (db, receiver, nudge) = (db.clone(), receiver.clone(), nudge.clone());
             tokio::spawn(async move {
                 loop {
                     let mut group = Vec::new();
@@ -83,7 +84,7 @@ impl Ingest {
                             }
                         }
                     }
-                    write_group(&db, group).await;
+                    write_group(&db, &nudge, group).await;
                 }
             });
         }
@@ -91,8 +92,8 @@ impl Ingest {
     }
 
     /// Stores `events` (sorted by id and deduplicated by the caller) for
-    /// `user`, durably, unless the user's last 24 hours plus these exceed
-    /// `quota`.
+    /// `user`, durably, unless the user's events of this UTC day plus these
+    /// exceed `quota`.
     pub async fn store(
         &self,
         user: &str,
@@ -115,9 +116,9 @@ impl Ingest {
     }
 }
 
-async fn write_group(db: &Db, group: Vec<Job>) {
+async fn write_group(db: &Db, nudge: &NudgeConfig, group: Vec<Job>) {
     if group.len() > 1 {
-        match write(db, &group).await {
+        match write(db, nudge, &group).await {
             Ok(results) => {
                 for (job, result) in group.into_iter().zip(results) {
                     let _ = job.reply.send(Ok(result));
@@ -128,7 +129,7 @@ async fn write_group(db: &Db, group: Vec<Job>) {
         }
     }
     for job in group {
-        let result = write(db, std::slice::from_ref(&job))
+        let result = write(db, nudge, std::slice::from_ref(&job))
             .await
             .map(|mut r| r.remove(0));
         let _ = job.reply.send(result);
@@ -182,7 +183,7 @@ async fn insert_events(
 }
 
 /// One transaction for `jobs`: each job's events and counters, or nothing.
-async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
+async fn write(db: &Db, nudge: &NudgeConfig, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut bumps = aggregates::Bumps::default();
     let mut results: Vec<Option<Stored>> = jobs.iter().map(|_| None).collect();
@@ -228,17 +229,23 @@ async fn write(db: &Db, jobs: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
         let mut sharing = false;
         for e in job.events.iter().filter(|e| inserted.contains(&e.id)) {
             if let Some(stage) = Stage::of_widget_event(&e.kind) {
+                // Whatever a browser sends, the breakdowns only have the
+                // program's channels and moments (and `other`).
                 bumps.stage(
                     stage,
                     &job.user,
-                    e.channel.as_deref(),
-                    e.moment.as_deref(),
+                    e.channel.as_deref().map(funnel_channel),
+                    e.moment.as_deref().map(|m| funnel_moment(m, nudge)),
                     1,
                 );
                 sharing |= stage == Stage::Share;
             }
         }
         if sharing {
+            // After the events are written and before the user row is read:
+            // a registration of this user in flight either committed (and
+            // is seen here) or waits and then sees these events.
+            db.lock_account(&mut tx, &job.user).await?;
             aggregates::mark_referring(&mut tx, &mut bumps, &job.user).await?;
         }
         results[index] = Some(Stored::Accepted {

@@ -99,7 +99,8 @@ async fn start_checkpointer(url: &str) -> Result<std::sync::Arc<()>, sqlx::Error
 }
 
 impl Db {
-    /// Connects and brings the schema (and the data) up to date.
+    /// Connects and brings the schema up to date (the data:
+    /// `aggregates::upgrade`).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite") {
@@ -133,7 +134,6 @@ impl Db {
             backend,
             _checkpointer: checkpointer,
         };
-        aggregates::backfill(&db).await?;
         Ok(db)
     }
 

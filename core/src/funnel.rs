@@ -138,6 +138,30 @@ pub fn funnel_moment<'a>(value: &'a str, config: &crate::nudge::NudgeConfig) -> 
     }
 }
 
+/// The funnel stages a rewards ledger holds: referrals that paid at least
+/// once (`Paid`) and live referrer rewards (`Reward`: referrer-side
+/// entries not reversed). A host that keeps counters adds the difference
+/// a ledger event made (`after - before`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerStages {
+    pub paid: u64,
+    pub rewards: u64,
+}
+
+impl LedgerStages {
+    pub fn of(ledger: &crate::rewards::Ledger) -> LedgerStages {
+        use crate::rewards::Side;
+        LedgerStages {
+            paid: ledger.referrals.values().filter(|r| r.payments > 0).count() as u64,
+            rewards: ledger
+                .entries
+                .iter()
+                .filter(|e| e.side == Side::Referrer && e.reversal.is_none())
+                .count() as u64,
+        }
+    }
+}
+
 /// What a funnel report is made of, as counts: what `funnel` counts from
 /// events, or what a host keeps as counters updated with each write (the
 /// reference service does, so its report costs the same at any size).

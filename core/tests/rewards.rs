@@ -706,3 +706,33 @@ fn velocity_counts_this_months_non_recurring_live_rewards() {
         "next month starts at zero"
     );
 }
+
+#[test]
+fn a_referral_view_holds_that_referral_and_its_entries_with_the_same_statuses() {
+    let program = customer_program();
+    let mut ledger = Ledger::new();
+    ledger
+        .apply(&program, &attributed("r1", "anna", T0))
+        .unwrap();
+    ledger
+        .apply(&program, &attributed("r2", "anna", T0))
+        .unwrap();
+    ledger
+        .apply(&program, &payment("p1", "r1", T0, 1000))
+        .unwrap();
+    ledger
+        .apply(&program, &payment("p2", "r2", T0, 1000))
+        .unwrap();
+    let view = ledger.referral_view("r2").unwrap();
+    assert_eq!(view.referrals.keys().collect::<Vec<_>>(), ["r2"]);
+    assert_eq!(view.entries.len(), 2);
+    for entry in &view.entries {
+        assert_eq!(entry.referral_id, "r2");
+        assert_eq!(
+            view.status(entry, T0 + 40 * DAY),
+            ledger.status(entry, T0 + 40 * DAY)
+        );
+    }
+    assert_eq!(ledger.referral_of_entry("p2/friend"), Some("r2"));
+    assert!(ledger.referral_view("nope").is_none());
+}

@@ -356,6 +356,31 @@ impl Ledger {
         Ledger::default()
     }
 
+    /// One referral with its entries, as a ledger of its own: what a host
+    /// keeps per friend so the friend's rewards are read without loading
+    /// the referrer's whole ledger. `None` for an unknown referral.
+    pub fn referral_view(&self, referral_id: &str) -> Option<Ledger> {
+        let referral = self.referrals.get(referral_id)?.clone();
+        Some(Ledger {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.referral_id == referral_id)
+                .cloned()
+                .collect(),
+            referrals: BTreeMap::from([(referral_id.to_owned(), referral)]),
+            applied_event_ids: BTreeSet::new(),
+        })
+    }
+
+    /// The referral an entry belongs to.
+    pub fn referral_of_entry(&self, entry_id: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|e| e.id == entry_id)
+            .map(|e| e.referral_id.as_str())
+    }
+
     /// No referral, entry or applied event.
     pub fn is_empty(&self) -> bool {
         self.referrals.is_empty() && self.entries.is_empty() && self.applied_event_ids.is_empty()

@@ -287,13 +287,15 @@ async fn assert_stats_equal_recount(s: &Service, recount: &Recount, user: &str) 
             .await
             .unwrap()
             .get("n");
-    let invites: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND type = 'share'")
-            .bind(user)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .get("n");
+    // Invites are the events core counts as shares (`share` and `copy`).
+    let invites: i64 = sqlx::query("SELECT type FROM events WHERE user_id = $1")
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| Stage::of_widget_event(&r.get::<String, _>("type")) == Some(Stage::Share))
+        .count() as i64;
     assert_eq!(reply.body["signups"], signups, "{user}'s signups");
     assert_eq!(reply.body["invites"], invites, "{user}'s invites");
 }
@@ -963,4 +965,32 @@ async fn a_request_costs_the_same_on_a_big_program_as_on_a_small_one() {
     let recount = recount(&big).await;
     assert_ledgers_equal_recount(&big, &recount).await;
     assert_funnel_equals_recount(&admin_funnel(&big, &big_cookie).await, &recount);
+}
+
+/// Channels and moments are whatever a browser sends: the breakdowns keep
+/// only the program's (core's `funnel_channel` / `funnel_moment`) and
+/// count the rest as `other`, so no token can grow the admin report (or
+/// the rows it reads) without bound.
+#[tokio::test]
+async fn invented_channels_and_moments_do_not_grow_the_funnel() {
+    let s = service(&[]).await;
+    let (cookie, _) = s.admin().await;
+    let at = s.state.clock.now();
+    for batch in 0..4 {
+        let events: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({ "id": format!("b{batch}-{i}"), "type": "share", "at": at,
+                        "channel": format!("chan-{batch}-{i}"), "moment": format!("moment-{batch}-{i}") })
+            })
+            .collect();
+        let reply = upload(&s, "u-inventive", json!(events)).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
+    let report = admin_funnel(&s, &cookie).await;
+    let channels: Vec<&String> = report["by_channel"].as_object().unwrap().keys().collect();
+    let moments: Vec<&String> = report["by_moment"].as_object().unwrap().keys().collect();
+    assert_eq!(channels, ["other"]);
+    assert_eq!(moments, ["other"]);
+    assert_eq!(report["by_channel"]["other"]["counts"]["share"], 400);
+    assert_eq!(report["total"]["counts"]["share"], 400);
 }

@@ -15,6 +15,13 @@ CREATE TABLE referrer_ledgers (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE referral_views (
+    referral_id TEXT PRIMARY KEY,
+    friend TEXT NOT NULL,
+    ledger TEXT NOT NULL
+);
+CREATE INDEX referral_views_friend ON referral_views (friend);
+
 CREATE TABLE ledger_entries (
     id TEXT PRIMARY KEY,
     referrer TEXT NOT NULL

@@ -28,6 +28,15 @@ CREATE TABLE referrer_ledgers (
     updated_at BIGINT NOT NULL
 );
 
+-- Each referral with its entries (core's `Ledger::referral_view`), by
+-- friend: a friend's rewards without loading the referrer's ledger.
+CREATE TABLE referral_views (
+    referral_id TEXT PRIMARY KEY,
+    friend TEXT NOT NULL,
+    ledger TEXT NOT NULL
+);
+CREATE INDEX referral_views_friend ON referral_views (friend);
+
 -- Which referrer's ledger holds an entry (routes a payout).
 CREATE TABLE ledger_entries (
     id TEXT PRIMARY KEY,

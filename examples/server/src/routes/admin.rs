@@ -148,7 +148,8 @@ async fn admin_funnel(
 ) -> ApiResult<Json<AdminFunnel>> {
     // Counters kept with each write, and the oldest flagged referrals: a
     // few index look-ups, whatever the size of the program.
-    let mut conn = state.db.read.acquire().await?;
+    // One read transaction: every counter from the same moment.
+    let mut conn = state.db.read_snapshot().await?;
     let counts = aggregates::funnel_counts(&mut conn).await?;
     let review_queue = people::review_queue(&mut conn)
         .await?

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{ApiKey, User};
 use crate::error::{ApiError, ApiResult, Json};
+use referral_core::funnel::Stage;
+
 use crate::store::{aggregates, ledger, people};
 use crate::AppState;
 
@@ -212,27 +214,30 @@ pub struct Stats {
 }
 
 /// `GET /api/v1/me/stats`: the signed-in user's progress. Reads this
-/// person's rows and two ledgers (theirs as a referrer, and their
-/// referrer's for what they earned as a friend): the same cost at any size
-/// of the program.
+/// person's rows, their own ledger and the one referral that brought them:
+/// the same cost at any size of the program.
 async fn my_stats(State(state): State<AppState>, User(user): User) -> ApiResult<Json<Stats>> {
     let account = user.subject;
     let mut conn = state.db.read.acquire().await?;
-    let invites = people::count_events(&mut conn, &account, "share").await?;
+    // Invites: the events core counts as shares (`share`, `copy`).
+    let invites = people::event_counts_by_type(&mut conn, &account)
+        .await?
+        .into_iter()
+        .filter(|(kind, _)| Stage::of_widget_event(kind) == Some(Stage::Share))
+        .map(|(_, n)| n)
+        .sum();
     let signups = people::count_referrals_by(&mut conn, &account).await?;
     let now = state.clock.now();
+    // Their rewards as a referrer (their own ledger) and as a friend (the
+    // one referral that brought them, not their referrer's whole ledger).
     let mut ledgers = vec![ledger::referrer_ledger(&mut conn, &account)
         .await
         .map_err(ApiError::internal)?];
-    if let Some(referrer) = people::user_by_external(&mut conn, &account)
-        .await?
-        .and_then(|u| u.referred_by)
+    if let Some(view) = ledger::friend_view(&mut conn, &account)
+        .await
+        .map_err(ApiError::internal)?
     {
-        ledgers.push(
-            ledger::referrer_ledger(&mut conn, &referrer)
-                .await
-                .map_err(ApiError::internal)?,
-        );
+        ledgers.push(view);
     }
     let entries: Vec<RewardLine> = ledgers
         .iter()

@@ -12,10 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use referral_core::funnel::{
-    delay_bucket, funnel_channel, funnel_moment, histogram_percentile, FunnelCounts, Stage,
+    delay_bucket, funnel_channel, funnel_moment, histogram_percentile, FunnelCounts, LedgerStages,
+    Stage,
 };
 use referral_core::nudge::NudgeConfig;
-use referral_core::rewards::{LedgerEvent, Program, ProgramLedger, Side};
+use referral_core::rewards::{LedgerEvent, Program, ProgramLedger};
 use sqlx::{AnyConnection, Row};
 
 use super::{counter_shard, ledger, Backend, Db};
@@ -476,18 +477,28 @@ pub async fn rebuild_ledgers(db: &Db, program: &Program) -> Result<(), ledger::L
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        for (id, referral) in &ledger.referrals {
+            if let Some(view) = ledger.referral_view(id) {
+                let text = serde_json::to_string(&view).map_err(|e| corrupt(id, e))?;
+                sqlx::query("INSERT INTO referral_views (referral_id, friend, ledger) VALUES ($1, $2, $3) ON CONFLICT (referral_id) DO UPDATE SET ledger = excluded.ledger")
+                    .bind(id)
+                    .bind(&referral.friend_account)
+                    .bind(text)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         for entry in &ledger.entries {
             sqlx::query("INSERT INTO ledger_entries (id, referrer) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                 .bind(&entry.id)
                 .bind(referrer)
                 .execute(&mut *tx)
                 .await?;
-            if entry.side == Side::Referrer && entry.reversal.is_none() {
-                bumps.stage(Stage::Reward, referrer, None, None, 1);
-            }
         }
-        let paid = ledger.referrals.values().filter(|r| r.payments > 0).count();
-        bumps.stage(Stage::Paid, referrer, None, None, paid as i64);
+        // Core's funnel stages of this referrer's ledger.
+        let stages = LedgerStages::of(ledger);
+        bumps.stage(Stage::Paid, referrer, None, None, stages.paid as i64);
+        bumps.stage(Stage::Reward, referrer, None, None, stages.rewards as i64);
     }
     // Events that changed no ledger (refused routes) keep an empty mark.
     sqlx::query("UPDATE ledger_events SET referrer = '' WHERE referrer IS NULL")

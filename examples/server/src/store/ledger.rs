@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use referral_core::funnel::Stage;
+use referral_core::funnel::{LedgerStages, Stage};
 use referral_core::rewards::{
-    Applied, Ledger, LedgerError, LedgerEvent, LedgerKey, Program, ProgramLedger, Side,
+    Applied, Ledger, LedgerError, LedgerEvent, LedgerKey, Program, ProgramLedger,
 };
 use sqlx::{AnyConnection, Row};
 
@@ -64,6 +64,22 @@ pub async fn lock_referrer(
         .await?
         .try_get("ledger")?;
     parse(referrer, text).await
+}
+
+/// The friend's referral with its entries (`Ledger::referral_view`), if
+/// the friend was referred.
+pub async fn friend_view(
+    conn: &mut AnyConnection,
+    friend: &str,
+) -> Result<Option<Ledger>, LedgerStoreError> {
+    let row = sqlx::query("SELECT ledger FROM referral_views WHERE friend = $1")
+        .bind(friend)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(parse(friend, row.try_get("ledger")?).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Reads `referrer`'s ledger without locking (empty if none).
@@ -129,10 +145,11 @@ async fn referrer_of(
 struct Change {
     applied: Applied,
     ledger: String,
-    /// Live referrer-side entries created minus those reversed.
+    /// The event's referral after it: (id, friend, `referral_view` JSON).
+    view: Option<(String, String, String)>,
+    /// Core's funnel stages in this referrer's ledger, after minus before.
+    paid_delta: i64,
     reward_delta: i64,
-    /// The referral's first payment.
-    first_payment: bool,
 }
 
 fn apply_in_memory(
@@ -145,38 +162,39 @@ fn apply_in_memory(
         LedgerKey::Referral(id) => Some(id.to_owned()),
         _ => None,
     };
-    let payments_before = referral_id
-        .as_deref()
-        .and_then(|id| ledger.referrals.get(id))
-        .map_or(0, |r| r.payments);
+    let before = LedgerStages::of(&ledger);
     let applied = ledger.apply(program, event)?;
-    let referrer_side = |id: &String| {
-        ledger
-            .entries
-            .iter()
-            .any(|e| &e.id == id && e.side == Side::Referrer)
-    };
-    let created = applied
-        .created()
-        .iter()
-        .filter(|id| referrer_side(id))
-        .count() as i64;
-    let reversed = match &applied {
-        Applied::Reversed { entries } => {
-            entries.iter().filter(|id| referrer_side(id)).count() as i64
-        }
-        _ => 0,
-    };
-    let payments_after = referral_id
-        .as_deref()
-        .and_then(|id| ledger.referrals.get(id))
-        .map_or(0, |r| r.payments);
+    let after = LedgerStages::of(&ledger);
     let text = serde_json::to_string(&ledger).map_err(|e| corrupt(referrer, e))?;
+    let touched = match event.key() {
+        LedgerKey::Referrer(_) | LedgerKey::Referral(_) => {
+            referral_id.clone().or_else(|| match event {
+                LedgerEvent::Attributed { referral_id, .. } => Some(referral_id.clone()),
+                _ => None,
+            })
+        }
+        LedgerKey::Entry(id) => ledger.referral_of_entry(id).map(str::to_owned),
+    };
+    let view = match touched.as_deref().and_then(|id| ledger.referral_view(id)) {
+        Some(view) => {
+            let friend = view
+                .referrals
+                .values()
+                .next()
+                .map(|r| r.friend_account.clone())
+                .unwrap_or_default();
+            let id = touched.unwrap_or_default();
+            let json = serde_json::to_string(&view).map_err(|e| corrupt(referrer, e))?;
+            Some((id, friend, json))
+        }
+        None => None,
+    };
     Ok(Change {
         applied,
         ledger: text,
-        reward_delta: created - reversed,
-        first_payment: payments_before == 0 && payments_after > 0,
+        view,
+        paid_delta: after.paid as i64 - before.paid as i64,
+        reward_delta: after.rewards as i64 - before.rewards as i64,
     })
 }
 
@@ -229,6 +247,14 @@ pub async fn apply(
         .bind(now as i64)
         .execute(&mut *conn)
         .await?;
+    if let Some((id, friend, view)) = &change.view {
+        sqlx::query("INSERT INTO referral_views (referral_id, friend, ledger) VALUES ($1, $2, $3) ON CONFLICT (referral_id) DO UPDATE SET ledger = excluded.ledger")
+            .bind(id)
+            .bind(friend)
+            .bind(view)
+            .execute(&mut *conn)
+            .await?;
+    }
     for entry in change.applied.created() {
         sqlx::query("INSERT INTO ledger_entries (id, referrer) VALUES ($1, $2)")
             .bind(entry)
@@ -239,8 +265,8 @@ pub async fn apply(
     if change.reward_delta != 0 {
         bumps.stage(Stage::Reward, &referrer, None, None, change.reward_delta);
     }
-    if change.first_payment {
-        bumps.stage(Stage::Paid, &referrer, None, None, 1);
+    if change.paid_delta != 0 {
+        bumps.stage(Stage::Paid, &referrer, None, None, change.paid_delta);
     }
     Ok(change.applied)
 }

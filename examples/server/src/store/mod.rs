@@ -156,6 +156,20 @@ impl Db {
         Ok(())
     }
 
+    /// A read-only transaction that sees one moment of the database
+    /// (`REPEATABLE READ` on PostgreSQL; on SQLite a read transaction in
+    /// WAL mode is a snapshot).
+    pub async fn read_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.read.begin().await,
+            Backend::Postgres => {
+                self.read
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+            }
+        }
+    }
+
     /// A write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {

@@ -323,17 +323,18 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &NewEvent<'_>) -> Result<
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn count_events(
+/// A user's stored widget events, counted by type.
+pub async fn event_counts_by_type(
     conn: &mut AnyConnection,
     user: &str,
-    kind: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND type = $2")
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query("SELECT type, COUNT(*) AS n FROM events WHERE user_id = $1 GROUP BY type")
         .bind(user)
-        .bind(kind)
-        .fetch_one(conn)
+        .fetch_all(conn)
         .await?
-        .try_get("n")
+        .iter()
+        .map(|r| Ok((r.try_get("type")?, r.try_get("n")?)))
+        .collect()
 }
 
 pub struct FunnelRow {

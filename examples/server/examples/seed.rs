@@ -9,7 +9,7 @@
 //! friend's signup is attributed, then pays three times (the first payment
 //! qualifies the referrer's reward and the friend's free month), and one
 //! friend in ten is refunded. Each referrer also has widget impressions
-//! and shares. About 36 ledger events per referrer. Prints a JSON summary.
+//! and shares. About 41 ledger events per referrer. Prints a JSON summary.
 
 use std::sync::Arc;
 

@@ -114,6 +114,19 @@ impl LedgerEvent {
         }
     }
 
+    /// The referral this event is about (`None` for a payout, which
+    /// names an entry).
+    pub fn referral_id(&self) -> Option<&str> {
+        match self {
+            LedgerEvent::Attributed { referral_id, .. }
+            | LedgerEvent::Qualified { referral_id, .. }
+            | LedgerEvent::Payment { referral_id, .. }
+            | LedgerEvent::Approved { referral_id, .. }
+            | LedgerEvent::Reversal { referral_id, .. } => Some(referral_id),
+            LedgerEvent::Paid { .. } => None,
+        }
+    }
+
     pub fn event_id(&self) -> &str {
         match self {
             LedgerEvent::Attributed { event_id, .. }
@@ -607,14 +620,7 @@ impl Ledger {
         // An error leaves the ledger as it was: entries are only appended,
         // and only the event's own referral is modified.
         let snapshot_entries = self.entries.len();
-        let referral_id = match event {
-            LedgerEvent::Attributed { referral_id, .. }
-            | LedgerEvent::Qualified { referral_id, .. }
-            | LedgerEvent::Payment { referral_id, .. }
-            | LedgerEvent::Approved { referral_id, .. }
-            | LedgerEvent::Reversal { referral_id, .. } => Some(referral_id.clone()),
-            LedgerEvent::Paid { .. } => None,
-        };
+        let referral_id = event.referral_id().map(str::to_owned);
         let referral_before = referral_id
             .as_ref()
             .and_then(|id| self.referrals.get(id).cloned());

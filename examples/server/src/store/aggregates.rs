@@ -19,7 +19,7 @@ use referral_core::nudge::NudgeConfig;
 use referral_core::rewards::{LedgerEvent, Program, ProgramLedger};
 use sqlx::{AnyConnection, Row};
 
-use super::{counter_shard, ledger, Backend, Db};
+use super::{counter_shard, ledger, values_placeholders, Backend, Db};
 
 pub const CUSTOMERS: &str = "customers";
 pub const REFERRING: &str = "referring_customers";
@@ -85,13 +85,6 @@ impl Bumps {
         *self.counters.entry(name).or_default() += delta;
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
-            && self.referrers.is_empty()
-            && self.counters.is_empty()
-            && self.delays.is_empty()
-    }
-
     /// Adds the changes in the caller's transaction: one upsert statement
     /// per table, in chunks.
     pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
@@ -101,20 +94,7 @@ impl Bumps {
             let mut sql = String::from(
                 "INSERT INTO funnel_counts (dimension, value, stage, shard, count) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                ));
-            }
+            sql.push_str(&values_placeholders(chunk.len(), 5));
             sql.push_str(" ON CONFLICT (dimension, value, stage, shard) DO UPDATE SET count = funnel_counts.count + excluded.count");
             let mut query = sqlx::query(&sql);
             for ((dimension, value, stage), delta) in chunk {
@@ -135,13 +115,7 @@ impl Bumps {
         for chunk in referrers.chunks(100) {
             let mut sql =
                 String::from("INSERT INTO referrer_counts (referrer, stage, count) VALUES ");
-            for i in 0..chunk.len() {
-                let p = i * 3;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${})", p + 1, p + 2, p + 3));
-            }
+            sql.push_str(&values_placeholders(chunk.len(), 3));
             sql.push_str(" ON CONFLICT (referrer, stage) DO UPDATE SET count = referrer_counts.count + excluded.count");
             let mut query = sqlx::query(&sql);
             for ((referrer, stage), delta) in chunk {
@@ -283,10 +257,9 @@ pub async fn funnel_counts(conn: &mut AnyConnection) -> Result<FunnelCounts, sql
         }
     }
     if !top.is_empty() {
-        let placeholders: Vec<String> = (1..=top.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT referrer, stage, count FROM referrer_counts WHERE referrer IN ({})",
-            placeholders.join(", ")
+            values_placeholders(top.len(), 1)
         );
         let mut query = sqlx::query(&sql);
         for value in &top {

@@ -15,7 +15,7 @@ use referral_core::nudge::NudgeConfig;
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{aggregates, Backend, Db};
+use super::{aggregates, values_placeholders, Backend, Db};
 
 /// One widget event as stored.
 pub struct Event {
@@ -147,22 +147,7 @@ async fn insert_events(
         let mut sql = String::from(
             "INSERT INTO events (user_id, id, type, channel, moment, at, received_at) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let p = i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7
-            ));
-        }
+        sql.push_str(&values_placeholders(chunk.len(), 7));
         sql.push_str(" ON CONFLICT (user_id, id) DO NOTHING RETURNING id");
         let mut query = sqlx::query(&sql);
         for e in chunk {

@@ -158,22 +158,17 @@ fn apply_in_memory(
     event: &LedgerEvent,
     referrer: &str,
 ) -> Result<Change, LedgerStoreError> {
-    let referral_id = match event.key() {
-        LedgerKey::Referral(id) => Some(id.to_owned()),
-        _ => None,
-    };
     let before = LedgerStages::of(&ledger);
     let applied = ledger.apply(program, event)?;
     let after = LedgerStages::of(&ledger);
     let text = serde_json::to_string(&ledger).map_err(|e| corrupt(referrer, e))?;
-    let touched = match event.key() {
-        LedgerKey::Referrer(_) | LedgerKey::Referral(_) => {
-            referral_id.clone().or_else(|| match event {
-                LedgerEvent::Attributed { referral_id, .. } => Some(referral_id.clone()),
-                _ => None,
-            })
-        }
-        LedgerKey::Entry(id) => ledger.referral_of_entry(id).map(str::to_owned),
+    // The referral whose view changed (a payout names only its entry).
+    let touched = match event.referral_id() {
+        Some(id) => Some(id.to_owned()),
+        None => match event.key() {
+            LedgerKey::Entry(id) => ledger.referral_of_entry(id).map(str::to_owned),
+            _ => None,
+        },
     };
     let view = match touched.as_deref().and_then(|id| ledger.referral_view(id)) {
         Some(view) => {

@@ -179,6 +179,28 @@ impl Db {
     }
 }
 
+/// `($1, $2), ($3, $4), …`: the placeholders of a multi-row `VALUES` for
+/// `rows` rows of `columns` values each (one statement instead of a round
+/// trip per row). With one column per row it is an `IN (…)` list's body.
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let cells: Vec<String> = (1..=columns)
+            .map(|c| format!("${}", r * columns + c))
+            .collect();
+        cells.join(", ")
+    };
+    let rows: Vec<String> = (0..rows)
+        .map(|r| {
+            if columns == 1 {
+                row(r)
+            } else {
+                format!("({})", row(r))
+            }
+        })
+        .collect();
+    rows.join(", ")
+}
+
 /// Which shard of a counter a transaction adds to: random, so concurrent
 /// writers spread over the rows.
 pub fn counter_shard() -> i64 {
@@ -202,4 +224,16 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn sha256_hex(value: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_placeholders;
+
+    #[test]
+    fn placeholders_number_every_cell_once() {
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(3, 1), "$1, $2, $3");
+        assert_eq!(values_placeholders(0, 4), "");
+    }
 }

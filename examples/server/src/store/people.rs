@@ -263,41 +263,6 @@ pub async fn review_queue(conn: &mut AnyConnection) -> Result<Vec<ReviewItem>, s
         .collect()
 }
 
-pub struct SignupRow {
-    pub referrer: String,
-    pub channel: Option<String>,
-    pub at: u64,
-}
-
-pub async fn attributed_signups(conn: &mut AnyConnection) -> Result<Vec<SignupRow>, sqlx::Error> {
-    sqlx::query("SELECT referrer_account, channel, created_at FROM referrals WHERE referrer_account IS NOT NULL")
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(SignupRow {
-                referrer: r.try_get("referrer_account")?,
-                channel: r.try_get("channel")?,
-                at: r.try_get::<i64, _>("created_at")? as u64,
-            })
-        })
-        .collect()
-}
-
-pub async fn customers(conn: &mut AnyConnection) -> Result<Vec<(String, u64)>, sqlx::Error> {
-    sqlx::query("SELECT external_id, created_at FROM users")
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("external_id")?,
-                r.try_get::<i64, _>("created_at")? as u64,
-            ))
-        })
-        .collect()
-}
-
 pub struct NewEvent<'a> {
     pub user_id: &'a str,
     pub id: &'a str,
@@ -334,31 +299,6 @@ pub async fn event_counts_by_type(
         .await?
         .iter()
         .map(|r| Ok((r.try_get("type")?, r.try_get("n")?)))
-        .collect()
-}
-
-pub struct FunnelRow {
-    pub user_id: String,
-    pub kind: String,
-    pub channel: Option<String>,
-    pub moment: Option<String>,
-    pub at: u64,
-}
-
-pub async fn funnel_events(conn: &mut AnyConnection) -> Result<Vec<FunnelRow>, sqlx::Error> {
-    sqlx::query("SELECT user_id, type, channel, moment, at FROM events WHERE type IN ('impression', 'share', 'copy')")
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(FunnelRow {
-                user_id: r.try_get("user_id")?,
-                kind: r.try_get("type")?,
-                channel: r.try_get("channel")?,
-                moment: r.try_get("moment")?,
-                at: r.try_get::<i64, _>("at")? as u64,
-            })
-        })
         .collect()
 }
 

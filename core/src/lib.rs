@@ -8,6 +8,7 @@ pub mod code;
 #[cfg(feature = "signing")]
 mod crockford;
 pub mod fraud;
+pub mod lift;
 pub mod funnel;
 #[cfg(feature = "signing")]
 pub mod keyring;

@@ -1,0 +1,638 @@
+//! Referral lift: what asking at success moments does, measured against the
+//! experiment's holdout (users the engine never asks; see
+//! [`crate::nudge::in_holdout`]).
+//!
+//! Pure and deterministic. The input is per-group tallies ([`LiftTallies`]),
+//! built from per-user outcomes ([`UserOutcome`]) or kept as running
+//! counters by a backend (every field is a sum, so counters can be
+//! incremented one event at a time: see [`GroupTally::add_referral`]).
+//!
+//! Methods, chosen to behave at small counts:
+//! - a group's share of users who referred: Wilson's score interval;
+//! - the difference of two shares: Newcombe's hybrid score interval
+//!   (method 10 of Newcombe 1998), built from the two Wilson intervals;
+//! - the ratio of two shares (relative lift + 1): the log interval with
+//!   0.5 added to every count and total, which stays finite at zero counts;
+//! - per-user means (referred signups, paid conversions): the normal
+//!   interval with each group's own sample variance (Welch's, with z);
+//! - users needed: the normal-approximation sample size for two proportions
+//!   with the configured allocation, 95 % confidence and 80 % power.
+//!
+//! All intervals are 95 %.
+
+use serde::{Deserialize, Serialize};
+
+/// The 97.5th percentile of the standard normal distribution.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+/// The 80th percentile: 80 % power.
+pub const Z_POWER_80: f64 = 0.841_621_233_572_914_3;
+
+/// One user's outcome over the measured period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserOutcome {
+    /// In the experiment's holdout (never asked).
+    pub holdout: bool,
+    /// Was asked at least once.
+    pub asked: bool,
+    /// Shared their link at least once.
+    pub shared: bool,
+    /// Signups attributed to this user.
+    pub referred_signups: u32,
+    /// Of those, accounts that became paying.
+    pub referred_paid: u32,
+}
+
+/// Sums over one group's users. Every field only grows, one event at a
+/// time, so a backend can keep it as counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupTally {
+    pub users: u64,
+    pub asked: u64,
+    pub shared: u64,
+    /// Users with at least one referred signup.
+    pub referrers: u64,
+    pub signups: u64,
+    /// Σ signups² over users (for the per-user variance).
+    pub signups_squared: u64,
+    pub paid: u64,
+    /// Σ paid² over users.
+    pub paid_squared: u64,
+}
+
+impl GroupTally {
+    /// Adds one user.
+    pub fn add(&mut self, outcome: &UserOutcome) {
+        let signups = u64::from(outcome.referred_signups);
+        let paid = u64::from(outcome.referred_paid);
+        self.users += 1;
+        self.asked += u64::from(outcome.asked);
+        self.shared += u64::from(outcome.shared);
+        self.referrers += u64::from(signups > 0);
+        self.signups += signups;
+        self.signups_squared += signups * signups;
+        self.paid += paid;
+        self.paid_squared += paid * paid;
+    }
+
+    /// The change to the tally when a user who had `before` referred
+    /// signups gets one more: as counters, `referrers` grows on the first,
+    /// and Σ signups² grows by 2·before + 1. The same holds for paid
+    /// conversions with [`GroupTally::add_paid`].
+    pub fn add_referral(&mut self, before: u32) {
+        let before = u64::from(before);
+        self.referrers += u64::from(before == 0);
+        self.signups += 1;
+        self.signups_squared += 2 * before + 1;
+    }
+
+    /// One more paid conversion for a user who had `before`.
+    pub fn add_paid(&mut self, before: u32) {
+        let before = u64::from(before);
+        self.paid += 1;
+        self.paid_squared += 2 * before + 1;
+    }
+}
+
+/// Treatment (eligible to be asked) and holdout tallies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiftTallies {
+    pub treatment: GroupTally,
+    pub holdout: GroupTally,
+}
+
+impl LiftTallies {
+    pub fn add(&mut self, outcome: &UserOutcome) {
+        if outcome.holdout {
+            self.holdout.add(outcome);
+        } else {
+            self.treatment.add(outcome);
+        }
+    }
+
+    pub fn from_outcomes<'a>(outcomes: impl IntoIterator<Item = &'a UserOutcome>) -> LiftTallies {
+        let mut tallies = LiftTallies::default();
+        for outcome in outcomes {
+            tallies.add(outcome);
+        }
+        tallies
+    }
+}
+
+/// What the verdict is about.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiftOptions {
+    /// The experiment's holdout share, in basis points (1,000 = 10 %): the
+    /// allocation the sample size is computed for.
+    pub holdout_basis_points: u32,
+    /// The smallest relative lift worth detecting (0.2 = a fifth more
+    /// referrers than the holdout).
+    pub min_relative_lift: f64,
+}
+
+impl Default for LiftOptions {
+    fn default() -> Self {
+        LiftOptions {
+            holdout_basis_points: 1_000,
+            min_relative_lift: 0.2,
+        }
+    }
+}
+
+/// An estimate with its 95 % interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub estimate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One group, with its rates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupReport {
+    #[serde(flatten)]
+    pub tally: GroupTally,
+    /// Share of users who referred at least once (Wilson). None without users.
+    pub referrer_rate: Option<Interval>,
+    /// Referred signups per user (normal interval). None under two users.
+    pub signups_per_user: Option<Interval>,
+    /// Paid conversions per user. None under two users.
+    pub paid_per_user: Option<Interval>,
+}
+
+/// Treatment against holdout on one measure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Treatment minus holdout.
+    pub absolute: Interval,
+    /// Treatment ÷ holdout − 1.
+    pub relative: Option<RelativeInterval>,
+}
+
+/// A relative lift (0.25 = a quarter more). The estimate is none when the
+/// holdout's value is zero; the interval may still be there.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelativeInterval {
+    pub estimate: Option<f64>,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The plain-language answer, with a stable `code`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The experiment puts nobody aside: nothing to compare with.
+    NoHoldout,
+    /// Too few users or referrals to tell. `more_holdout_users` and
+    /// `more_treatment_users` are the users still needed to detect an
+    /// absolute lift of `detectable_lift` in the share of users who refer
+    /// (none while neither group has a referral to start from).
+    NotEnoughData {
+        more_holdout_users: Option<u64>,
+        more_treatment_users: Option<u64>,
+        detectable_lift: Option<f64>,
+    },
+    /// Asking brings more referrers: the interval of the difference is
+    /// above zero.
+    Lift,
+    /// Asking brings fewer referrers: the interval is below zero.
+    Harm,
+    /// Enough users to detect `detectable_lift`, and no difference found.
+    NoDetectableLift { detectable_lift: f64 },
+}
+
+impl Verdict {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verdict::NoHoldout => "no_holdout",
+            Verdict::NotEnoughData { .. } => "not_enough_data",
+            Verdict::Lift => "lift",
+            Verdict::Harm => "harm",
+            Verdict::NoDetectableLift { .. } => "no_detectable_lift",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiftReport {
+    pub treatment: GroupReport,
+    pub holdout: GroupReport,
+    /// The share of users who referred at least once: the primary measure.
+    pub referrer_rate: Option<Comparison>,
+    pub signups_per_user: Option<Comparison>,
+    pub paid_per_user: Option<Comparison>,
+    pub verdict: Verdict,
+    /// The verdict in a sentence, for people.
+    pub summary: String,
+}
+
+/// Wilson's score interval for `count` successes in `total` trials.
+pub fn wilson(count: u64, total: u64) -> Option<Interval> {
+    if total == 0 || count > total {
+        return None;
+    }
+    let n = total as f64;
+    let p = count as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let denominator = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    Some(Interval {
+        estimate: p,
+        low: (center - half).max(0.0),
+        high: (center + half).min(1.0),
+    })
+}
+
+/// Newcombe's hybrid score interval for p₁ − p₂ (his method 10).
+pub fn newcombe(count1: u64, total1: u64, count2: u64, total2: u64) -> Option<Interval> {
+    let a = wilson(count1, total1)?;
+    let b = wilson(count2, total2)?;
+    let difference = a.estimate - b.estimate;
+    Some(Interval {
+        estimate: difference,
+        low: difference - ((a.estimate - a.low).powi(2) + (b.high - b.estimate).powi(2)).sqrt(),
+        high: difference + ((a.high - a.estimate).powi(2) + (b.estimate - b.low).powi(2)).sqrt(),
+    })
+}
+
+/// p₁ ÷ p₂ − 1 with the adjusted log interval (0.5 added to each count and
+/// total). The estimate is the unadjusted ratio − 1, none when p₂ is zero;
+/// the interval is none only without users.
+pub fn relative_lift(
+    count1: u64,
+    total1: u64,
+    count2: u64,
+    total2: u64,
+) -> Option<RelativeInterval> {
+    if total1 == 0 || total2 == 0 || count1 > total1 || count2 > total2 {
+        return None;
+    }
+    let (x1, n1) = (count1 as f64 + 0.5, total1 as f64 + 0.5);
+    let (x2, n2) = (count2 as f64 + 0.5, total2 as f64 + 0.5);
+    let log_ratio = ((x1 / n1) / (x2 / n2)).ln();
+    let spread = Z_95 * (1.0 / x1 - 1.0 / n1 + 1.0 / x2 - 1.0 / n2).sqrt();
+    Some(RelativeInterval {
+        estimate: (count2 > 0)
+            .then(|| (count1 as f64 / total1 as f64) / (count2 as f64 / total2 as f64) - 1.0),
+        low: (log_ratio - spread).exp() - 1.0,
+        high: (log_ratio + spread).exp() - 1.0,
+    })
+}
+
+/// Mean and sample variance (n − 1) of a count per user from its sums.
+fn mean_and_variance(sum: u64, sum_squared: u64, users: u64) -> Option<(f64, f64)> {
+    if users < 2 {
+        return None;
+    }
+    let n = users as f64;
+    let mean = sum as f64 / n;
+    let variance = ((sum_squared as f64 - sum as f64 * mean) / (n - 1.0)).max(0.0);
+    Some((mean, variance))
+}
+
+fn mean_interval(sum: u64, sum_squared: u64, users: u64) -> Option<Interval> {
+    let (mean, variance) = mean_and_variance(sum, sum_squared, users)?;
+    let half = Z_95 * (variance / users as f64).sqrt();
+    Some(Interval {
+        estimate: mean,
+        low: (mean - half).max(0.0),
+        high: mean + half,
+    })
+}
+
+/// Treatment minus holdout of a per-user mean, each group with its own
+/// variance (z, not t: the groups are large when it matters).
+fn mean_comparison(treatment: (u64, u64, u64), holdout: (u64, u64, u64)) -> Option<Comparison> {
+    let (mean_t, var_t) = mean_and_variance(treatment.0, treatment.1, treatment.2)?;
+    let (mean_h, var_h) = mean_and_variance(holdout.0, holdout.1, holdout.2)?;
+    let difference = mean_t - mean_h;
+    let half = Z_95 * (var_t / treatment.2 as f64 + var_h / holdout.2 as f64).sqrt();
+    let absolute = Interval {
+        estimate: difference,
+        low: difference - half,
+        high: difference + half,
+    };
+    // Relative: the absolute interval over the holdout's mean (its own
+    // uncertainty is in the absolute interval's width).
+    let relative = (mean_h > 0.0).then(|| RelativeInterval {
+        estimate: Some(difference / mean_h),
+        low: absolute.low / mean_h,
+        high: absolute.high / mean_h,
+    });
+    Some(Comparison { absolute, relative })
+}
+
+/// Holdout users needed to detect an absolute rise `lift` over `baseline`
+/// with `ratio` treatment users per holdout user, at 95 % confidence
+/// (two-sided) and 80 % power: the normal approximation for two
+/// proportions (Fleiss, without continuity correction).
+pub fn holdout_users_needed(baseline: f64, lift: f64, ratio: f64) -> Option<f64> {
+    let treated = baseline + lift;
+    if !(baseline > 0.0 && baseline < 1.0 && lift > 0.0 && treated < 1.0 && ratio > 0.0) {
+        return None;
+    }
+    let pooled = (baseline + ratio * treated) / (1.0 + ratio);
+    let a = Z_95 * (pooled * (1.0 - pooled) * (1.0 + 1.0 / ratio)).sqrt();
+    let b = Z_POWER_80 * (baseline * (1.0 - baseline) + treated * (1.0 - treated) / ratio).sqrt();
+    Some(((a + b) / lift).powi(2))
+}
+
+fn group_report(tally: &GroupTally) -> GroupReport {
+    GroupReport {
+        tally: *tally,
+        referrer_rate: wilson(tally.referrers, tally.users),
+        signups_per_user: mean_interval(tally.signups, tally.signups_squared, tally.users),
+        paid_per_user: mean_interval(tally.paid, tally.paid_squared, tally.users),
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1} %", x * 100.0)
+}
+
+fn points(x: f64) -> String {
+    format!("{:.1} percentage points", x * 100.0)
+}
+
+/// Treatment against holdout, with the verdict.
+pub fn lift(tallies: &LiftTallies, options: &LiftOptions) -> LiftReport {
+    let (t, h) = (&tallies.treatment, &tallies.holdout);
+    let referrer_rate =
+        newcombe(t.referrers, t.users, h.referrers, h.users).map(|absolute| Comparison {
+            absolute,
+            relative: relative_lift(t.referrers, t.users, h.referrers, h.users),
+        });
+    let signups_per_user = mean_comparison(
+        (t.signups, t.signups_squared, t.users),
+        (h.signups, h.signups_squared, h.users),
+    );
+    let paid_per_user = mean_comparison(
+        (t.paid, t.paid_squared, t.users),
+        (h.paid, h.paid_squared, h.users),
+    );
+
+    let (verdict, summary) = verdict(tallies, referrer_rate.as_ref(), options);
+    LiftReport {
+        treatment: group_report(t),
+        holdout: group_report(h),
+        referrer_rate,
+        signups_per_user,
+        paid_per_user,
+        verdict,
+        summary,
+    }
+}
+
+fn verdict(
+    tallies: &LiftTallies,
+    difference: Option<&Comparison>,
+    options: &LiftOptions,
+) -> (Verdict, String) {
+    let (t, h) = (&tallies.treatment, &tallies.holdout);
+    if options.holdout_basis_points == 0 || options.holdout_basis_points >= 10_000 {
+        return (
+            Verdict::NoHoldout,
+            "No holdout: the experiment asks everyone (or no one), so there is nothing to \
+             compare with. Set a holdout to measure lift."
+                .to_owned(),
+        );
+    }
+    if let Some(d) = difference {
+        if d.absolute.low > 0.0 {
+            return (
+                Verdict::Lift,
+                format!(
+                    "Asking works: {} of asked-group users referred someone against {} in the \
+                     holdout, {} more (95 % interval {} to {}).",
+                    percent(d.absolute.estimate + h.referrers as f64 / h.users as f64),
+                    percent(h.referrers as f64 / h.users as f64),
+                    points(d.absolute.estimate),
+                    points(d.absolute.low),
+                    points(d.absolute.high),
+                ),
+            );
+        }
+        if d.absolute.high < 0.0 {
+            return (
+                Verdict::Harm,
+                format!(
+                    "Asking is doing harm: users who are asked refer less than the holdout, \
+                     {} fewer (95 % interval {} to {}).",
+                    points(-d.absolute.estimate),
+                    points(-d.absolute.high),
+                    points(-d.absolute.low),
+                ),
+            );
+        }
+    }
+    // The baseline to detect a lift over: the holdout's rate, else both
+    // groups' (the holdout may simply be too small to have a referrer yet).
+    let baseline = if h.referrers > 0 {
+        h.referrers as f64 / h.users as f64
+    } else if t.users + h.users > 0 && t.referrers + h.referrers > 0 {
+        (t.referrers + h.referrers) as f64 / (t.users + h.users) as f64
+    } else {
+        return (
+            Verdict::NotEnoughData {
+                more_holdout_users: None,
+                more_treatment_users: None,
+                detectable_lift: None,
+            },
+            "Not enough data yet: no one in either group has referred anyone.".to_owned(),
+        );
+    };
+    let ratio =
+        f64::from(10_000 - options.holdout_basis_points) / f64::from(options.holdout_basis_points);
+    let detectable = baseline * options.min_relative_lift;
+    let Some(needed) = holdout_users_needed(baseline, detectable, ratio) else {
+        return (
+            Verdict::NotEnoughData {
+                more_holdout_users: None,
+                more_treatment_users: None,
+                detectable_lift: None,
+            },
+            "Not enough data yet to size the experiment.".to_owned(),
+        );
+    };
+    let needed_holdout = needed.ceil() as u64;
+    let needed_treatment = (needed * ratio).ceil() as u64;
+    if h.users < needed_holdout || t.users < needed_treatment {
+        let more_holdout = needed_holdout.saturating_sub(h.users);
+        let more_treatment = needed_treatment.saturating_sub(t.users);
+        return (
+            Verdict::NotEnoughData {
+                more_holdout_users: Some(more_holdout),
+                more_treatment_users: Some(more_treatment),
+                detectable_lift: Some(detectable),
+            },
+            format!(
+                "Not enough data yet: about {more_holdout} more users in the holdout and \
+                 {more_treatment} more asked users are needed to detect a lift of {} (from {}).",
+                points(detectable),
+                percent(baseline),
+            ),
+        );
+    }
+    (
+        Verdict::NoDetectableLift {
+            detectable_lift: detectable,
+        },
+        format!(
+            "No lift found: with enough users to detect a lift of {} (from {}), asked users \
+             refer about as often as the holdout.",
+            points(detectable),
+            percent(baseline),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn wilson_matches_newcombe_1998_table() {
+        // Newcombe (1998), "Two-sided confidence intervals for the single
+        // proportion", Table I, method 3 (score): 81/263 → 0.2553–0.3662.
+        let w = wilson(81, 263).unwrap();
+        assert!((w.low - 0.2553).abs() < 5e-5, "{w:?}");
+        assert!((w.high - 0.3662).abs() < 5e-5, "{w:?}");
+        // 0/20 → 0–0.1611.
+        let w = wilson(0, 20).unwrap();
+        assert!(close(w.low, 0.0) && (w.high - 0.1611).abs() < 5e-5, "{w:?}");
+        assert_eq!(wilson(1, 0), None);
+        assert_eq!(wilson(3, 2), None);
+    }
+
+    #[test]
+    fn newcombe_matches_newcombe_1998_table() {
+        // Newcombe (1998), "Interval estimation for the difference between
+        // independent proportions", Table II, method 10:
+        // 56/70 − 48/80 → 0.0524 to 0.3339; 9/10 − 3/10 → 0.1705 to 0.8090.
+        let d = newcombe(56, 70, 48, 80).unwrap();
+        assert!(
+            (d.low - 0.0524).abs() < 5e-5 && (d.high - 0.3339).abs() < 5e-5,
+            "{d:?}"
+        );
+        let d = newcombe(9, 10, 3, 10).unwrap();
+        assert!(
+            (d.low - 0.1705).abs() < 5e-5 && (d.high - 0.8090).abs() < 5e-5,
+            "{d:?}"
+        );
+        // 0/10 − 0/20 → −0.1611 to 0.2775 (a zero count still has an interval).
+        let d = newcombe(0, 10, 0, 20).unwrap();
+        assert!(
+            (d.low + 0.1611).abs() < 5e-5 && (d.high - 0.2775).abs() < 5e-5,
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn tallies_as_counters_equal_tallies_of_outcomes() {
+        let outcomes = [
+            UserOutcome {
+                referred_signups: 3,
+                referred_paid: 2,
+                ..Default::default()
+            },
+            UserOutcome {
+                referred_signups: 1,
+                ..Default::default()
+            },
+            UserOutcome::default(),
+        ];
+        let direct = LiftTallies::from_outcomes(&outcomes);
+        let mut counters = GroupTally::default();
+        for outcome in &outcomes {
+            counters.users += 1;
+            for before in 0..outcome.referred_signups {
+                counters.add_referral(before);
+            }
+            for before in 0..outcome.referred_paid {
+                counters.add_paid(before);
+            }
+        }
+        assert_eq!(counters, direct.treatment);
+    }
+
+    #[test]
+    fn verdicts() {
+        let options = LiftOptions::default();
+        let group = |users, referrers| GroupTally {
+            users,
+            referrers,
+            signups: referrers,
+            signups_squared: referrers,
+            ..Default::default()
+        };
+        let report = |t, h| {
+            lift(
+                &LiftTallies {
+                    treatment: t,
+                    holdout: h,
+                },
+                &options,
+            )
+        };
+        assert_eq!(
+            report(group(0, 0), group(0, 0)).verdict.code(),
+            "not_enough_data"
+        );
+        let r = report(group(900, 90), group(100, 9));
+        match r.verdict {
+            Verdict::NotEnoughData {
+                more_holdout_users: Some(n),
+                more_treatment_users: Some(m),
+                detectable_lift: Some(x),
+            } => {
+                assert!(n > 1_000 && m > 9 * 1_000, "{r:?}");
+                assert!(close(x, 0.018));
+            }
+            _ => panic!("{r:?}"),
+        }
+        assert!(
+            r.summary.starts_with("Not enough data yet: about"),
+            "{}",
+            r.summary
+        );
+        assert_eq!(
+            report(group(9_000, 1_800), group(1_000, 100)).verdict,
+            Verdict::Lift
+        );
+        assert_eq!(
+            report(group(9_000, 450), group(1_000, 100)).verdict,
+            Verdict::Harm
+        );
+        assert_eq!(
+            report(group(90_000, 9_000), group(10_000, 1_000))
+                .verdict
+                .code(),
+            "no_detectable_lift"
+        );
+        let none = lift(
+            &LiftTallies::default(),
+            &LiftOptions {
+                holdout_basis_points: 0,
+                ..options
+            },
+        );
+        assert_eq!(none.verdict, Verdict::NoHoldout);
+        // A holdout without referrers: no relative estimate, an interval still.
+        let r = report(group(900, 30), group(100, 0));
+        let relative = r.referrer_rate.unwrap().relative.unwrap();
+        assert_eq!(relative.estimate, None);
+        assert!(
+            relative.low > -1.0 && relative.high > relative.low,
+            "{relative:?}"
+        );
+    }
+}

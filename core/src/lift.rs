@@ -356,7 +356,11 @@ fn percent(x: f64) -> String {
 }
 
 fn points(x: f64) -> String {
-    format!("{:.1} percentage points", x * 100.0)
+    format!("{} percentage points", number(x))
+}
+
+fn number(x: f64) -> String {
+    format!("{:.1}", x * 100.0)
 }
 
 /// Treatment against holdout, with the verdict.
@@ -407,13 +411,13 @@ fn verdict(
             return (
                 Verdict::Lift,
                 format!(
-                    "Asking works: {} of asked-group users referred someone against {} in the \
-                     holdout, {} more (95 % interval {} to {}).",
-                    percent(d.absolute.estimate + h.referrers as f64 / h.users as f64),
+                    "Asking works: {} of the users who can be asked referred someone, against \
+                     {} in the holdout: {} more (95 % interval {} to {}).",
+                    percent(t.referrers as f64 / t.users as f64),
                     percent(h.referrers as f64 / h.users as f64),
                     points(d.absolute.estimate),
-                    points(d.absolute.low),
-                    points(d.absolute.high),
+                    number(d.absolute.low),
+                    number(d.absolute.high),
                 ),
             );
         }
@@ -421,11 +425,13 @@ fn verdict(
             return (
                 Verdict::Harm,
                 format!(
-                    "Asking is doing harm: users who are asked refer less than the holdout, \
-                     {} fewer (95 % interval {} to {}).",
+                    "Asking is doing harm: {} of the users who can be asked referred someone, \
+                     against {} in the holdout: {} fewer (95 % interval {} to {}).",
+                    percent(t.referrers as f64 / t.users as f64),
+                    percent(h.referrers as f64 / h.users as f64),
                     points(-d.absolute.estimate),
-                    points(-d.absolute.high),
-                    points(-d.absolute.low),
+                    number(-d.absolute.high),
+                    number(-d.absolute.low),
                 ),
             );
         }

@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use referral_core::nudge::{
-    evaluate, in_holdout, record, Decision, Event, NudgeConfig, NudgeState, Outcome, QuietReason,
+    evaluate, in_holdout, merge_states, record, Decision, Deferral, Event, NudgeConfig, NudgeState,
+    Outcome, Pending, QuietReason,
 };
 
 const DAY: u64 = 86_400;
@@ -152,12 +153,51 @@ fn onboarding_then_success_moment_asks_with_the_rendered_message() {
     let Decision::Ask(ask) = decision else {
         panic!("expected an ask, got {decision:?}")
     };
+    // The first report, held back by onboarding, waited (`defer_within`
+    // 72h) and outranks the integration: it is asked now.
+    assert_eq!(ask.moment, "first_report");
+    assert_eq!(
+        ask.message,
+        "Your first report is ready! Know someone who'd like Acme Analytics? You both get a month free."
+    );
+    assert_eq!(ask.why.event, "report_generated");
+    assert_eq!(ask.why.occurrence, 1);
+    assert_eq!(
+        ask.why.deferred,
+        Some(Deferral {
+            since: T0 + 600,
+            held_by: "onboarding".into(),
+            asked_on: "integration_connected".into(),
+        })
+    );
+    assert_eq!(state.pending, None);
+    // Without the deferral, the integration's own moment asks.
+    let mut plain = config_without_holdout();
+    plain.moments.iter_mut().for_each(|m| m.defer_within = None);
+    let mut state = NudgeState::new("u-1");
+    for (name, at) in [
+        ("signup", T0),
+        ("report_generated", T0 + 600),
+        ("onboarding_completed", T0 + 3600),
+    ] {
+        evaluate(&plain, &mut state, &Event::new(name), at);
+    }
+    let decision = evaluate(
+        &plain,
+        &mut state,
+        &Event::new("integration_connected"),
+        T0 + DAY + 1,
+    );
+    let Decision::Ask(ask) = decision else {
+        panic!("expected an ask, got {decision:?}")
+    };
     assert_eq!(ask.moment, "integration_connected");
     assert_eq!(
         ask.message,
         "Connected! Teams who invite a peer get more out of Acme Analytics."
     );
     assert_eq!(ask.why.event, "integration_connected");
+    assert_eq!(ask.why.deferred, None);
 }
 
 #[test]
@@ -390,6 +430,109 @@ fn arbitrary_event() -> impl Strategy<Value = (Event, u64, Option<Outcome>)> {
     )
 }
 
+/// Plays `events` for `user` and checks every promise at every ask;
+/// returns how many asks were deferred ones.
+fn check_stream(
+    config: &NudgeConfig,
+    user: &str,
+    events: Vec<(Event, u64, Option<Outcome>)>,
+) -> Result<usize, TestCaseError> {
+    let suppression = &config.suppression;
+    let mut state = NudgeState::new(user);
+    let mut replay = NudgeState::new(user);
+    let mut now = T0;
+    let mut last_ask: Option<u64> = None;
+    let mut last_dismiss: Option<u64> = None;
+    let mut opted_out = false;
+    let mut last_friction: Option<u64> = None;
+    let mut onboarding_done = false;
+    let mut deferred = 0;
+    for (event, gap, outcome) in events {
+        now += gap;
+        let before = state.clone();
+        let decision = evaluate(config, &mut state, &event, now);
+        // Determinism: the same inputs give the same decision and state.
+        let again = evaluate(config, &mut replay, &event, now);
+        prop_assert_eq!(&decision, &again);
+        prop_assert_eq!(&state, &replay);
+        let mut before_again = before.clone();
+        prop_assert_eq!(
+            evaluate(config, &mut before_again, &event, now),
+            decision.clone()
+        );
+
+        if event.name == "onboarding_completed" {
+            onboarding_done = true;
+        }
+        if suppression.friction_events.contains(&event.name) {
+            last_friction = Some(now);
+        }
+        if let Decision::Ask(ask) = &decision {
+            let cancel = ask.moment == "cancel_flow";
+            prop_assert!(!opted_out, "asked after opt-out");
+            prop_assert!(!in_holdout(config, user), "asked a holdout user");
+            prop_assert!(onboarding_done, "asked during onboarding");
+            if let Some(f) = last_friction {
+                prop_assert!(
+                    now - f >= suppression.friction_window.secs(),
+                    "asked {}s after friction",
+                    now - f
+                );
+            }
+            if !cancel {
+                if let Some(a) = last_ask {
+                    prop_assert!(
+                        now - a >= suppression.cooldown_after_shown.secs(),
+                        "two asks {}s apart",
+                        now - a
+                    );
+                }
+                if let Some(d) = last_dismiss {
+                    prop_assert!(now - d >= suppression.cooldown_after_dismissed.secs());
+                }
+            }
+            // A deferred ask is asked inside its moment's window, for the
+            // event that was held back, and no pending ask survives an ask.
+            if let Some(deferral) = &ask.why.deferred {
+                let moment = config
+                    .moments
+                    .iter()
+                    .find(|m| m.name == ask.moment)
+                    .unwrap();
+                let window = moment
+                    .defer_within
+                    .expect("only moments that may wait defer");
+                prop_assert!(deferral.since < now && now - deferral.since <= window.secs());
+                prop_assert_eq!(&ask.why.event, &moment.event);
+                prop_assert_eq!(&deferral.asked_on, &event.name);
+                deferred += 1;
+            }
+            prop_assert!(state.pending.is_none());
+            last_ask = Some(now);
+        }
+        // The pending ask is newer than every ask and inside its window.
+        if let Some(p) = &state.pending {
+            prop_assert!(state.asks.iter().all(|&t| t < p.at));
+            prop_assert!(p.at <= now && now <= p.until);
+            prop_assert!(
+                !in_holdout(config, user),
+                "a holdout user has a pending ask"
+            );
+        }
+        if let Some(outcome) = outcome {
+            record(&mut state, outcome, now);
+            record(&mut replay, outcome, now);
+            match outcome {
+                Outcome::OptedOut => opted_out = true,
+                Outcome::Dismissed => last_dismiss = Some(now),
+                Outcome::Shown => last_ask = Some(last_ask.map_or(now, |a| a.max(now))),
+                _ => {}
+            }
+        }
+    }
+    Ok(deferred)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -398,59 +541,186 @@ proptest! {
         user in "[a-z0-9]{1,12}",
         events in prop::collection::vec(arbitrary_event(), 1..150),
     ) {
-        let config = config();
-        let suppression = &config.suppression;
-        let mut state = NudgeState::new(&user);
-        let mut replay = NudgeState::new(&user);
-        let mut now = T0;
-        let mut last_ask: Option<u64> = None;
-        let mut last_dismiss: Option<u64> = None;
-        let mut opted_out = false;
-        let mut last_friction: Option<u64> = None;
-        let mut onboarding_done = false;
-        for (event, gap, outcome) in events {
-            now += gap;
-            let before = state.clone();
-            let decision = evaluate(&config, &mut state, &event, now);
-            // Determinism: the same inputs give the same decision and state.
-            let again = evaluate(&config, &mut replay, &event, now);
-            prop_assert_eq!(&decision, &again);
-            prop_assert_eq!(&state, &replay);
-            let mut before_again = before.clone();
-            prop_assert_eq!(evaluate(&config, &mut before_again, &event, now), decision.clone());
-
-            if event.name == "onboarding_completed" { onboarding_done = true; }
-            if suppression.friction_events.contains(&event.name) { last_friction = Some(now); }
-            if let Decision::Ask(ask) = &decision {
-                let cancel = ask.moment == "cancel_flow";
-                prop_assert!(!opted_out, "asked after opt-out");
-                prop_assert!(!in_holdout(&config, &user), "asked a holdout user");
-                prop_assert!(onboarding_done, "asked during onboarding");
-                if let Some(f) = last_friction {
-                    prop_assert!(now - f >= suppression.friction_window.secs(), "asked {}s after friction", now - f);
-                }
-                if !cancel {
-                    if let Some(a) = last_ask {
-                        prop_assert!(now - a >= suppression.cooldown_after_shown.secs(), "two asks {}s apart", now - a);
-                    }
-                    if let Some(d) = last_dismiss {
-                        prop_assert!(now - d >= suppression.cooldown_after_dismissed.secs());
-                    }
-                }
-                last_ask = Some(now);
-            }
-            if let Some(outcome) = outcome {
-                record(&mut state, outcome, now);
-                record(&mut replay, outcome, now);
-                match outcome {
-                    Outcome::OptedOut => opted_out = true,
-                    Outcome::Dismissed => last_dismiss = Some(now),
-                    Outcome::Shown => last_ask = Some(last_ask.map_or(now, |a| a.max(now))),
-                    _ => {}
-                }
-            }
-        }
+        check_stream(&config(), &user, events)?;
     }
+}
+
+/// The random streams do exercise deferral: over many users, deferred asks
+/// happen (so the checks above are not vacuous), and every promise holds.
+#[test]
+fn random_streams_defer_and_keep_every_promise() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let config = config();
+    let mut runner = TestRunner::deterministic();
+    let strategy = (
+        "[a-z0-9]{1,12}",
+        prop::collection::vec(arbitrary_event(), 50..150),
+    );
+    let mut deferred = 0;
+    for _ in 0..300 {
+        let (user, events) = strategy.new_tree(&mut runner).unwrap().current();
+        deferred += check_stream(&config, &user, events).unwrap();
+    }
+    assert!(
+        deferred >= 10,
+        "only {deferred} deferred asks in 300 streams"
+    );
+}
+
+#[test]
+fn deferred_moments_wait_for_the_rule_to_clear() {
+    let plain = config_without_holdout();
+    let config = &plain;
+    const HOUR: u64 = 3_600;
+    // A promoter an hour after an error: held back by friction (24h),
+    // asked at the first event after it, inside the 48h window.
+    let mut state = onboarded(config, "u-nps");
+    let t = T0 + 3 * DAY;
+    evaluate(config, &mut state, &Event::new("error"), t);
+    let nps = Event::new("nps_submitted").with("score", 10);
+    let held = evaluate(config, &mut state, &nps, t + HOUR);
+    assert_eq!(held.reason(), "recent_friction");
+    let pending = state.pending.clone().expect("the promoter waits");
+    assert_eq!(
+        pending,
+        Pending {
+            at: t + HOUR,
+            until: t + HOUR + 2 * DAY,
+            moment: "nps_promoter".into(),
+            event: "nps_submitted".into(),
+            occurrence: 1,
+            held_by: "recent_friction".into(),
+        }
+    );
+    // Still inside the friction window: quiet, still waiting.
+    let still = evaluate(config, &mut state, &Event::new("page_view"), t + 20 * HOUR);
+    assert_eq!(still.reason(), "recent_friction");
+    assert!(state.pending.is_some());
+    let Decision::Ask(ask) = evaluate(config, &mut state, &Event::new("page_view"), t + 25 * HOUR)
+    else {
+        panic!("the promoter is asked once the friction clears")
+    };
+    assert_eq!(ask.moment, "nps_promoter");
+    assert_eq!(ask.why.event, "nps_submitted");
+    assert_eq!(
+        ask.why.deferred,
+        Some(Deferral {
+            since: t + HOUR,
+            held_by: "recent_friction".into(),
+            asked_on: "page_view".into(),
+        })
+    );
+    assert_eq!(state.pending, None);
+    // Only once: the next event finds nothing waiting.
+    let after = evaluate(config, &mut state, &Event::new("page_view"), t + 26 * HOUR);
+    assert_eq!(after.reason(), "no_matching_moment");
+
+    // Past the window: never asked, and the pending ask is gone.
+    let mut state = onboarded(config, "u-late");
+    evaluate(config, &mut state, &Event::new("error"), t);
+    evaluate(config, &mut state, &nps, t + HOUR);
+    let late = evaluate(
+        config,
+        &mut state,
+        &Event::new("page_view"),
+        t + HOUR + 2 * DAY + 1,
+    );
+    assert_eq!(late.reason(), "no_matching_moment");
+    assert_eq!(state.pending, None);
+
+    // An opt-out ends the wait.
+    let mut state = onboarded(config, "u-out");
+    evaluate(config, &mut state, &Event::new("error"), t);
+    evaluate(config, &mut state, &nps, t + HOUR);
+    record(&mut state, Outcome::OptedOut, t + 2 * HOUR);
+    let out = evaluate(config, &mut state, &Event::new("page_view"), t + 25 * HOUR);
+    assert_eq!(out.reason(), "opted_out");
+    assert_eq!(state.pending, None);
+
+    // Eligibility is not waited out: a moment held back by it is not kept.
+    let mut young = NudgeState::new("u-young");
+    evaluate(config, &mut young, &Event::new("signup"), T0);
+    evaluate(
+        config,
+        &mut young,
+        &Event::new("onboarding_completed"),
+        T0 + HOUR,
+    );
+    let too_young = evaluate(config, &mut young, &nps, T0 + 2 * HOUR);
+    assert_eq!(too_young.reason(), "not_eligible");
+    assert_eq!(young.pending, None);
+
+    // A moment without `defer_within` is not kept either.
+    let mut state = onboarded(config, "u-seat");
+    evaluate(config, &mut state, &Event::new("error"), t);
+    evaluate(config, &mut state, &Event::new("seat_added"), t + HOUR);
+    assert_eq!(state.pending, None);
+
+    // At most one: a higher-priority moment replaces a waiting one, a
+    // lower-priority one does not.
+    let mut state = NudgeState::new("u-two");
+    evaluate(config, &mut state, &Event::new("signup"), T0);
+    evaluate(config, &mut state, &Event::new("report_generated"), T0 + 60);
+    assert_eq!(state.pending.as_ref().unwrap().moment, "first_report");
+    evaluate(config, &mut state, &nps, T0 + 120);
+    assert_eq!(state.pending.as_ref().unwrap().moment, "nps_promoter");
+    evaluate(
+        config,
+        &mut state,
+        &Event::new("report_generated"),
+        T0 + 180,
+    );
+    assert_eq!(state.pending.as_ref().unwrap().moment, "nps_promoter");
+
+    // Holdout users never wait: they are never asked.
+    let holdout = self::config();
+    let user = (0..10_000)
+        .map(|i| format!("user-{i}"))
+        .find(|u| in_holdout(&holdout, u))
+        .unwrap();
+    let mut state = NudgeState::new(&user);
+    evaluate(&holdout, &mut state, &Event::new("signup"), T0);
+    evaluate(
+        &holdout,
+        &mut state,
+        &Event::new("report_generated"),
+        T0 + 60,
+    );
+    assert_eq!(state.pending, None);
+}
+
+#[test]
+fn pending_asks_load_merge_and_old_states_still_load() {
+    let config = config_without_holdout();
+    let mut state = NudgeState::new("u-merge");
+    evaluate(&config, &mut state, &Event::new("signup"), T0);
+    evaluate(
+        &config,
+        &mut state,
+        &Event::new("report_generated"),
+        T0 + 60,
+    );
+    assert!(state.pending.is_some());
+    // Round trip through storage.
+    let stored = state.to_json();
+    assert!(stored.contains("\"pending\":{"), "{stored}");
+    assert_eq!(NudgeState::from_json(&stored).unwrap(), state);
+    // A state written before deferral existed loads, with nothing pending.
+    let old = r#"{"v":2,"user_id":"u","asks":[5],"last_shown":5,"total_asks":1}"#;
+    assert_eq!(NudgeState::from_json(old).unwrap().pending, None);
+    // An ask on another device after the deferral consumed it.
+    let mut other = state.clone();
+    other.pending = None;
+    other.asks.push(T0 + 120);
+    other.last_shown = Some(T0 + 120);
+    assert_eq!(merge_states(&state, &other).unwrap().pending, None);
+    // An older ask elsewhere leaves it waiting.
+    let mut other = state.clone();
+    other.pending = None;
+    other.asks.insert(0, T0 - 60);
+    let merged = merge_states(&state, &other).unwrap();
+    assert_eq!(merged.pending, state.pending);
 }
 
 /// The example config ships German and Arabic for every moment and variant,

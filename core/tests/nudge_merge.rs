@@ -4,7 +4,7 @@
 //! who opted out on one device is not asked on another once they meet.
 
 use proptest::prelude::*;
-use referral_core::nudge::{merge_states, FrictionMark, NudgeState, Profile};
+use referral_core::nudge::{merge_states, FrictionMark, NudgeState, Pending, Profile};
 
 fn arb_opt(max: u64) -> impl Strategy<Value = Option<u64>> {
     prop_oneof![Just(None), (0..max).prop_map(Some)]
@@ -31,9 +31,10 @@ fn arb_state() -> impl Strategy<Value = NudgeState> {
             arb_opt(1_000),
         ),
         (0u32..9, 0u32..9, 0u32..9),
+        prop::option::of((0u64..300, 0u64..100, "(first|nps)", 0u32..4)),
     )
         .prop_map(
-            |(profile, first_seen, counts, friction, asks, lasts, totals)| {
+            |(profile, first_seen, counts, friction, asks, lasts, totals, pending)| {
                 let mut s = NudgeState::new("person-1");
                 s.profile = Profile {
                     signed_up_at: profile.0,
@@ -71,6 +72,16 @@ fn arb_state() -> impl Strategy<Value = NudgeState> {
                 (s.total_asks, s.total_shares, s.total_referred) = totals;
                 // As the engine keeps them: every ask listed was counted.
                 s.total_asks = s.total_asks.max(s.asks.len() as u32);
+                // As the engine keeps it: newer than every ask.
+                let after = s.asks.last().map_or(0, |t| t + 1);
+                s.pending = pending.map(|(at, span, moment, occurrence)| Pending {
+                    at: after + at,
+                    until: after + at + span,
+                    event: format!("{moment}_event"),
+                    moment,
+                    occurrence,
+                    held_by: "cooldown".into(),
+                });
                 s
             },
         )
@@ -121,6 +132,12 @@ proptest! {
             prop_assert_eq!(m.profile.active_customer, Some(false));
         }
         prop_assert!(m.asks.windows(2).all(|w| w[0] < w[1]));
+        // At most one pending ask, newer than every ask the merge holds,
+        // and it is one of the copies'.
+        if let Some(p) = &m.pending {
+            prop_assert!(m.asks.iter().all(|&t| t < p.at));
+            prop_assert!(a.pending.as_ref() == Some(p) || b.pending.as_ref() == Some(p));
+        }
     }
 }
 

@@ -58,7 +58,17 @@ pub struct Moment {
     /// [`Offboarding`]).
     #[serde(default)]
     pub offboarding: bool,
+    /// When the moment matches but a passing rule holds it back
+    /// (onboarding, the friction window, a cooldown, the quiet after a
+    /// referral), keep it pending and ask at the next event once the rule
+    /// clears, if that is within this span (`"72h"`). See
+    /// [`super::state::Pending`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_within: Option<Span>,
 }
+
+/// The longest a moment may wait: past it, the moment is stale.
+pub const MAX_DEFER: Span = Span(30 * 86_400);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -476,6 +486,14 @@ impl NudgeConfig {
                         return Err(ConfigError::at(field, "at_least and at_most need a number"));
                     }
                     _ => {}
+                }
+            }
+            if let Some(span) = moment.defer_within {
+                if span == Span::ZERO || span > MAX_DEFER {
+                    return Err(ConfigError::at(
+                        format!("{path}.defer_within"),
+                        "must be more than 0s and at most 30d",
+                    ));
                 }
             }
             check_messages(&path, &moment.messages)?;

@@ -11,6 +11,15 @@
 //! opted out → holdout → onboarding (never skipped) → eligibility → recent friction →
 //! quiet after a referral → cooldown → rolling cap → ask. A cancel-flow
 //! moment may skip some of them (see [`config::Offboarding`]).
+//!
+//! Deferred moments: a moment with `defer_within` that is held back by a
+//! passing rule (onboarding, friction, the quiet after a referral, a
+//! cooldown) is kept as the state's one [`Pending`] ask and goes through
+//! the same checks at every later event until it is asked or its window
+//! closes; opt-out, holdout, eligibility and the cap still apply. When both
+//! a pending ask and the event's own moment are there, the higher priority
+//! is tried (ties: the event's own). The ask's [`Why`] names the event that
+//! was held back and [`Deferral`] says by what, since when.
 
 pub mod config;
 pub mod duration;
@@ -22,7 +31,9 @@ use serde::{Deserialize, Serialize};
 pub use config::{ConfigError, Messages, Moment, NudgeConfig, Operator, Predicate, PredicateValue};
 pub use duration::Span;
 pub use event::{Event, PropValue};
-pub use state::{merge_states, EventCounts, FrictionMark, NudgeState, Profile, StateError};
+pub use state::{
+    merge_states, EventCounts, FrictionMark, NudgeState, Pending, Profile, StateError,
+};
 
 use crate::template::MessageVars;
 use config::Eligibility;
@@ -70,11 +81,26 @@ pub struct Ask {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Why {
+    /// The event that matched the moment (for a deferred ask, the earlier
+    /// event that was held back), and its occurrence.
     pub event: String,
     pub occurrence: u32,
     pub priority: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bypassed: Vec<String>,
+    /// Set when the moment was held back and is asked now (its
+    /// `defer_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<Deferral>,
+}
+
+/// A deferred ask's history: when the moment matched, which rule held it
+/// back, and the event at which it is asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferral {
+    pub since: u64,
+    pub held_by: String,
+    pub asked_on: String,
 }
 
 /// Why no ask. `code()` is the stable machine-readable form.
@@ -295,9 +321,19 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
     } else {
         0
     };
-    let quiet = |reason| Decision::Quiet { reason };
+    // A pending ask past its window, or whose moment no longer defers, is
+    // dropped.
+    if state.pending.as_ref().is_some_and(|p| {
+        now > p.until
+            || !config
+                .moments
+                .iter()
+                .any(|m| m.name == p.moment && m.defer_within.is_some())
+    }) {
+        state.pending = None;
+    }
 
-    let Some(moment) = config
+    let matched = config
         .moments
         .iter()
         .filter(|m| m.event == event.name)
@@ -306,16 +342,94 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
         .fold(None::<&Moment>, |best, m| match best {
             Some(b) if b.priority >= m.priority => Some(b),
             _ => Some(m),
-        })
-    else {
-        return quiet(QuietReason::NoMatchingMoment);
+        });
+    // The pending ask competes with this event's moment by priority (ties:
+    // the fresh one).
+    let waiting = state
+        .pending
+        .as_ref()
+        .and_then(|p| Some((config.moments.iter().find(|m| m.name == p.moment)?, p)));
+    let (moment, pending) = match (matched, waiting) {
+        (Some(fresh), Some((held, p))) if held.priority > fresh.priority => (held, Some(p.clone())),
+        (Some(fresh), _) => (fresh, None),
+        (None, Some((held, p))) => (held, Some(p.clone())),
+        (None, None) => {
+            return Decision::Quiet {
+                reason: QuietReason::NoMatchingMoment,
+            }
+        }
     };
+    let why = match &pending {
+        Some(p) => Why {
+            event: p.event.clone(),
+            occurrence: p.occurrence,
+            priority: moment.priority,
+            bypassed: Vec::new(),
+            deferred: Some(Deferral {
+                since: p.at,
+                held_by: p.held_by.clone(),
+                asked_on: event.name.clone(),
+            }),
+        },
+        None => Why {
+            event: event.name.clone(),
+            occurrence,
+            priority: moment.priority,
+            bypassed: Vec::new(),
+            deferred: None,
+        },
+    };
+    match gate(config, state, moment, now) {
+        Ok(bypassed) => {
+            state.pending = None;
+            ask(config, state, event, moment, Why { bypassed, ..why }, now)
+        }
+        Err(reason) => {
+            match &reason {
+                QuietReason::OptedOut | QuietReason::Holdout => state.pending = None,
+                // A passing rule: a fresh moment that may wait starts waiting,
+                // unless an ask was made at this very time (the pending ask is
+                // always newer than every ask: merges rely on it).
+                QuietReason::Onboarding
+                | QuietReason::RecentFriction { .. }
+                | QuietReason::RecentlyReferred { .. }
+                | QuietReason::Cooldown { .. } => {
+                    if let (None, Some(span)) = (&pending, moment.defer_within) {
+                        if state.asks.iter().all(|&t| t < now) {
+                            state.pending = Some(Pending {
+                                at: now,
+                                until: now.saturating_add(span.secs()),
+                                moment: state::cut(&moment.name),
+                                event: state::cut(&event.name),
+                                occurrence,
+                                held_by: reason.code().to_owned(),
+                            });
+                        }
+                    }
+                }
+                // Eligibility and the cap are not waited out: a pending ask
+                // stays until its window closes, a fresh one is not kept.
+                _ => {}
+            }
+            Decision::Quiet { reason }
+        }
+    }
+}
 
+/// The rules between a matching moment and an ask, in order. `Ok` with the
+/// rules a cancel-flow moment skipped, or the first rule that says wait.
+fn gate(
+    config: &NudgeConfig,
+    state: &mut NudgeState,
+    moment: &Moment,
+    now: u64,
+) -> Result<Vec<String>, QuietReason> {
+    let suppression = &config.suppression;
     if state.is_opted_out() {
-        return quiet(QuietReason::OptedOut);
+        return Err(QuietReason::OptedOut);
     }
     if in_holdout(config, &state.user_id) {
-        return quiet(QuietReason::Holdout);
+        return Err(QuietReason::Holdout);
     }
     let offboarding = moment.offboarding.then_some(&config.offboarding);
     let mut bypassed = Vec::new();
@@ -330,14 +444,14 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
     if config.eligibility.onboarding_completed_event.is_some()
         && state.profile.onboarding_completed_at.is_none()
     {
-        return quiet(QuietReason::Onboarding);
+        return Err(QuietReason::Onboarding);
     }
     if let Some(reason) = ineligible(&config.eligibility, state, now) {
         if !skip(
             offboarding.is_some_and(|o| o.bypass_eligibility),
             reason.code(),
         ) {
-            return quiet(reason);
+            return Err(reason);
         }
     }
     if let Some(mark) = state
@@ -349,7 +463,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
             offboarding.is_some_and(|o| o.bypass_friction),
             "recent_friction",
         ) {
-            return quiet(QuietReason::RecentFriction {
+            return Err(QuietReason::RecentFriction {
                 event: mark.event.clone(),
                 seconds_ago: now.saturating_sub(mark.at),
             });
@@ -363,7 +477,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
                 "recently_referred",
             )
         {
-            return quiet(QuietReason::RecentlyReferred { until });
+            return Err(QuietReason::RecentlyReferred { until });
         }
     }
     let cooldown_until = [
@@ -379,7 +493,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
     .max();
     if let Some(until) = cooldown_until.filter(|until| now < *until) {
         if !skip(offboarding.is_some_and(|o| o.bypass_cooldown), "cooldown") {
-            return quiet(QuietReason::Cooldown { until });
+            return Err(QuietReason::Cooldown { until });
         }
     }
     state.asks.retain(|t| now.saturating_sub(*t) < THIRTY_DAYS);
@@ -389,24 +503,50 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
             .first()
             .map_or(now, |t| t.saturating_add(THIRTY_DAYS));
         if !skip(offboarding.is_some_and(|o| o.bypass_cap), "cap_reached") {
-            return quiet(QuietReason::CapReached { until });
+            return Err(QuietReason::CapReached { until });
         }
     }
+    Ok(bypassed)
+}
 
-    let (variant, default, messages) = match (&config.experiment, moment.variants.is_empty()) {
+/// The variant of `moment` a user sees: `control` or one of its variants,
+/// by a stable hash of the experiment, the moment and the user. Without an
+/// experiment or variants, `control`.
+pub fn variant_of<'a>(config: &'a NudgeConfig, moment: &'a Moment, user_id: &str) -> &'a str {
+    pick_arm(config, moment, user_id).0
+}
+
+fn pick_arm<'a>(
+    config: &'a NudgeConfig,
+    moment: &'a Moment,
+    user_id: &str,
+) -> (&'a str, &'a crate::template::Template, &'a Messages) {
+    match (&config.experiment, moment.variants.is_empty()) {
         (Some(experiment), false) => {
             let arms = moment.variants.len() as u64 + 1;
-            let pick = fnv1a64(&[&experiment.name, &moment.name, &state.user_id]) % arms;
+            let pick = fnv1a64(&[&experiment.name, &moment.name, user_id]) % arms;
             match pick
                 .checked_sub(1)
                 .and_then(|i| moment.variants.get(i as usize))
             {
-                Some(v) => (v.name.clone(), &v.message, &v.messages),
-                None => ("control".to_owned(), &moment.message, &moment.messages),
+                Some(v) => (&v.name, &v.message, &v.messages),
+                None => ("control", &moment.message, &moment.messages),
             }
         }
-        _ => ("control".to_owned(), &moment.message, &moment.messages),
-    };
+        _ => ("control", &moment.message, &moment.messages),
+    }
+}
+
+fn ask(
+    config: &NudgeConfig,
+    state: &mut NudgeState,
+    event: &Event,
+    moment: &Moment,
+    why: Why,
+    now: u64,
+) -> Decision {
+    let (variant, default, messages) = pick_arm(config, moment, &state.user_id);
+    let variant = variant.to_owned();
     // The chosen arm's translation for the event's locale (exact tag, then
     // its primary language), else its default message.
     let (locale, template) = match event.locale.as_deref().and_then(|l| messages.pick(l)) {
@@ -435,12 +575,7 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
         variant,
         message,
         locale,
-        why: Why {
-            event: event.name.clone(),
-            occurrence,
-            priority: moment.priority,
-            bypassed,
-        },
+        why,
     })
 }
 

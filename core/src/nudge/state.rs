@@ -1,7 +1,8 @@
 //! The per-user nudge state the host stores (localStorage, SharedPreferences,
 //! a database row). Versioned and bounded.
 //!
-//! Size bound: the state holds fixed fields, at most [`FRICTION_RING`]
+//! Size bound: the state holds fixed fields, at most one [`Pending`] ask
+//! (names cut to [`MAX_NAME_LEN`]), at most [`FRICTION_RING`]
 //! friction marks (each an event name of at most [`MAX_NAME_LEN`] bytes), at
 //! most `max_asks_per_30_days` (≤ 16) ask times, and one occurrence counter
 //! per distinct moment event in the config. So its size depends on the
@@ -50,6 +51,23 @@ pub struct FrictionMark {
     pub at: u64,
 }
 
+/// A success moment that matched while a passing rule held it back, kept
+/// to be asked at a later event (the moment's `defer_within`). At most one
+/// per user. Fields are declared in the order merges compare them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pending {
+    /// When it was held back.
+    pub at: u64,
+    /// The last time it may still be asked.
+    pub until: u64,
+    pub moment: String,
+    /// The event that matched, and its occurrence.
+    pub event: String,
+    pub occurrence: u32,
+    /// The quiet reason's code that held it back (`onboarding`).
+    pub held_by: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NudgeState {
     /// Format version; older versions are migrated by [`NudgeState::from_stored`].
@@ -83,6 +101,10 @@ pub struct NudgeState {
     pub total_shares: u32,
     #[serde(default)]
     pub total_referred: u32,
+    /// A deferred ask waiting for its rule to clear. Always newer than
+    /// every ask in `asks` (an ask clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
 }
 
 /// Occurrences per event name, kept sorted by name: a short list (one
@@ -321,6 +343,14 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
     if friction.len() > FRICTION_RING {
         friction.drain(..friction.len() - FRICTION_RING);
     }
+    // The newest pending ask, unless an ask (on either copy) came after it:
+    // that ask consumed or replaced it. Comparing by time first keeps the
+    // merge associative (the newest is the last to be consumed).
+    let pending = a
+        .pending
+        .clone()
+        .max(b.pending.clone())
+        .filter(|p| asks.iter().all(|&t| t < p.at));
     Ok(NudgeState {
         v: a.v.max(b.v),
         user_id: a.user_id.clone(),
@@ -349,6 +379,7 @@ pub fn merge_states(a: &NudgeState, b: &NudgeState) -> Result<NudgeState, StateE
         total_shares: a.total_shares.max(b.total_shares),
         total_referred: a.total_referred.max(b.total_referred),
         asks,
+        pending,
     })
 }
 
@@ -370,6 +401,7 @@ impl NudgeState {
             total_asks: 0,
             total_shares: 0,
             total_referred: 0,
+            pending: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod attribution;
 mod codes;
+mod lift;
 mod nudge;
 mod nudge_merge;
 mod share;
@@ -36,6 +37,7 @@ pub fn generate() -> Result<Value, String> {
     sections.insert("rewards".into(), attribution::rewards()?);
     sections.insert("funnel".into(), attribution::funnel_cases());
     sections.insert("user_tokens".into(), user_tokens::cases()?);
+    sections.insert("lift".into(), lift::cases()?);
     Ok(Value::Object(sections))
 }
 

@@ -165,6 +165,59 @@ pub fn cases() -> Result<Value, String> {
             .concat(),
         ),
         (
+            "deferred: the first report, made during onboarding, is asked once the rules clear",
+            "user-109",
+            vec![
+                ev(T0, "signup"),
+                ev(T0 + 600, "report_generated"),
+                ev(T0 + 3600, "onboarding_completed"),
+                ev(T0 + DAY + 1, "page_view"),
+                ev(T0 + DAY + 60, "page_view"),
+            ],
+        ),
+        (
+            "deferred: a promoter an hour after an error waits out the friction window",
+            "user-110",
+            [
+                onboard(),
+                vec![
+                    ev(t, "error"),
+                    Step::Event(t + 3600, Event::new("nps_submitted").with("score", 10)),
+                    ev(t + 20 * 3600, "page_view"),
+                    ev(t + 25 * 3600, "page_view"),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "deferred: past its window, never asked",
+            "user-111",
+            [
+                onboard(),
+                vec![
+                    ev(t, "error"),
+                    Step::Event(t + 3600, Event::new("nps_submitted").with("score", 9)),
+                    ev(t + 3600 + 2 * DAY + 1, "page_view"),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "deferred: an opt-out ends the wait, a cooldown holds it",
+            "user-112",
+            [
+                onboard(),
+                vec![
+                    ev(t, "seat_added"),
+                    Step::Event(t + 60, Event::new("nps_submitted").with("score", 10)),
+                    ev(t + DAY, "page_view"),
+                    Step::Record(t + DAY + 1, Outcome::OptedOut),
+                    ev(t + 2 * DAY, "page_view"),
+                ],
+            ]
+            .concat(),
+        ),
+        (
             "quiet after a referral",
             "user-105",
             [

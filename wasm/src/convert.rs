@@ -28,7 +28,7 @@ use referral_core::nudge::config::{
 };
 use referral_core::nudge::{
     Ask, ConfigError, Decision, Event, FrictionMark, Moment, NudgeConfig, NudgeState, Operator,
-    Predicate, PredicateValue, Profile, PropValue, QuietReason, Span, StateError,
+    Pending, Predicate, PredicateValue, Profile, PropValue, QuietReason, Span, StateError,
 };
 use referral_core::{Claims, ReferrerId, ShareAction, Template};
 
@@ -357,6 +357,7 @@ const MOMENT_FIELDS: &[&str] = &[
     "messages",
     "variants",
     "offboarding",
+    "defer_within",
 ];
 
 fn read_config(f: &Obj) -> NudgeConfig {
@@ -414,6 +415,8 @@ fn moment(m: &Obj) -> Moment {
             })
             .collect(),
         offboarding: m.flag("offboarding", false).unwrap_or(false),
+        // `null` is absent, as for serde's `Option`.
+        defer_within: m.get("defer_within", true).and(m.span("defer_within")),
     }
 }
 
@@ -646,7 +649,29 @@ fn read_state(f: &Obj) -> NudgeState {
     for (key, slot) in counts {
         *slot = f.count(key).unwrap_or(0);
     }
+    state.pending = f.child("pending", true, None).map(|p| pending(&p));
     state
+}
+
+fn pending(p: &Obj) -> Pending {
+    let time = |key: &str| {
+        let at = p.time(key);
+        if at.is_none() {
+            p.fail(key, "missing field");
+        }
+        at.unwrap_or(0)
+    };
+    Pending {
+        at: time("at"),
+        until: time("until"),
+        moment: p.required_text("moment"),
+        event: p.required_text("event"),
+        occurrence: p.count("occurrence").unwrap_or_else(|| {
+            p.fail("occurrence", "missing field");
+            0
+        }),
+        held_by: p.required_text("held_by"),
+    }
 }
 
 // ---------------------------------------------------------------- to JSON
@@ -729,6 +754,11 @@ pub fn evaluated_json(decision: &Decision, state: &NudgeState) -> String {
                     w.string(rule);
                 }
                 w.close_list();
+            }
+            if let Some(deferral) = &why.deferred {
+                w.key("deferred").open().key("since").uint(deferral.since);
+                w.key("held_by").string(&deferral.held_by);
+                w.key("asked_on").string(&deferral.asked_on).close();
             }
             w.close();
         }
@@ -828,7 +858,14 @@ fn write_state(w: &mut Writer, state: &NudgeState) {
     some(w, "last_referred", state.last_referred);
     w.key("total_asks").uint(state.total_asks.into());
     w.key("total_shares").uint(state.total_shares.into());
-    w.key("total_referred")
-        .uint(state.total_referred.into())
-        .close();
+    w.key("total_referred").uint(state.total_referred.into());
+    if let Some(p) = &state.pending {
+        w.key("pending").open().key("at").uint(p.at);
+        w.key("until").uint(p.until);
+        w.key("moment").string(&p.moment);
+        w.key("event").string(&p.event);
+        w.key("occurrence").uint(p.occurrence.into());
+        w.key("held_by").string(&p.held_by).close();
+    }
+    w.close();
 }

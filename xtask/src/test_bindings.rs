@@ -52,7 +52,7 @@ fn run_python(root: &Path) -> Result<(), String> {
         Command::new(&pip)
             .args(["install", "-q"])
             .arg(wheel(root)?)
-            .args(["pytest", "flask"]),
+            .args(["pytest", "flask", "statsmodels"]),
     )?;
     // The binding's tests, then the Flask host example's.
     run_cmd(

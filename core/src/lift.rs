@@ -20,7 +20,12 @@
 //!
 //! All intervals are 95 %.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::funnel::Stage;
+use crate::nudge::{fnv1a64, in_holdout, variant_of, NudgeConfig};
 
 /// The 97.5th percentile of the standard normal distribution.
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -365,6 +370,14 @@ fn number(x: f64) -> String {
 
 /// Treatment against holdout, with the verdict.
 pub fn lift(tallies: &LiftTallies, options: &LiftOptions) -> LiftReport {
+    let bp = options.holdout_basis_points;
+    let ratio = (bp > 0 && bp < 10_000).then(|| f64::from(10_000 - bp) / f64::from(bp));
+    lift_at_ratio(tallies, ratio, options.min_relative_lift)
+}
+
+/// `lift` with the allocation as treatment users per holdout user (none:
+/// no holdout).
+fn lift_at_ratio(tallies: &LiftTallies, ratio: Option<f64>, min_relative_lift: f64) -> LiftReport {
     let (t, h) = (&tallies.treatment, &tallies.holdout);
     let referrer_rate =
         newcombe(t.referrers, t.users, h.referrers, h.users).map(|absolute| Comparison {
@@ -380,7 +393,7 @@ pub fn lift(tallies: &LiftTallies, options: &LiftOptions) -> LiftReport {
         (h.paid, h.paid_squared, h.users),
     );
 
-    let (verdict, summary) = verdict(tallies, referrer_rate.as_ref(), options);
+    let (verdict, summary) = verdict(tallies, referrer_rate.as_ref(), ratio, min_relative_lift);
     LiftReport {
         treatment: group_report(t),
         holdout: group_report(h),
@@ -395,17 +408,18 @@ pub fn lift(tallies: &LiftTallies, options: &LiftOptions) -> LiftReport {
 fn verdict(
     tallies: &LiftTallies,
     difference: Option<&Comparison>,
-    options: &LiftOptions,
+    ratio: Option<f64>,
+    min_relative_lift: f64,
 ) -> (Verdict, String) {
     let (t, h) = (&tallies.treatment, &tallies.holdout);
-    if options.holdout_basis_points == 0 || options.holdout_basis_points >= 10_000 {
+    let Some(ratio) = ratio else {
         return (
             Verdict::NoHoldout,
             "No holdout: the experiment asks everyone (or no one), so there is nothing to \
              compare with. Set a holdout to measure lift."
                 .to_owned(),
         );
-    }
+    };
     if let Some(d) = difference {
         if d.absolute.low > 0.0 {
             return (
@@ -452,9 +466,7 @@ fn verdict(
             "Not enough data yet: no one in either group has referred anyone.".to_owned(),
         );
     };
-    let ratio =
-        f64::from(10_000 - options.holdout_basis_points) / f64::from(options.holdout_basis_points);
-    let detectable = baseline * options.min_relative_lift;
+    let detectable = baseline * min_relative_lift;
     let Some(needed) = holdout_users_needed(baseline, detectable, ratio) else {
         return (
             Verdict::NotEnoughData {
@@ -495,6 +507,169 @@ fn verdict(
             percent(baseline),
         ),
     )
+}
+
+/// What a per-user count measures, for backends that keep tallies as
+/// counters: the funnel stage each comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Impressions of the ask.
+    Asked,
+    /// Shares of the link.
+    Shared,
+    /// Referred signups.
+    Signups,
+    /// Referred accounts that pay.
+    Paid,
+}
+
+impl Measure {
+    /// The measure a funnel stage counts, if any.
+    pub fn of_stage(stage: Stage) -> Option<Measure> {
+        match stage {
+            Stage::Impression => Some(Measure::Asked),
+            Stage::Share => Some(Measure::Shared),
+            Stage::Signup => Some(Measure::Signups),
+            Stage::Paid => Some(Measure::Paid),
+            _ => None,
+        }
+    }
+
+    /// How a group's tally changes when one user's count of this measure
+    /// goes from `before` to `after` (down too: a reversed conversion), as
+    /// `(field, delta)` pairs named as [`GroupTally`]'s fields serialise.
+    pub fn tally_changes(self, before: u64, after: u64) -> Vec<(&'static str, i64)> {
+        let signed = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        let (b, a) = (signed(before), signed(after));
+        let became = |b: i64, a: i64| i64::from(a > 0) - i64::from(b > 0);
+        let square = |x: i64| x.saturating_mul(x);
+        let changes = match self {
+            Measure::Asked => vec![("asked", became(b, a))],
+            Measure::Shared => vec![("shared", became(b, a))],
+            Measure::Signups => vec![
+                ("referrers", became(b, a)),
+                ("signups", a - b),
+                ("signups_squared", square(a) - square(b)),
+            ],
+            Measure::Paid => vec![("paid", a - b), ("paid_squared", square(a) - square(b))],
+        };
+        changes.into_iter().filter(|(_, d)| *d != 0).collect()
+    }
+}
+
+pub const TREATMENT: &str = "treatment";
+pub const HOLDOUT: &str = "holdout";
+const VARIANT_PREFIX: &str = "variant:";
+
+/// The groups a user's outcomes count in: `holdout`, or `treatment` and,
+/// for every moment with variants, `variant:<moment>:<variant>` (the arm
+/// the engine shows them). Without an experiment, `treatment` only.
+pub fn groups_of(config: &NudgeConfig, user_id: &str) -> Vec<String> {
+    if in_holdout(config, user_id) {
+        return vec![HOLDOUT.to_owned()];
+    }
+    let mut groups = vec![TREATMENT.to_owned()];
+    if config.experiment.is_some() {
+        for moment in config.moments.iter().filter(|m| !m.variants.is_empty()) {
+            groups.push(format!(
+                "{VARIANT_PREFIX}{}:{}",
+                moment.name,
+                variant_of(config, moment, user_id)
+            ));
+        }
+    }
+    groups
+}
+
+/// A fingerprint of what decides the groups (the experiment's name and
+/// holdout, the moments' variants): counters kept under another design
+/// must be counted again.
+pub fn design_fingerprint(config: &NudgeConfig) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(e) = &config.experiment {
+        parts.push(e.name.clone());
+        parts.push(e.holdout_basis_points.to_string());
+        for m in config.moments.iter().filter(|m| !m.variants.is_empty()) {
+            parts.push(m.name.clone());
+            parts.extend(m.variants.iter().map(|v| v.name.clone()));
+        }
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    format!("{:016x}", fnv1a64(&refs))
+}
+
+/// One variant of a moment against the holdout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantLift {
+    pub moment: String,
+    pub variant: String,
+    pub report: LiftReport,
+}
+
+/// The experiment's lift: everyone who can be asked against the holdout,
+/// then each moment's variants against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentLift {
+    /// The experiment's name, none without one.
+    pub experiment: Option<String>,
+    pub holdout_basis_points: u32,
+    pub overall: LiftReport,
+    pub variants: Vec<VariantLift>,
+}
+
+/// The report from tallies kept per group (keys as [`groups_of`] names
+/// them); groups without a tally count as empty.
+pub fn experiment_lift(
+    config: &NudgeConfig,
+    tallies: &BTreeMap<String, GroupTally>,
+    min_relative_lift: f64,
+) -> ExperimentLift {
+    let get = |key: &str| tallies.get(key).copied().unwrap_or_default();
+    let holdout = get(HOLDOUT);
+    let bp = config
+        .experiment
+        .as_ref()
+        .map_or(0, |e| e.holdout_basis_points);
+    let ratio = (bp > 0 && bp < 10_000).then(|| f64::from(10_000 - bp) / f64::from(bp));
+    let overall = lift_at_ratio(
+        &LiftTallies {
+            treatment: get(TREATMENT),
+            holdout,
+        },
+        ratio,
+        min_relative_lift,
+    );
+    let mut variants = Vec::new();
+    if config.experiment.is_some() {
+        for moment in config.moments.iter().filter(|m| !m.variants.is_empty()) {
+            // Each arm gets an equal share of the users who can be asked.
+            let arms = moment.variants.len() as f64 + 1.0;
+            let names =
+                core::iter::once("control").chain(moment.variants.iter().map(|v| v.name.as_str()));
+            for variant in names {
+                let key = format!("{VARIANT_PREFIX}{}:{variant}", moment.name);
+                variants.push(VariantLift {
+                    moment: moment.name.clone(),
+                    variant: variant.to_owned(),
+                    report: lift_at_ratio(
+                        &LiftTallies {
+                            treatment: get(&key),
+                            holdout,
+                        },
+                        ratio.map(|r| r / arms),
+                        min_relative_lift,
+                    ),
+                });
+            }
+        }
+    }
+    ExperimentLift {
+        experiment: config.experiment.as_ref().map(|e| e.name.clone()),
+        holdout_basis_points: bp,
+        overall,
+        variants,
+    }
 }
 
 #[cfg(test)]
@@ -568,6 +743,84 @@ mod tests {
             }
         }
         assert_eq!(counters, direct.treatment);
+    }
+
+    #[test]
+    fn counter_changes_sum_to_the_tally_of_outcomes() {
+        // Users whose signups go up one by one, one of them reversed back.
+        let mut counters: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut add = |changes: Vec<(&'static str, i64)>| {
+            for (field, delta) in changes {
+                *counters.entry(field).or_default() += delta;
+            }
+        };
+        for count in [3u64, 1, 0, 2] {
+            for before in 0..count {
+                add(Measure::Signups.tally_changes(before, before + 1));
+                add(Measure::Asked.tally_changes(before, before + 1));
+            }
+        }
+        add(Measure::Signups.tally_changes(2, 1));
+        let outcomes = [3u32, 1, 0, 1].map(|n| UserOutcome {
+            referred_signups: n,
+            asked: n > 0,
+            ..Default::default()
+        });
+        let expected = LiftTallies::from_outcomes(&outcomes).treatment;
+        assert_eq!(
+            counters.get("signups").copied(),
+            Some(expected.signups as i64)
+        );
+        assert_eq!(
+            counters.get("signups_squared").copied(),
+            Some(expected.signups_squared as i64)
+        );
+        assert_eq!(
+            counters.get("referrers").copied(),
+            Some(expected.referrers as i64)
+        );
+        assert_eq!(counters.get("asked").copied(), Some(expected.asked as i64));
+        assert_eq!(Measure::of_stage(Stage::Click), None);
+        assert!(Measure::Paid.tally_changes(4, 4).is_empty());
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn groups_follow_the_engine_assignment() {
+        let config =
+            NudgeConfig::from_toml(include_str!("../../examples/nudge/config.toml")).unwrap();
+        let mut seen = BTreeMap::new();
+        for i in 0..2_000 {
+            let user = format!("user-{i}");
+            let groups = groups_of(&config, &user);
+            assert_eq!(groups[0] == HOLDOUT, in_holdout(&config, &user));
+            for g in groups {
+                *seen.entry(g).or_insert(0) += 1;
+            }
+        }
+        // About 10 % held out; first_report's two arms split the rest.
+        let holdout = seen[HOLDOUT];
+        assert!((150..250).contains(&holdout), "{seen:?}");
+        assert!(seen.contains_key("variant:first_report:control"));
+        assert!(seen.contains_key("variant:first_report:short"));
+        let mut tallies = BTreeMap::new();
+        tallies.insert(
+            HOLDOUT.to_owned(),
+            GroupTally {
+                users: 100,
+                referrers: 5,
+                ..Default::default()
+            },
+        );
+        let report = experiment_lift(&config, &tallies, 0.2);
+        assert_eq!(report.variants.len(), 2);
+        assert_eq!(report.holdout_basis_points, 1_000);
+        // The fingerprint changes with the design, not with messages.
+        let mut renamed = config.clone();
+        renamed.moments[0].message = crate::Template::parse("Hi").unwrap();
+        assert_eq!(design_fingerprint(&renamed), design_fingerprint(&config));
+        renamed.experiment.as_mut().unwrap().holdout_basis_points = 2_000;
+        assert_ne!(design_fingerprint(&renamed), design_fingerprint(&config));
     }
 
     #[test]

@@ -66,6 +66,15 @@ impl From<NudgeOutcome> for core_::Outcome {
     }
 }
 
+/// A deferred ask's history (core's `Deferral`).
+pub type NudgeDeferral = core_::Deferral;
+#[uniffi::remote(Record)]
+pub struct NudgeDeferral {
+    pub since: u64,
+    pub held_by: String,
+    pub asked_on: String,
+}
+
 /// Ask, or stay quiet with a machine-readable `reason` and its details.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum NudgeDecision {
@@ -81,6 +90,11 @@ pub enum NudgeDecision {
         /// (`ar` for a person in `ar-EG`); none for the default message.
         #[uniffi(default = None)]
         locale: Option<String>,
+        /// Set when the moment was held back by a passing rule and is
+        /// asked now: since when, by what, and at which event. `event` and
+        /// `occurrence` are then the held-back event's.
+        #[uniffi(default = None)]
+        deferred: Option<NudgeDeferral>,
     },
     Quiet {
         /// `no_matching_moment`, `opted_out`, `holdout`, `onboarding`,
@@ -108,6 +122,7 @@ impl From<core_::Decision> for NudgeDecision {
                 occurrence: ask.why.occurrence,
                 bypassed: ask.why.bypassed,
                 locale: ask.locale,
+                deferred: ask.why.deferred,
             },
             core_::Decision::Quiet { reason } => {
                 let code = reason.code().to_owned();

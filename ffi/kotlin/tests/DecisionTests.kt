@@ -26,6 +26,9 @@ private fun expectedDecision(d: JsonObject): NudgeDecision =
             d["moment"].asString, d["variant"].asString, d["message"].asString, why["event"].asString,
             why["occurrence"].asLong.toUInt(), why.getAsJsonArray("bypassed")?.map { it.asString } ?: emptyList(),
             d.str("locale"),
+            why.getAsJsonObject("deferred")?.let {
+                NudgeDeferral(it["since"].asLong.toULong(), it["held_by"].asString, it["asked_on"].asString)
+            },
         )
     } else {
         val r = d["reason"].asJsonObject
@@ -247,5 +250,90 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
             val got = funnelStageOfWidgetEvent(c["event"].asString)
             if (got != expected) throw AssertionError("${c["event"]}: $got vs $expected")
         }
+    }
+    runLiftVectors(vectors, check)
+}
+
+private fun JsonObject.interval(key: String): JsonObject? = if (has(key) && !get(key).isJsonNull) getAsJsonObject(key) else null
+
+private fun close(a: Double, b: Double) = Math.abs(a - b) <= 1e-9 * maxOf(1.0, Math.abs(b))
+
+private fun checkInterval(what: String, got: LiftInterval?, expected: JsonObject?) {
+    if ((got == null) != (expected == null)) throw AssertionError("$what: $got vs $expected")
+    if (got == null || expected == null) return
+    for ((name, value) in listOf("estimate" to got.estimate, "low" to got.low, "high" to got.high)) {
+        if (!close(value, expected[name].asDouble)) throw AssertionError("$what.$name: $value vs ${expected[name]}")
+    }
+}
+
+private fun checkComparison(what: String, got: LiftComparison?, expected: JsonObject?) {
+    if ((got == null) != (expected == null)) throw AssertionError("$what: $got vs $expected")
+    if (got == null || expected == null) return
+    checkInterval("$what.absolute", got.absolute, expected.getAsJsonObject("absolute"))
+    val relative = expected.interval("relative")
+    val gotRelative = got.relative
+    if ((gotRelative == null) != (relative == null)) throw AssertionError("$what.relative: $gotRelative vs $relative")
+    if (gotRelative == null || relative == null) return
+    val estimate = if (relative["estimate"].isJsonNull) null else relative["estimate"].asDouble
+    if ((gotRelative.estimate == null) != (estimate == null) ||
+        (estimate != null && !close(gotRelative.estimate!!, estimate))) throw AssertionError("$what.relative.estimate")
+    if (!close(gotRelative.low, relative["low"].asDouble) || !close(gotRelative.high, relative["high"].asDouble)) {
+        throw AssertionError("$what.relative interval")
+    }
+}
+
+private fun tally(g: JsonObject) = LiftGroupTally(
+    g["users"].asLong.toULong(), g["asked"].asLong.toULong(), g["shared"].asLong.toULong(),
+    g["referrers"].asLong.toULong(), g["signups"].asLong.toULong(), g["signups_squared"].asLong.toULong(),
+    g["paid"].asLong.toULong(), g["paid_squared"].asLong.toULong(),
+)
+
+private fun checkReport(name: String, got: LiftReport, expected: JsonObject) {
+    for ((group, report) in listOf("treatment" to got.treatment, "holdout" to got.holdout)) {
+        val e = expected.getAsJsonObject(group)
+        if (report.tally != tally(e)) throw AssertionError("$name $group tally")
+        checkInterval("$name $group.referrer_rate", report.referrerRate, e.interval("referrer_rate"))
+        checkInterval("$name $group.signups_per_user", report.signupsPerUser, e.interval("signups_per_user"))
+        checkInterval("$name $group.paid_per_user", report.paidPerUser, e.interval("paid_per_user"))
+    }
+    checkComparison("$name referrer_rate", got.referrerRate, expected.interval("referrer_rate"))
+    checkComparison("$name signups_per_user", got.signupsPerUser, expected.interval("signups_per_user"))
+    checkComparison("$name paid_per_user", got.paidPerUser, expected.interval("paid_per_user"))
+    val verdict = expected.getAsJsonObject("verdict")
+    if (liftVerdictCode(got.verdict) != verdict["code"].asString) throw AssertionError("$name verdict ${got.verdict}")
+    when (val v = got.verdict) {
+        is LiftVerdict.NotEnoughData -> {
+            if (v.moreHoldoutUsers?.toLong() != verdict.long("more_holdout_users") ||
+                v.moreTreatmentUsers?.toLong() != verdict.long("more_treatment_users")) throw AssertionError("$name users needed $v")
+        }
+        else -> {}
+    }
+    if (got.summary != expected["summary"].asString) throw AssertionError("$name summary: ${got.summary}")
+}
+
+fun runLiftVectors(vectors: JsonObject, check: (String, () -> Unit) -> Unit) {
+    val lift = vectors["lift"].asJsonObject
+    for (case in lift["cases"].asJsonArray.map { it.asJsonObject }) {
+        check("lift ${case["name"].asString}") {
+            val t = case.getAsJsonObject("tallies")
+            val o = case.getAsJsonObject("options")
+            val report = liftReport(
+                LiftTallies(tally(t.getAsJsonObject("treatment")), tally(t.getAsJsonObject("holdout"))),
+                LiftOptions(o["holdout_basis_points"].asLong.toUInt(), o["min_relative_lift"].asDouble),
+            )
+            checkReport(case["name"].asString, report, case.getAsJsonObject("report"))
+        }
+    }
+    check("lift: per-user outcomes sum into tallies") {
+        val outcomes = lift.getAsJsonObject("outcomes")
+        val users = outcomes["users"].asJsonArray.map { it.asJsonObject }.map {
+            UserOutcome(it["holdout"].asBoolean, it["asked"].asBoolean, it["shared"].asBoolean,
+                it["referred_signups"].asLong.toUInt(), it["referred_paid"].asLong.toUInt())
+        }
+        val tallies = liftTallies(users)
+        val expected = outcomes.getAsJsonObject("tallies")
+        if (tallies.treatment != tally(expected.getAsJsonObject("treatment")) ||
+            tallies.holdout != tally(expected.getAsJsonObject("holdout"))) throw AssertionError("tallies $tallies")
+        checkReport("outcomes", liftReport(tallies, LiftOptions(1000u, 0.2)), outcomes.getAsJsonObject("report"))
     }
 }

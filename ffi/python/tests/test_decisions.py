@@ -34,6 +34,7 @@ def expected_decision(d):
             moment=d["moment"], variant=d["variant"], message=d["message"], event=d["why"]["event"],
             occurrence=d["why"]["occurrence"], bypassed=d["why"].get("bypassed", []),
             locale=d.get("locale"),
+            deferred=r.NudgeDeferral(**d["why"]["deferred"]) if "deferred" in d["why"] else None,
         )
     reason = d["reason"]
     return r.NudgeDecision.QUIET(
@@ -66,6 +67,11 @@ def test_nudge_cases(vectors):
         restored = engine.restore_user(user.to_bytes())
         assert restored.to_bytes() == user.to_bytes()
     assert translated >= 8
+    deferred = [
+        step for case in nudge["cases"] for step in case["steps"]
+        if "deferred" in step.get("decision", {}).get("why", {})
+    ]
+    assert len(deferred) >= 2
     for case in nudge["invalid_configs"]:
         with pytest.raises(r.ReferralError.Config) as info:
             r.NudgeEngine.from_toml(case["toml"])

@@ -19,19 +19,28 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
-    let bad = || format!("invalid RFC 3339 timestamp {text:?}");
+    parse(text, false).map_err(|()| format!("invalid RFC 3339 timestamp {text:?}"))
+}
+
+/// Amplitude's export time, `2026-05-28 09:30:00.123000`: UTC without an
+/// offset (an offset or `Z` is accepted too).
+pub fn parse_utc(text: &str) -> Result<u64, String> {
+    parse(text, true).map_err(|()| format!("invalid timestamp {text:?}"))
+}
+
+fn parse(text: &str, offset_optional: bool) -> Result<u64, ()> {
     let b = text.as_bytes();
-    if b.len() < 20
+    if b.len() < 19
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
         || b[13] != b':'
         || b[16] != b':'
     {
-        return Err(bad());
+        return Err(());
     }
-    let num = |range: core::ops::Range<usize>| -> Result<u32, String> {
-        text.get(range).and_then(|s| s.parse().ok()).ok_or_else(bad)
+    let num = |range: core::ops::Range<usize>| -> Result<u32, ()> {
+        text.get(range).and_then(|s| s.parse().ok()).ok_or(())
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -41,33 +50,34 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
         || minute > 59
         || second > 60
     {
-        return Err(bad());
+        return Err(());
     }
     let mut rest = &text[19..];
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(bad());
+            return Err(());
         }
         rest = &fraction[digits..];
     }
     let offset: i64 = match rest {
         "Z" | "z" => 0,
+        "" if offset_optional => 0,
         _ if rest.len() == 6
             && (rest.starts_with('+') || rest.starts_with('-'))
             && &rest[3..4] == ":" =>
         {
-            let h: i64 = rest[1..3].parse().map_err(|_| bad())?;
-            let m: i64 = rest[4..6].parse().map_err(|_| bad())?;
+            let h: i64 = rest[1..3].parse().map_err(|_| ())?;
+            let m: i64 = rest[4..6].parse().map_err(|_| ())?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
             sign * (h * 3600 + m * 60)
         }
-        _ => return Err(bad()),
+        _ => return Err(()),
     };
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
         - offset;
-    u64::try_from(secs).map_err(|_| bad())
+    u64::try_from(secs).map_err(|_| ())
 }
 
 impl<'de> serde::Deserialize<'de> for Timestamp {
@@ -109,5 +119,9 @@ mod tests {
         assert!(parse_rfc3339("2026-13-01T00:00:00Z").is_err());
         assert!(parse_rfc3339("yesterday").is_err());
         assert!(parse_rfc3339("2026-05-28T20:26:40").is_err());
+        assert_eq!(parse_utc("2026-05-28 20:26:40.123000"), Ok(1_780_000_000));
+        assert_eq!(parse_utc("2026-05-28 20:26:40"), Ok(1_780_000_000));
+        assert_eq!(parse_utc("2026-05-28T20:26:40Z"), Ok(1_780_000_000));
+        assert!(parse_utc("2026-05-28 20:26").is_err());
     }
 }

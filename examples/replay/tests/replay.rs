@@ -20,6 +20,7 @@ fn log(events: u64, malformed_every: u64, iso: bool) -> Vec<u8> {
             seed: 7,
             iso_timestamps: iso,
             malformed_every,
+            ..Options::default()
         },
     )
     .unwrap();

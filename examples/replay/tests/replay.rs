@@ -100,3 +100,150 @@ fn malformed_lines_are_counted_with_line_numbers_and_never_abort() {
     assert!(last.1.contains("RFC 3339"), "{last:?}");
     assert!(report.to_text().contains("line 1001:"));
 }
+
+fn generated(options: Options) -> (Vec<u8>, replay::generate::Summary) {
+    let mut out = Vec::new();
+    let summary = generate(&mut out, &options).unwrap();
+    (out, summary)
+}
+
+fn run_with(bytes: &[u8], options: &replay::ReplayOptions) -> replay::Report {
+    replay::replay_with(&config(), options, || {
+        Ok(BufReader::new(Cursor::new(bytes.to_vec())))
+    })
+    .unwrap()
+}
+
+fn shuffle(bytes: &[u8]) -> Vec<u8> {
+    let mut lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    let mut x: u64 = 987_654_321;
+    for i in (1..lines.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        lines.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    lines.concat()
+}
+
+#[test]
+fn one_log_in_four_formats_with_duplicates_decides_alike() {
+    let config = config();
+    let base = Options {
+        events: 20_000,
+        seed: 11,
+        outcomes: Some(&config),
+        ..Options::default()
+    };
+    let (native, _) = generated(base);
+    let expected = run(&native);
+    assert_eq!(expected.duplicates, 0);
+    for format in replay::formats::Format::ALL {
+        let (bytes, summary) = generated(Options {
+            format: Some(format),
+            duplicate_every: 100,
+            ..base
+        });
+        assert_eq!(summary.lines, 20_000 + 200);
+        for bytes in [bytes.clone(), shuffle(&bytes)] {
+            let mut report = run(&bytes);
+            assert_eq!(report.duplicates, 200, "{format:?}");
+            assert_eq!(report.formats.get(format.as_str()), Some(&20_000));
+            report.formats = expected.formats.clone();
+            report.duplicates = 0;
+            report.lines = expected.lines;
+            report.mode = expected.mode.clone();
+            assert_eq!(report, expected, "{format:?}");
+        }
+    }
+}
+
+#[test]
+fn a_log_with_answers_is_its_own_response_model() {
+    let config = config();
+    let (bytes, summary) = generated(Options {
+        events: 50_000,
+        seed: 5,
+        outcomes: Some(&config),
+        ..Options::default()
+    });
+    let report = run(&bytes);
+    // The generator ran the engine and wrote its users' answers: replaying
+    // them makes exactly the asks it made.
+    assert_eq!(report.asks, summary.asks);
+    assert!(report.answers_in_log > 0);
+    assert_eq!(
+        report.dismissals + report.opt_outs + report.shares,
+        report.answers_in_log
+    );
+    assert!(report.dismissals > report.shares && report.shares > report.opt_outs);
+    assert!(report.deferred_asks > 0, "{report:?}");
+    assert_eq!(report.asks_during_onboarding, 0);
+    assert_eq!(report.asks_within_friction_window, 0);
+    // Lift: the log has referral outcomes, and asking works in it (the
+    // verdict needs more users than this test has: see the README's run).
+    let lift = report.lift.as_ref().expect("lift");
+    assert!(lift.holdout.tally.users > 0 && lift.treatment.tally.users > 0);
+    assert_eq!(lift.holdout.tally.asked, 0);
+    let difference = lift.referrer_rate.expect("both groups").absolute;
+    assert!(difference.estimate > 0.0, "{}", lift.summary);
+    assert!(report.to_text().contains("Lift against the holdout"));
+
+    // Without a model the dismissals and opt-outs never happen: more asks.
+    let off = run_with(
+        &bytes,
+        &replay::ReplayOptions {
+            responses: replay::Responses::Off,
+            ..Default::default()
+        },
+    );
+    assert!(off.asks > report.asks, "{} <= {}", off.asks, report.asks);
+    assert_eq!(off.dismissals + off.opt_outs + off.shares, 0);
+
+    // Rates are only for logs without answers: this one answers itself.
+    let rates = run_with(
+        &bytes,
+        &replay::ReplayOptions {
+            responses: replay::Responses::Auto {
+                rates: Some(replay::responses::Rates::new(0.1, 0.5, 0.1, 3).unwrap()),
+            },
+            ..Default::default()
+        },
+    );
+    assert_eq!(rates, report);
+}
+
+#[test]
+fn rates_answer_deterministically_whatever_the_order() {
+    let bytes = log(30_000, 0, false);
+    let with = |seed: u64, bytes: &[u8]| {
+        run_with(
+            bytes,
+            &replay::ReplayOptions {
+                responses: replay::Responses::Auto {
+                    rates: Some(replay::responses::Rates::new(0.55, 0.07, 0.13, seed).unwrap()),
+                },
+                ..Default::default()
+            },
+        )
+    };
+    let a = with(1, &bytes);
+    assert!(a.response_model.starts_with("simulated"));
+    assert_eq!(a, with(1, &bytes));
+    let mut shuffled = with(1, &shuffle(&bytes));
+    assert_eq!(shuffled.mode, "sorted in memory");
+    shuffled.mode = a.mode.clone();
+    assert_eq!(shuffled, a);
+    assert_ne!(a, with(2, &bytes));
+
+    let none = run(&bytes);
+    assert!(none.response_model.starts_with("none"));
+    assert_eq!(none.dismissals + none.opt_outs + none.shares, 0);
+    assert!(a.asks < none.asks, "{} >= {}", a.asks, none.asks);
+    let answered = (a.dismissals + a.opt_outs + a.shares) as f64 / a.asks as f64;
+    assert!((answered - 0.75).abs() < 0.05, "{answered}");
+    assert!(a.quiet_by_reason.get("opted_out").copied().unwrap_or(0) > 0);
+    // No referral outcomes in this log: no lift section.
+    assert!(a.lift.is_none());
+    assert!(!a.to_text().contains("Lift against"));
+}

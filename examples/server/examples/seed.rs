@@ -45,6 +45,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let db = Db::connect(&url).await?;
     let program = Arc::new(demo_program());
+    let nudge =
+        referral_core::nudge::NudgeConfig::from_toml(include_str!("../../nudge/config.toml"))?;
     // Spread over the last 60 days so some rewards are held, some payable.
     let start = Clock::real_now() - 60 * 86_400;
     let (mut events, mut referrers, mut widget_events) = (0u64, 0u32, 0u64);
@@ -149,7 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        bumps.write(&mut tx).await?;
+        bumps.write(&mut tx, &nudge).await?;
         tx.commit().await?;
     }
     println!(

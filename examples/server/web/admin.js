@@ -1,4 +1,5 @@
-// The admin: funnel (SVG bar chart), review queue, API keys. Text only; no
+// The admin: funnel (SVG bar chart), lift against the holdout (SVG
+// intervals), review queue, API keys. Text only; no
 // HTML strings. Every state change carries the session's CSRF token.
 const NS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
@@ -20,8 +21,83 @@ function cell(text) {
   return td;
 }
 
+const pct = (x) => `${(x * 100).toFixed(1)}%`;
+const interval = (i) => (i ? `${pct(i.estimate)} (${pct(i.low)} to ${pct(i.high)})` : "–");
+const perUser = (i) => (i ? `${i.estimate.toFixed(3)} (${i.low.toFixed(3)} to ${i.high.toFixed(3)})` : "–");
+
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(NS, name);
+  Object.entries(attrs).forEach(([k, v]) => el.setAttribute(k, v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+// Each group's share of users who referred someone: a dot at the estimate,
+// a line across its 95 % interval, on one axis from 0.
+function showLift(lift) {
+  const rows = [
+    { label: "Can be asked", group: "treatment", report: lift.overall.treatment },
+    { label: "Holdout (never asked)", group: "holdout", report: lift.overall.holdout },
+    ...lift.variants.map((v) => ({ label: `${v.moment}: ${v.variant}`, group: `${v.moment}:${v.variant}`, report: v.report.treatment })),
+  ];
+  const highs = rows.map((r) => r.report.referrer_rate?.high ?? 0);
+  const axisMax = Math.max(0.01, ...highs) * 1.1;
+  const left = 190, width = 400, rowHeight = 34, top = 10;
+  const height = top + rows.length * rowHeight + 30;
+  const x = (v) => left + (v / axisMax) * width;
+  const svg = svgEl("svg", { viewBox: `0 0 640 ${height}`, role: "img", id: "lift-chart" });
+  svg.setAttribute("aria-label", rows.map((r) => `${r.label}: ${interval(r.report.referrer_rate)} referred someone`).join("; "));
+  rows.forEach((r, i) => {
+    const y = top + i * rowHeight + rowHeight / 2;
+    svg.append(svgEl("text", { x: left - 8, y: y + 4, "text-anchor": "end" }, r.label));
+    const rate = r.report.referrer_rate;
+    if (!rate) {
+      svg.append(svgEl("text", { x: left, y: y + 4 }, "no users yet"));
+      return;
+    }
+    const colour = r.group === "holdout" ? "#6b7280" : "#1a56db";
+    svg.append(
+      svgEl("line", { x1: x(rate.low), x2: x(rate.high), y1: y, y2: y, stroke: colour, "stroke-width": 3, "data-group": r.group, "data-low": rate.low, "data-high": rate.high }),
+      svgEl("line", { x1: x(rate.low), x2: x(rate.low), y1: y - 7, y2: y + 7, stroke: colour, "stroke-width": 2 }),
+      svgEl("line", { x1: x(rate.high), x2: x(rate.high), y1: y - 7, y2: y + 7, stroke: colour, "stroke-width": 2 }),
+      svgEl("circle", { cx: x(rate.estimate), cy: y, r: 5, fill: colour, "data-estimate": rate.estimate }),
+      svgEl("text", { x: Math.min(x(rate.high) + 8, 600), y: y - 8 }, pct(rate.estimate)),
+    );
+  });
+  const axisY = top + rows.length * rowHeight + 4;
+  svg.append(svgEl("line", { x1: left, x2: left + width, y1: axisY, y2: axisY, stroke: "#9ca3af" }));
+  for (let t = 0; t <= 4; t++) {
+    const v = (axisMax * t) / 4;
+    svg.append(svgEl("text", { x: x(v), y: axisY + 16, "text-anchor": "middle" }, pct(v)));
+  }
+  const verdict = document.createElement("p");
+  verdict.id = "lift-verdict";
+  verdict.dataset.code = lift.overall.verdict.code;
+  verdict.textContent = lift.experiment
+    ? `${lift.experiment} (holdout ${(lift.holdout_basis_points / 100).toFixed(0)}%): ${lift.overall.summary}`
+    : lift.overall.summary;
+  const difference = document.createElement("p");
+  const d = lift.overall.referrer_rate;
+  if (d) {
+    const rel = d.relative?.estimate;
+    difference.textContent =
+      `Difference: ${(d.absolute.estimate * 100).toFixed(1)} points (95% interval ${(d.absolute.low * 100).toFixed(1)} to ${(d.absolute.high * 100).toFixed(1)})` +
+      (rel != null ? `; relative lift ${(rel * 100).toFixed(0)}%` : "");
+  }
+  $("lift").replaceChildren(verdict, svg, difference);
+  $("lift-groups").replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement("tr");
+      const t = r.report;
+      tr.append(cell(r.label), cell(String(t.users)), cell(String(t.asked)), cell(String(t.shared)), cell(interval(t.referrer_rate)), cell(perUser(t.signups_per_user)), cell(perUser(t.paid_per_user)));
+      return tr;
+    }),
+  );
+}
+
 async function showFunnel() {
-  const { funnel, review_queue } = await (await fetch("/api/admin/funnel")).json();
+  const { funnel, lift, review_queue } = await (await fetch("/api/admin/funnel")).json();
+  showLift(lift);
   const stages = ["impression", "share", "click", "signup", "trial", "activation", "paid", "reward"];
   const counts = stages.map((s) => funnel.total.counts[s] || 0);
   const max = Math.max(1, ...counts);

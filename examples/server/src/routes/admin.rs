@@ -139,6 +139,9 @@ pub struct ReviewItem {
 #[derive(Serialize)]
 pub struct AdminFunnel {
     pub funnel: FunnelReport,
+    /// Referral lift against the experiment's holdout, overall and per
+    /// variant (core's report from the counters).
+    pub lift: referral_core::lift::ExperimentLift,
     pub review_queue: Vec<ReviewItem>,
 }
 
@@ -151,6 +154,7 @@ async fn admin_funnel(
     // One read transaction: every counter from the same moment.
     let mut conn = state.db.read_snapshot().await?;
     let counts = aggregates::funnel_counts(&mut conn).await?;
+    let lift = crate::store::lift::report(&mut conn, &state.settings.nudge).await?;
     let review_queue = people::review_queue(&mut conn)
         .await?
         .into_iter()
@@ -167,6 +171,7 @@ async fn admin_funnel(
         .collect();
     Ok(Json(AdminFunnel {
         funnel: counts.report(),
+        lift,
         review_queue,
     }))
 }

@@ -346,7 +346,7 @@ async fn signup(
         .await
         .map_err(conflict_of)?;
     }
-    bumps.write(&mut tx).await?;
+    bumps.write(&mut tx, &state.settings.nudge).await?;
     tx.commit().await.map_err(conflict_of)?;
     tracing::info!(user = %body.user_id, reason = response.reason, "signup");
     Ok((

@@ -118,7 +118,7 @@ async fn identify(
     if created {
         let mut bumps = aggregates::Bumps::default();
         aggregates::user_registered(&mut tx, &mut bumps, &id).await?;
-        bumps.write(&mut tx).await?;
+        bumps.write(&mut tx, &state.settings.nudge).await?;
     }
     tx.commit().await?;
     Ok(Json(UserResponse {

@@ -209,7 +209,7 @@ async fn billing_webhook(
     )
     .await
     .map_err(ledger_refusal)?;
-    bumps.write(&mut tx).await?;
+    bumps.write(&mut tx, &state.settings.nudge).await?;
     tx.commit().await.map_err(retryable)?;
     Ok(Json(WebhookAnswer::Applied(applied)))
 }

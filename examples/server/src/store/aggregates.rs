@@ -19,6 +19,7 @@ use referral_core::nudge::NudgeConfig;
 use referral_core::rewards::{LedgerEvent, Program, ProgramLedger};
 use sqlx::{AnyConnection, Row};
 
+use super::lift::LiftChanges;
 use super::{counter_shard, ledger, values_placeholders, Backend, Db};
 
 pub const CUSTOMERS: &str = "customers";
@@ -43,6 +44,8 @@ pub struct Bumps {
     referrers: BTreeMap<(String, String), i64>,
     counters: BTreeMap<&'static str, i64>,
     delays: BTreeMap<u64, i64>,
+    /// People registered in this transaction (for the lift's groups).
+    new_users: Vec<String>,
 }
 
 impl Bumps {
@@ -85,9 +88,24 @@ impl Bumps {
         *self.counters.entry(name).or_default() += delta;
     }
 
+    /// A new person, counted as a user of their lift groups.
+    pub fn new_user(&mut self, account: &str) {
+        self.new_users.push(account.to_owned());
+    }
+
     /// Adds the changes in the caller's transaction: one upsert statement
-    /// per table, in chunks.
-    pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    /// per table, in chunks. The per-referrer counts return what they
+    /// became, which moves the lift's group tallies (`lift::LiftChanges`)
+    /// in the same transaction.
+    pub async fn write(
+        self,
+        conn: &mut AnyConnection,
+        nudge: &NudgeConfig,
+    ) -> Result<(), sqlx::Error> {
+        let mut lift = LiftChanges::default();
+        for account in &self.new_users {
+            lift.user(nudge, account);
+        }
         let shard = counter_shard();
         let stages: Vec<_> = self.stages.into_iter().filter(|(_, d)| *d != 0).collect();
         for chunk in stages.chunks(100) {
@@ -116,7 +134,7 @@ impl Bumps {
             let mut sql =
                 String::from("INSERT INTO referrer_counts (referrer, stage, count) VALUES ");
             sql.push_str(&values_placeholders(chunk.len(), 3));
-            sql.push_str(" ON CONFLICT (referrer, stage) DO UPDATE SET count = referrer_counts.count + excluded.count");
+            sql.push_str(" ON CONFLICT (referrer, stage) DO UPDATE SET count = referrer_counts.count + excluded.count RETURNING referrer, stage, count");
             let mut query = sqlx::query(&sql);
             for ((referrer, stage), delta) in chunk {
                 query = query
@@ -124,8 +142,21 @@ impl Bumps {
                     .bind(stage.clone())
                     .bind(*delta);
             }
-            query.execute(&mut *conn).await?;
+            for row in &query.fetch_all(&mut *conn).await? {
+                let referrer: String = row.try_get("referrer")?;
+                let stage: String = row.try_get("stage")?;
+                let after: i64 = row.try_get("count")?;
+                let delta = chunk
+                    .iter()
+                    .find(|((r, s), _)| *r == referrer && *s == stage)
+                    .map_or(0, |(_, d)| *d);
+                if let Some(stage) = stage_of(&stage) {
+                    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                    lift.count(nudge, &referrer, stage, count(after - delta), count(after));
+                }
+            }
         }
+        lift.write(&mut *conn).await?;
         for (name, delta) in self.counters.into_iter().filter(|(_, d)| *d != 0) {
             sqlx::query("INSERT INTO counters (name, shard, value) VALUES ($1, $2, $3) ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value")
                 .bind(name)
@@ -172,6 +203,7 @@ pub async fn user_registered(
     account: &str,
 ) -> Result<(), sqlx::Error> {
     bumps.counter(CUSTOMERS, 1);
+    bumps.new_user(account);
     let kinds = sqlx::query("SELECT DISTINCT type FROM events WHERE user_id = $1")
         .bind(account)
         .fetch_all(&mut *conn)
@@ -319,7 +351,9 @@ pub async fn upgrade(
     nudge: &NudgeConfig,
 ) -> Result<(), ledger::LedgerStoreError> {
     backfill(db, nudge).await?;
-    rebuild_ledgers(db, program).await
+    rebuild_ledgers(db, program, nudge).await?;
+    super::lift::recount(db, nudge).await?;
+    Ok(())
 }
 
 /// The counters from the stored rows, in one transaction (one process
@@ -388,7 +422,7 @@ pub async fn backfill(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
         .await?
         .try_get("n")?;
     bumps.counter(CUSTOMERS, customers);
-    bumps.write(&mut tx).await?;
+    bumps.write(&mut tx, nudge).await?;
     sqlx::query("INSERT INTO data_migrations (name, applied_at) VALUES ($1, $2)")
         .bind(BACKFILL)
         .bind(crate::Clock::real_now() as i64)
@@ -400,7 +434,11 @@ pub async fn backfill(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
 /// Rebuilds every referrer's ledger row from the event log when some
 /// event has no referrer yet (a database from before per-referrer
 /// ledgers), with the counters the ledgers imply.
-pub async fn rebuild_ledgers(db: &Db, program: &Program) -> Result<(), ledger::LedgerStoreError> {
+pub async fn rebuild_ledgers(
+    db: &Db,
+    program: &Program,
+    nudge: &NudgeConfig,
+) -> Result<(), ledger::LedgerStoreError> {
     let mut tx = db.begin().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7250014)")
@@ -477,7 +515,7 @@ pub async fn rebuild_ledgers(db: &Db, program: &Program) -> Result<(), ledger::L
     sqlx::query("UPDATE ledger_events SET referrer = '' WHERE referrer IS NULL")
         .execute(&mut *tx)
         .await?;
-    bumps.write(&mut tx).await?;
+    bumps.write(&mut tx, nudge).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -238,7 +238,7 @@ async fn write(db: &Db, nudge: &NudgeConfig, jobs: &[Job]) -> Result<Vec<Stored>
             duplicates: (asked - accepted) as u32,
         });
     }
-    bumps.write(&mut tx).await?;
+    bumps.write(&mut tx, nudge).await?;
     tx.commit().await?;
     Ok(results.into_iter().flatten().collect())
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod aggregates;
 pub mod ingest;
 pub mod ledger;
+pub mod lift;
 pub mod people;
 
 use std::time::Duration;

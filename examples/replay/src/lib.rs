@@ -164,6 +164,8 @@ struct Replay<'a> {
     users: HashMap<String, UserRun>,
     report: Report,
     days_to_first_ask: Vec<u64>,
+    /// Events by format (as `Format::ALL`).
+    by_format: [u64; 4],
 }
 
 /// What happened on one line when streaming.
@@ -182,6 +184,7 @@ impl<'a> Replay<'a> {
             users: HashMap::new(),
             report: Report::default(),
             days_to_first_ask: Vec::new(),
+            by_format: [0; 4],
         }
     }
 
@@ -266,11 +269,7 @@ impl<'a> Replay<'a> {
         }
         run.last_at = at;
         self.report.events += 1;
-        *self
-            .report
-            .formats
-            .entry(format.as_str().to_owned())
-            .or_default() += 1;
+        self.by_format[format as usize] += 1;
         // The independent checks track onboarding and friction themselves.
         if config.eligibility.onboarding_completed_event.as_deref() == Some(event.name.as_str()) {
             run.onboarding_done = true;
@@ -370,6 +369,11 @@ impl<'a> Replay<'a> {
             self.model.describe()
         };
         self.report.users = self.users.len() as u64;
+        for (format, n) in Format::ALL.into_iter().zip(self.by_format) {
+            if n > 0 {
+                self.report.formats.insert(format.as_str().to_owned(), n);
+            }
+        }
         self.report.users_asked = self.days_to_first_ask.len() as u64;
         self.days_to_first_ask.sort_unstable();
         let pick = |q: usize| {

@@ -376,5 +376,10 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("native line without user"), "{err}");
         assert!(parse_line(r#"{"event":"x"}"#, None).is_err());
+        // The native fast path leaves a line with another format's field
+        // to detection.
+        let s =
+            parsed(r#"{"user":"x","userId":"u2","event":"e","timestamp":"2026-05-28T20:26:40Z"}"#);
+        assert_eq!((s.format, s.user.as_str()), (Format::Segment, "u2"));
     }
 }

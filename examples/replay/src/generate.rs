@@ -1,4 +1,5 @@
-//! A realistic synthetic analytics log: signups, onboarding steps, page
+//! A realistic synthetic analytics log: signups, onboarding steps (40 % make
+//! a first report during them), page
 //! views, reports, integrations (some failing), errors, seats, NPS answers,
 //! payment failures and cancellations; with `outcomes`, what users did
 //! with the asks and the referrals that followed. Deterministic for a seed.
@@ -243,6 +244,12 @@ pub fn generate(out: &mut impl Write, options: &Options) -> std::io::Result<Summ
         for step in 1..=3 {
             t += 300 + rng.below(3600);
             emit("onboarding_step", t, &[("step", step.into())]);
+            // Many make their first report while still onboarding.
+            if step == 2 && rng.chance(400) {
+                t += 60 + rng.below(600);
+                let rows = rng.below(500) as i64;
+                emit("report_generated", t, &[("rows", rows.into())]);
+            }
         }
         if rng.chance(850) {
             t += 600 + rng.below(DAY);

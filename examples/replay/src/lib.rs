@@ -6,7 +6,7 @@
 //! `timestamp` in Unix seconds or RFC 3339) or as Segment `track` events,
 //! Amplitude export lines or Mixpanel export lines, detected per line (see
 //! [`formats`]). Lines with a message id seen before for the same user are
-//! duplicates and skipped (see [`Replay::feed`] for the memory this takes).
+//! duplicates and skipped (a ring of [`RECENT_IDS`] hashed ids per user).
 //!
 //! After each ask, the response model (see [`responses`]) says what the
 //! user did, and core's `record` is told; referral outcomes in the log are

@@ -83,7 +83,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 /// `out` and returns how many there are.
 pub fn decode_into(text: &str, out: &mut [u8; MAX_DECODED_LEN]) -> Option<usize> {
     let text = text.as_bytes();
-    if text.is_empty() || text.len() > MAX_TEXT_LEN || text[0] == b'0' {
+    if text.len() > MAX_TEXT_LEN || text.first().is_none_or(|c| *c == b'0') {
         return None;
     }
     // Little-endian base-2^64 limbs.
@@ -98,12 +98,14 @@ pub fn decode_into(text: &str, out: &mut [u8; MAX_DECODED_LEN]) -> Option<usize>
     while start < text.len() {
         let mut value: u64 = 0;
         let mut multiplier: u64 = 1;
-        for &c in &text[start..end] {
+        // In range by construction; `get` keeps the browser build free of
+        // panic paths (and their formatting code).
+        for &c in text.get(start..end)? {
             value = value * 62 + digit_value(c)?;
             multiplier *= 62;
         }
         let mut carry = u128::from(value);
-        for limb in number[..used].iter_mut() {
+        for limb in number.iter_mut().take(used) {
             let acc = u128::from(*limb) * u128::from(multiplier) + carry;
             *limb = acc as u64;
             carry = acc >> 64;
@@ -117,14 +119,13 @@ pub fn decode_into(text: &str, out: &mut [u8; MAX_DECODED_LEN]) -> Option<usize>
         end += DIGITS_PER_LIMB;
     }
     let mut pos = MAX_DECODED_LEN;
-    for limb in &number[..used] {
-        let bytes = limb.to_le_bytes();
-        for b in bytes {
-            pos -= 1;
-            out[pos] = b;
+    for limb in number.iter().take(used) {
+        for b in limb.to_le_bytes() {
+            pos = pos.checked_sub(1)?;
+            *out.get_mut(pos)? = b;
         }
     }
-    let leading = out[pos..].iter().take_while(|b| **b == 0).count();
+    let leading = out.iter().skip(pos).take_while(|b| **b == 0).count();
     Some(MAX_DECODED_LEN - pos - leading)
 }
 

@@ -334,11 +334,22 @@ impl ParsedCode {
 }
 
 pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
+    parse_with(code, |bytes| ReferrerId::Opaque(bytes.to_vec()))
+}
+
+/// [`parse`], with `opaque` making the referrer from an opaque id's bytes
+/// (which are already checked for length).
+fn parse_with(
+    code: &str,
+    opaque: impl FnOnce(&[u8]) -> ReferrerId,
+) -> Result<ParsedCode, CodeError> {
     let mut buffer = [0u8; base62::MAX_DECODED_LEN];
     let len = base62::decode_into(code, &mut buffer)
         .ok_or(CodeError::Malformed(Malformation::NotBase62))?;
     let start = base62::MAX_DECODED_LEN - len;
-    let bytes = &buffer[start..];
+    // `decode_into` returns at most MAX_DECODED_LEN: `get` cannot miss, and
+    // links no panic path into the browser's capture module.
+    let bytes = buffer.get(start..).unwrap_or_default();
     let mut reader = Reader { bytes, pos: 0 };
     let version = reader.byte()?;
     if version != CODE_VERSION {
@@ -359,7 +370,7 @@ pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
         if len == 0 || len > MAX_OPAQUE_REFERRER_LEN {
             return Err(CodeError::Malformed(Malformation::BadReferrerLength));
         }
-        ReferrerId::Opaque(reader.take(len)?.to_vec())
+        opaque(reader.take(len)?)
     } else {
         ReferrerId::Numeric(reader.varint()?)
     };
@@ -393,6 +404,15 @@ pub(crate) fn parse(code: &str) -> Result<ParsedCode, CodeError> {
         start,
         payload_end: start + payload_len,
     })
+}
+
+/// Whether `code` reads as a referral code: [`peek`]'s answer (and error)
+/// without the claims. Allocates nothing, so the browser's landing-page
+/// capture module links no allocation-failure or panic path.
+pub fn check(code: &str) -> Result<(), CodeError> {
+    // Forgotten, not dropped: its referrer is never an allocation here, and
+    // no drop keeps the allocator's free out of the capture module.
+    parse_with(code, |_| ReferrerId::Numeric(0)).map(core::mem::forget)
 }
 
 /// Reads a code's claims without any key. The result is **unverified**:
@@ -436,12 +456,12 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], CodeError> {
-        let end = self
+        let slice = self
             .pos
             .checked_add(len)
-            .filter(|end| *end <= self.bytes.len())
+            .and_then(|end| self.bytes.get(self.pos..end))
             .ok_or(CodeError::Malformed(Malformation::Truncated))?;
-        let slice = &self.bytes[self.pos..end];
+        let end = self.pos + len;
         self.pos = end;
         Ok(slice)
     }

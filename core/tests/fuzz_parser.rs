@@ -67,6 +67,12 @@ fn genuine_codes(verifier: &Verifier) -> Vec<String> {
 
 fn check(verifier: &Verifier, genuine: &[String], input: &str) {
     let peeked = peek(input);
+    // The landing capture's check is peek's decision, error included.
+    assert_eq!(
+        referral_core::code::check(input),
+        peeked.as_ref().map(|_| ()).map_err(Clone::clone),
+        "{input:?}"
+    );
     let verified = verifier.verify(input, NOW + 60);
     if let Ok(claims) = &verified {
         assert!(

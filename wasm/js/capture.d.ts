@@ -3,8 +3,6 @@ export interface CapturedReferral {
   code: string;
   captured_at: number;
   expires_at: number;
-  referrer?: unknown;
-  channel?: string;
 }
 export interface CaptureOptions {
   param?: string;

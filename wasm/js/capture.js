@@ -1,34 +1,49 @@
-// Landing-page capture: read `?ref=` once, check its shape with the core's
-// peek, keep it first-party (localStorage + a cookie that can span the
-// marketing and app domains) for the attribution window, take it out of the
-// visible URL, and keep it across SPA navigation and signup/OAuth redirects.
-import { loadCaptureCore } from "./capture-core.js";
+// Landing-page capture: read `?ref=` once, check it with the core's code
+// check (a ~2 KB module: `wasm/src/capture.rs`), keep it first-party
+// (localStorage + a cookie that can span the marketing and app domains) for
+// the attribution window, take it out of the visible URL, and keep it across
+// SPA navigation and signup/OAuth redirects. No wasm-bindgen glue: the module
+// has two plain exports.
 
 const KEY = "referral:captured";
 const STASH = "referral:stash";
+const COOKIE = "referral_code=";
+const DAY = 86400;
 let settings = { param: "ref", windowDays: 90, cookieDomain: null, consent: "granted" };
 let pending = null;
+let checker = null;
 
-function cookieName() {
-  return "referral_code";
+const now = () => Math.floor(Date.now() / 1000);
+
+// `(code) => boolean`: core's `code::check` on the code's UTF-8 bytes. A
+// failed load is not remembered: the next capture tries again.
+function loadChecker() {
+  checker ||= fetch(settings.wasmUrl || new URL("referral_capture_bg.wasm", import.meta.url))
+    .then((response) => response.arrayBuffer())
+    .then((bytes) => WebAssembly.instantiate(bytes))
+    .then(({ instance: { exports: wasm } }) => (code) => {
+      const buffer = new Uint8Array(wasm.memory.buffer, wasm.input(), wasm.input_len());
+      const { read, written } = new TextEncoder().encodeInto(code, buffer);
+      return read === code.length && wasm.check(written) === 1;
+    });
+  checker.catch(() => (checker = null));
+  return checker;
 }
 
 function writeCookie(record) {
-  const maxAge = Math.max(0, record.expires_at - Math.floor(Date.now() / 1000));
-  let cookie = `${cookieName()}=${encodeURIComponent(JSON.stringify({ c: record.code, t: record.captured_at }))}; Max-Age=${maxAge}; Path=/; SameSite=Lax`;
+  let cookie = `${COOKIE}${encodeURIComponent(JSON.stringify({ c: record.code, t: record.captured_at }))}; Max-Age=${Math.max(0, record.expires_at - now())}; Path=/; SameSite=Lax`;
   if (settings.cookieDomain) cookie += `; Domain=${settings.cookieDomain}`;
   if (location.protocol === "https:") cookie += "; Secure";
   document.cookie = cookie;
 }
 
 function readCookie() {
-  const match = document.cookie.split("; ").find((c) => c.startsWith(`${cookieName()}=`));
-  if (!match) return null;
+  const match = document.cookie.split("; ").find((c) => c.startsWith(COOKIE));
   try {
-    const { c, t } = JSON.parse(decodeURIComponent(match.slice(cookieName().length + 1)));
-    return { code: c, captured_at: t, expires_at: t + settings.windowDays * 86400 };
+    const { c, t } = JSON.parse(decodeURIComponent(match.slice(COOKIE.length)));
+    return { code: c, captured_at: t, expires_at: t + settings.windowDays * DAY };
   } catch {
-    return null;
+    return null; // no cookie, or not ours
   }
 }
 
@@ -41,20 +56,27 @@ function persist(record) {
   writeCookie(record);
 }
 
-async function captureFrom(url) {
-  const core = await loadCaptureCore(settings.wasmUrl);
-  const found = core.capture(url, settings.param);
-  if (!found) return null;
-  const now = Math.floor(Date.now() / 1000);
-  const record = {
-    code: found.code,
-    captured_at: now,
-    expires_at: now + settings.windowDays * 86400,
-    referrer: found.claims.referrer,
-    channel: found.claims.channel,
-  };
-  // The parameter leaves the visible URL (and the Referer of later requests).
-  history.replaceState(history.state, "", found.clean_url);
+// The parameter's name as the page's query spells it, decoded (`+` is a
+// space in a query).
+function pairName(pair) {
+  try {
+    return decodeURIComponent(pair.split("=")[0].replace(/\+/g, " "));
+  } catch {
+    return null;
+  }
+}
+
+async function captureFrom(href) {
+  const url = new URL(href);
+  const code = url.searchParams.get(settings.param);
+  if (code === null || !(await loadChecker())(code)) return null;
+  const t = now();
+  const record = { code, captured_at: t, expires_at: t + settings.windowDays * DAY };
+  // The parameter leaves the visible URL (and the Referer of later
+  // requests); the rest of the query, its order and the fragment stay as
+  // they were.
+  url.search = url.search.slice(1).split("&").filter((pair) => pair && pairName(pair) !== settings.param).join("&");
+  history.replaceState(history.state, "", url.href);
   if (settings.consent === "granted") persist(record);
   else pending = record;
   document.dispatchEvent(new CustomEvent("referral-captured", { detail: record }));
@@ -64,7 +86,8 @@ async function captureFrom(url) {
 /**
  * Starts capturing. Options: `param` (default "ref"), `windowDays` (90),
  * `cookieDomain` (e.g. ".example.com" to span www. and app.), `consent`
- * ("granted" or "pending": capture nothing until `grantConsent()`).
+ * ("granted" or "pending": capture nothing until `grantConsent()`),
+ * `wasmUrl` (where `referral_capture_bg.wasm` is, if not next to this file).
  */
 export async function startCapture(options = {}) {
   settings = { ...settings, ...options };
@@ -97,9 +120,8 @@ export function grantConsent() {
 /** Before an OAuth or signup redirect that may lose storage partitions. */
 export function stashForRedirect() {
   const record = getCapturedReferral();
-  if (!record) return null;
   try {
-    sessionStorage.setItem(STASH, JSON.stringify(record));
+    if (record) sessionStorage.setItem(STASH, JSON.stringify(record));
   } catch {
     // The cookie still carries it.
   }
@@ -116,16 +138,14 @@ function restoreStash() {
   }
 }
 
-/** What the signup form sends: `{code, captured_at, …}` or null. */
+/** What the signup form sends: `{code, captured_at, expires_at}` or null. */
 export function getCapturedReferral() {
-  const now = Math.floor(Date.now() / 1000);
   let record = null;
   try {
-    record = JSON.parse(localStorage.getItem(KEY) || "null");
+    record = JSON.parse(localStorage.getItem(KEY));
   } catch {
-    record = null;
+    // Storage off: the cookie.
   }
   record = record || readCookie() || pending;
-  if (!record || record.expires_at <= now) return null;
-  return record;
+  return record && record.expires_at > now() ? record : null;
 }

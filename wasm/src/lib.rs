@@ -1,39 +1,32 @@
-//! The browser's view of the core, through wasm-bindgen. Thin: convert,
-//! call core, map errors to real JS `Error`s with a stable `name` and
-//! `code`. Structured values cross as JSON text, read and written by the
-//! small hand-written [`json`] module and mapped in [`convert`] onto the
-//! same shapes the native bindings' serde JSON uses (no serde_json, no
-//! serde-wasm-bindgen in the module: see BENCHMARKS.md for what they cost).
-//! Plain values (URLs, names, templates) cross as strings.
+//! The browser's view of the core. Thin: convert, call core, map errors to
+//! real JS `Error`s with a stable `name` and `code`.
 //!
-//! Built without core's `signing` and `json` features: the widget only ever
+//! Two modules come out of this crate:
+//!
+//! - the widget (feature `widget`, the default), through wasm-bindgen:
+//!   structured values cross as JSON text, read and written by the small
+//!   hand-written [`json`] module ([ADR 0005](../docs/adr/0005-json-reader-in-the-browser.md))
+//!   and mapped in [`convert`] onto the same shapes the native bindings'
+//!   serde JSON uses; plain values (URLs, names, templates) cross as
+//!   strings; no web-sys, gloo-net or serde-wasm-bindgen
+//!   ([ADR 0006](../docs/adr/0006-no-web-sys-gloo-serde-wasm-bindgen.md));
+//! - the landing-page capture (`--no-default-features`): core's `peek`
+//!   behind two plain exports, without wasm-bindgen (`capture`).
+//!
+//! Built without core's `signing` and `json` features: the browser only ever
 //! peeks at a code its host's backend minted, and links no signing code.
 
+#[cfg(not(feature = "widget"))]
+pub mod capture;
+#[cfg(feature = "widget")]
 pub mod convert;
+#[cfg(feature = "widget")]
 pub mod json;
 
 #[cfg(feature = "widget")]
 mod widget;
 #[cfg(feature = "widget")]
 pub use widget::*;
-
-use referral_core::{peek as core_peek, url};
-use wasm_bindgen::prelude::*;
-
-/// A referral code found in `page_url`'s `param`, if it has the shape of
-/// one: `{code, claims, clean_url}` as JSON, or `undefined`. `clean_url` is
-/// the URL without the parameter, for `history.replaceState`.
-#[wasm_bindgen]
-pub fn capture(page_url: &str, param: &str) -> Option<String> {
-    let code = url::query_param(page_url, param)?;
-    let claims = core_peek(&code).ok()?;
-    let clean_url = url::remove_query_params(page_url, &[param]);
-    Some(convert::captured_json(
-        &code,
-        claims.unverified(),
-        &clean_url,
-    ))
-}
 
 // Single-threaded: the module runs on the page's main thread only.
 #[cfg(target_arch = "wasm32")]

@@ -2,10 +2,11 @@
 //!
 //! This mirrors the serde shapes the native bindings use (same field names,
 //! defaults, `null` for absent options, unknown fields refused where serde
-//! refuses them) without linking serde_json or serde-wasm-bindgen: their
-//! monomorphised visitors were most of the module (see BENCHMARKS.md). Every
-//! rule stays in core: this only moves values, and the shared vectors run
-//! through it in the browser.
+//! refuses them) without linking serde_json or serde-wasm-bindgen (why:
+//! docs/adr/0005-json-reader-in-the-browser.md). Every rule stays in core:
+//! this only moves values; `convert/schema_test.rs` checks the field lists,
+//! defaults and written states against core's serde derives, and the shared
+//! vectors run through it in the browser.
 //!
 //! Reading never returns early: a reader records the first problem (with
 //! the path of the field at fault) and goes on with defaults, and the caller
@@ -380,7 +381,7 @@ fn read_config(f: &Obj) -> NudgeConfig {
             .child("offboarding", false, Some(OFFBOARDING_FIELDS))
             .map_or_else(Offboarding::default, |o| offboarding(&o)),
         experiment: f
-            .child("experiment", true, Some(&["name", "holdout_basis_points"]))
+            .child("experiment", true, Some(EXPERIMENT_FIELDS))
             .map(|e| Experiment {
                 name: e.required_text("name"),
                 holdout_basis_points: e.count("holdout_basis_points").unwrap_or(0),
@@ -390,12 +391,16 @@ fn read_config(f: &Obj) -> NudgeConfig {
     }
 }
 
+const PREDICATE_FIELDS: &[&str] = &["property", "op", "value"];
+const VARIANT_FIELDS: &[&str] = &["name", "message", "messages"];
+const EXPERIMENT_FIELDS: &[&str] = &["name", "holdout_basis_points"];
+
 fn moment(m: &Obj) -> Moment {
     Moment {
         name: m.required_text("name"),
         event: m.required_text("event"),
         when: m
-            .objects("when", Some(&["property", "op", "value"]))
+            .objects("when", Some(PREDICATE_FIELDS))
             .iter()
             .map(predicate)
             .collect(),
@@ -406,7 +411,7 @@ fn moment(m: &Obj) -> Moment {
         message: m.template("message"),
         messages: m.messages("messages"),
         variants: m
-            .objects("variants", Some(&["name", "message", "messages"]))
+            .objects("variants", Some(VARIANT_FIELDS))
             .iter()
             .map(|v| Variant {
                 name: v.required_text("name"),
@@ -453,14 +458,26 @@ const ELIGIBILITY_FIELDS: &[&str] = &[
 ];
 
 fn eligibility(e: &Obj) -> Eligibility {
-    Eligibility {
-        signup_event: e.text("signup_event", true),
-        min_account_age: e.span("min_account_age").unwrap_or(Span::ZERO),
-        onboarding_completed_event: e.text("onboarding_completed_event", true),
-        plans: e.strings("plans").unwrap_or_default(),
-        roles: e.strings("roles").unwrap_or_default(),
-        require_active_customer: e.flag("require_active_customer", false).unwrap_or(false),
+    let mut out = Eligibility::default();
+    if let Some(event) = e.text("signup_event", true) {
+        out.signup_event = Some(event);
     }
+    if let Some(age) = e.span("min_account_age") {
+        out.min_account_age = age;
+    }
+    if let Some(event) = e.text("onboarding_completed_event", true) {
+        out.onboarding_completed_event = Some(event);
+    }
+    if let Some(plans) = e.strings("plans") {
+        out.plans = plans;
+    }
+    if let Some(roles) = e.strings("roles") {
+        out.roles = roles;
+    }
+    if let Some(flag) = e.flag("require_active_customer", false) {
+        out.require_active_customer = flag;
+    }
+    out
 }
 
 const SUPPRESSION_FIELDS: &[&str] = &[
@@ -548,7 +565,7 @@ pub fn event(text: &str) -> Result<Event, Bad> {
 /// A stored state (JSON text) of any known version, migrating version 1 in
 /// core.
 pub fn nudge_state(text: &str) -> Result<NudgeState, StateError> {
-    let invalid = |b: Bad| StateError::Invalid(format!("{}: {}", b.field, b.problem));
+    let invalid = |b: Bad| StateError::Invalid([b.field.as_str(), ": ", b.problem].concat());
     let value = parse(text).map_err(invalid)?;
     let problems = Problems::default();
     let f = Obj::open(&value, String::new(), None, &problems);
@@ -695,15 +712,6 @@ fn write_claims(w: &mut Writer, claims: &Claims) {
         w.key("campaign").uint(campaign.into());
     }
     w.key("issued_at").uint(claims.issued_at).close();
-}
-
-/// `{code, claims, clean_url}`.
-pub fn captured_json(code: &str, claims: &Claims, clean_url: &str) -> String {
-    let mut w = Writer::new();
-    w.open().key("code").string(code).key("claims");
-    write_claims(&mut w, claims);
-    w.key("clean_url").string(clean_url).close();
-    w.finish()
 }
 
 pub fn share_action_json(action: &ShareAction) -> String {
@@ -869,3 +877,6 @@ fn write_state(w: &mut Writer, state: &NudgeState) {
     }
     w.close();
 }
+
+#[cfg(test)]
+mod schema_test;

@@ -1,12 +1,11 @@
 //! A small JSON reader and writer for the values that cross into the
 //! browser module: a config, a state, an event, a decision.
 //!
-//! Why not serde_json: its monomorphised visitors for the nudge config and
-//! state were most of the module (266 KB before, see BENCHMARKS.md), and
-//! reading JS objects field by field through `Reflect` cost almost as much in
-//! boundary glue. Text crosses the boundary once; this reader builds a small
-//! tree, and `convert` maps it onto core's types with the same field names,
-//! defaults and refusals as the serde derives.
+//! Why a reader of our own rather than serde_json or serde-wasm-bindgen,
+//! with the measured cost of each: docs/adr/0005-json-reader-in-the-browser.md.
+//! Text crosses the boundary once; this reader builds a small tree, and
+//! `convert` maps it onto core's types with the same field names, defaults
+//! and refusals as the serde derives.
 //!
 //! Never panics: every index is checked, nesting is limited, and numbers
 //! with a fraction or exponent are handed to the JS engine's `parseFloat`

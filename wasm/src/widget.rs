@@ -1,7 +1,7 @@
 //! The widget's exports: links, share actions, QR codes and the nudge
 //! engine (feature `widget`, on by default).
 
-use referral_core::nudge::{self, NudgeConfig, NudgeState, Outcome};
+use referral_core::nudge::{self, NudgeConfig, NudgeState, Outcome, StateError};
 use referral_core::{
     referral_url, share_action, Channel, LinkOptions, MessageVars, ShareMessage, Template, Utm,
 };
@@ -10,13 +10,21 @@ use wasm_bindgen::prelude::*;
 use crate::{convert, json};
 use referral_core::peek as core_peek;
 
-/// A JS `Error` with `name = "ReferralError"` and a machine-readable `code`.
-pub(crate) fn error(code: &str, message: &str) -> JsValue {
-    let error = js_sys::Error::new(message);
+/// A JS `Error` with `name = "ReferralError"`, a machine-readable `code`
+/// and a message joined from `parts`. Messages are joined, never formatted:
+/// `format!` and the errors' `Display` would link core::fmt into the module
+/// (issue 17); the JS reads `code` (and `field`), not the text.
+pub(crate) fn error(code: &str, parts: &[&str]) -> JsValue {
+    let error = js_sys::Error::new(&parts.concat());
     error.set_name("ReferralError");
+    let error = JsValue::from(error);
+    set(&error, "code", code);
+    error
+}
+
+fn set(target: &JsValue, key: &str, value: &str) {
     // Setting a property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
-    error.into()
+    let _ = js_sys::Reflect::set(target, &key.into(), &value.into());
 }
 
 /// The unverified claims of a code as JSON: `{key_id, program_id,
@@ -24,22 +32,17 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
 /// `code` = `malformed` or `unsupported_version`.
 #[wasm_bindgen]
 pub fn peek(code: &str) -> Result<String, JsValue> {
-    let claims = core_peek(code).map_err(|e| error(e.reason(), &e.to_string()))?;
+    let claims =
+        core_peek(code).map_err(|e| error(e.reason(), &["not a referral code: ", e.reason()]))?;
     Ok(convert::claims_json(claims.unverified()))
 }
 
 fn invalid(what: &str) -> impl Fn(convert::Bad) -> JsValue + '_ {
-    move |b| {
-        error(
-            "invalid_input",
-            &format!("{what}: {}: {}", b.field, b.problem),
-        )
-    }
+    move |b| error("invalid_input", &[what, ": ", &b.field, ": ", b.problem])
 }
 
 fn channel(name: &str) -> Result<Channel, JsValue> {
-    Channel::parse(name)
-        .ok_or_else(|| error("invalid_input", &format!("unknown channel \"{name}\"")))
+    Channel::parse(name).ok_or_else(|| error("invalid_input", &["unknown channel \"", name, "\""]))
 }
 
 /// The referral URL for `code` on `channel`. `param` defaults to `ref`;
@@ -66,7 +69,7 @@ pub fn referral_url_js(
         utm
     });
     referral_url(&options, code, channel(channel_name)?)
-        .map_err(|e| error(e.reason(), &e.to_string()))
+        .map_err(|e| error(e.reason(), &["cannot build the link: ", e.reason()]))
 }
 
 /// What the share button for `channel` does, as JSON: `{kind: "copy",
@@ -84,8 +87,9 @@ pub fn share_action_js(
     product: &str,
     reward: &str,
 ) -> Result<String, JsValue> {
-    let template =
-        |source: &str| Template::parse(source).map_err(|e| error(e.reason(), &e.to_string()));
+    let template = |source: &str| {
+        Template::parse(source).map_err(|e| error(e.reason(), &["bad template: ", e.reason()]))
+    };
     let message = ShareMessage {
         subject: template(subject)?,
         body: template(body)?,
@@ -114,8 +118,11 @@ impl NudgeEngine {
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str) -> Result<NudgeEngine, JsValue> {
         let config = convert::nudge_config(config_json).map_err(|e| {
-            let err = error(e.reason(), &e.to_string());
-            let _ = js_sys::Reflect::set(&err, &"field".into(), &e.field.as_str().into());
+            let err = error(
+                e.reason(),
+                &["invalid nudge config: ", &e.field, ": ", &e.problem],
+            );
+            set(&err, "field", &e.field);
             err
         })?;
         Ok(NudgeEngine { config })
@@ -147,7 +154,7 @@ impl NudgeEngine {
     pub fn record(&self, state_json: &str, outcome: &str, now: f64) -> Result<String, JsValue> {
         let mut state = read_state(state_json)?;
         let outcome = Outcome::parse(outcome)
-            .ok_or_else(|| error("invalid_input", &format!("unknown outcome \"{outcome}\"")))?;
+            .ok_or_else(|| error("invalid_input", &["unknown outcome \"", outcome, "\""]))?;
         nudge::record(&mut state, outcome, seconds(now)?);
         Ok(convert::state_json(&state))
     }
@@ -157,13 +164,20 @@ impl NudgeEngine {
     /// for unreadable copies or copies of different people.
     pub fn merge(&self, a_json: &str, b_json: &str) -> Result<String, JsValue> {
         let merged = nudge::merge_states(&read_state(a_json)?, &read_state(b_json)?)
-            .map_err(|e| error(e.reason(), &e.to_string()))?;
+            .map_err(|e| state_error(&e))?;
         Ok(convert::state_json(&merged))
     }
 }
 
 fn read_state(state_json: &str) -> Result<NudgeState, JsValue> {
-    convert::nudge_state(state_json).map_err(|e| error(e.reason(), &e.to_string()))
+    convert::nudge_state(state_json).map_err(|e| state_error(&e))
+}
+
+fn state_error(e: &StateError) -> JsValue {
+    match e {
+        StateError::Invalid(problem) => error(e.reason(), &["nudge state: ", problem]),
+        _ => error(e.reason(), &["nudge state: ", e.reason()]),
+    }
 }
 
 /// JS numbers are f64: accept whole, non-negative seconds only.
@@ -171,7 +185,7 @@ fn seconds(now: f64) -> Result<u64, JsValue> {
     if now.is_finite() && now >= 0.0 && now.fract() == 0.0 && now < 9.0e15 {
         Ok(now as u64)
     } else {
-        Err(error("invalid_input", "now must be whole Unix seconds"))
+        Err(error("invalid_input", &["now must be whole Unix seconds"]))
     }
 }
 
@@ -185,7 +199,7 @@ pub fn qr_path(text: &str) -> Result<String, JsValue> {
     // Byte mode, as encode_text picks for any URL with lower-case letters,
     // without its text analysis (which links str slicing panics).
     let qr = QrCode::encode_binary(text.as_bytes(), QrCodeEcc::Medium)
-        .map_err(|_| error("invalid_input", "text too long for a QR code"))?;
+        .map_err(|_| error("invalid_input", &["text too long for a QR code"]))?;
     let quiet = 4;
     // Coordinates are small non-negative integers: written digit by digit.
     let mut path = String::new();

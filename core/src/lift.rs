@@ -525,14 +525,23 @@ pub enum Measure {
 }
 
 impl Measure {
-    /// The measure a funnel stage counts, if any.
+    /// The measure a funnel stage counts, if any. (An impression is the
+    /// launcher's, not an ask: asks come from widget events.)
     pub fn of_stage(stage: Stage) -> Option<Measure> {
         match stage {
-            Stage::Impression => Some(Measure::Asked),
             Stage::Share => Some(Measure::Shared),
             Stage::Signup => Some(Measure::Signups),
             Stage::Paid => Some(Measure::Paid),
             _ => None,
+        }
+    }
+
+    /// The measure a widget event counts: `nudge_shown` is an ask; a share
+    /// is what the funnel counts as one ([`Stage::of_widget_event`]).
+    pub fn of_widget_event(kind: &str) -> Option<Measure> {
+        match kind {
+            "nudge_shown" => Some(Measure::Asked),
+            _ => Stage::of_widget_event(kind).and_then(Measure::of_stage),
         }
     }
 
@@ -781,6 +790,13 @@ mod tests {
         );
         assert_eq!(counters.get("asked").copied(), Some(expected.asked as i64));
         assert_eq!(Measure::of_stage(Stage::Click), None);
+        assert_eq!(Measure::of_stage(Stage::Impression), None);
+        assert_eq!(
+            Measure::of_widget_event("nudge_shown"),
+            Some(Measure::Asked)
+        );
+        assert_eq!(Measure::of_widget_event("copy"), Some(Measure::Shared));
+        assert_eq!(Measure::of_widget_event("impression"), None);
         assert!(Measure::Paid.tally_changes(4, 4).is_empty());
     }
 

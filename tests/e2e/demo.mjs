@@ -60,14 +60,30 @@ async function step(name, body) {
 function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
+// About one demo account in ten is in the experiment's holdout: never
+// asked, and the app says so. Steps about the ask use an account that is
+// not (`anna@…`, then `anna1@…`, …); the holdout's note is checked on each.
+async function createAccount(page, email) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const address = attempt ? email.replace("@", `${attempt}@`) : email;
+    await page.goto(`${origin}/`);
+    await page.fill("#email", address);
+    await page.fill("#password", password);
+    await page.click("#create-account");
+    await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
+    const held = await page.evaluate(async () => (await (await fetch("/demo/api/me")).json()).in_holdout);
+    const noted = await page.isVisible("#holdout-note");
+    assert(held === noted, `in the holdout: ${held}, its note shown: ${noted}`);
+    if (!held) return address;
+    await page.click("#sign-out");
+    await until(page, () => !document.getElementById("signin").hidden, "signed out");
+  }
+  throw new Error("twenty new accounts in a row in a 10 % holdout");
+}
 async function signedIn(email) {
   const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
   const page = await context.newPage();
-  await page.goto(`${origin}/`);
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  await page.click("#create-account");
-  await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
+  page.address = await createAccount(page, email);
   return page;
 }
 const nudgeVisible = (page) => page.evaluate(() => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden);
@@ -82,11 +98,7 @@ async function webhook(event) {
 await step("on a phone the ask and the panel are readable and reachable", async () => {
   const context = await browser.newContext({ viewport: { width: 375, height: 667 }, deviceScaleFactor: 2 });
   const page = await context.newPage();
-  await page.goto(`${origin}/`);
-  await page.fill("#email", "phoebe@phoneco.example");
-  await page.fill("#password", password);
-  await page.click("#create-account");
-  await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the widget");
+  await createAccount(page, "phoebe@phoneco.example");
   await page.click("#finish-onboarding");
   await page.click("#generate-report");
   await until(page, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask");
@@ -101,6 +113,7 @@ await step("on a phone the ask and the panel are readable and reachable", async 
 
 await step("\"don't ask again\" on one browser holds on another", async () => {
   const laptop = await signedIn("otto@ottoco.example");
+  const otto = laptop.address;
   await laptop.click("#finish-onboarding");
   await laptop.click("#generate-report");
   await until(laptop, () => !document.querySelector("referral-widget").shadowRoot.querySelector(".nudge").hidden, "the ask on the laptop");
@@ -115,7 +128,7 @@ await step("\"don't ask again\" on one browser holds on another", async () => {
   // Another browser: nothing in its storage; the same person signs in.
   const phone = await (await browser.newContext()).newPage();
   await phone.goto(`${origin}/`);
-  await phone.fill("#email", "otto@ottoco.example");
+  await phone.fill("#email", otto);
   await phone.fill("#password", password);
   await phone.click("#sign-in");
   await until(phone, () => document.querySelector("referral-widget")?.engine, "the widget on the second browser");
@@ -177,7 +190,8 @@ await step("a friend opens the link, lands, browses, signs up and is attributed"
   await friend.goto(link);
   assert(friend.url().startsWith(`${origin}/signup`), friend.url());
   await until(friend, () => document.getElementById("referred-by").textContent, "referred by");
-  assert((await friend.textContent("#referred-by")) === "You've been referred by Anna", await friend.textContent("#referred-by"));
+  const annaName = await anna.evaluate(async () => (await (await fetch("/demo/api/me")).json()).name);
+  assert((await friend.textContent("#referred-by")) === `You've been referred by ${annaName}`, await friend.textContent("#referred-by"));
   assert(!friend.url().includes("ref="), "the code left the visible URL");
   await friend.screenshot({ path: join(shots, "demo-3-landing.png") });
   await friend.goto(`${origin}/admin`);
@@ -258,6 +272,35 @@ await step("the admin page shows the funnel and the review queue", async () => {
   assert(signups === "2" && Number(shares) >= 1 && rows === 1, `signups ${signups}, shares ${shares}, review rows ${rows}`);
   assert(flags === "same_company_domain", flags);
   await admin.screenshot({ path: join(shots, "demo-4-admin.png"), fullPage: true });
+});
+await step("the admin simulates customers and sees the lift against the holdout, drawn", async () => {
+  await admin.click("#simulate");
+  await until(admin, () => /^Added/.test(document.getElementById("simulated").textContent), "the simulation", 120000);
+  await until(admin, () => document.querySelectorAll("#lift-chart line[data-group]").length >= 4, "the lift chart");
+  const bars = await admin.evaluate(() =>
+    [...document.querySelectorAll("#lift-chart line[data-group]")].map((l) => ({
+      group: l.dataset.group, low: Number(l.dataset.low), high: Number(l.dataset.high),
+      x1: Number(l.getAttribute("x1")), x2: Number(l.getAttribute("x2")),
+    })),
+  );
+  const groups = bars.map((b) => b.group);
+  assert(groups.includes("treatment") && groups.includes("holdout") && groups.includes("first_report:short"), groups.join(", "));
+  for (const b of bars) assert(b.low <= b.high && b.x1 <= b.x2 && b.x1 >= 190, JSON.stringify(b));
+  // The groups' intervals are drawn on one axis: wider interval, longer line.
+  const holdout = bars.find((b) => b.group === "holdout");
+  const treatment = bars.find((b) => b.group === "treatment");
+  assert(holdout.high - holdout.low > treatment.high - treatment.low && holdout.x2 - holdout.x1 > treatment.x2 - treatment.x1,
+    `the smaller holdout has the wider interval: ${JSON.stringify([holdout, treatment])}`);
+  const box = await admin.locator("#lift-chart").boundingBox();
+  const viewport = admin.viewportSize();
+  assert(box.width > 300 && box.x >= 0 && box.x + box.width <= viewport.width, JSON.stringify(box));
+  const verdict = await admin.textContent("#lift-verdict");
+  assert(verdict.length > 40, verdict);
+  const label = await admin.getAttribute("#lift-chart", "aria-label");
+  assert(label.includes("Holdout (never asked)"), label);
+  assert((await admin.locator("#lift-groups tr").count()) === 4, "a row per group and variant");
+  await admin.locator("#lift-chart").scrollIntoViewIfNeeded();
+  await admin.screenshot({ path: join(shots, "demo-5-lift.png"), fullPage: true });
 });
 await step("signing out ends the admin session", async () => {
   await admin.click("#sign-out");

@@ -67,11 +67,13 @@ async fn the_admin_sees_lift_counted_per_group_as_the_engine_assigns_it() {
             .register(&user, &format!("{user}@company{i}.example"), "Pat")
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        let mut events = Vec::new();
+        // Every page view shows the launcher: an impression, not an ask.
+        let mut events =
+            vec![json!({ "id": format!("launcher-{i}"), "type": "impression", "at": 1 })];
         let mut e = Expected::default();
         if i % 2 == 0 {
-            events.push(json!({ "id": format!("imp-{i}"), "type": "impression", "at": 1, "moment": "first_report" }));
-            events.push(json!({ "id": format!("imp2-{i}"), "type": "impression", "at": 2, "moment": "first_report" }));
+            events.push(json!({ "id": format!("imp-{i}"), "type": "nudge_shown", "at": 1, "moment": "first_report" }));
+            events.push(json!({ "id": format!("imp2-{i}"), "type": "nudge_shown", "at": 2, "moment": "first_report" }));
             e.asked = true;
         }
         if i % 3 == 0 {
@@ -200,4 +202,48 @@ async fn the_admin_sees_lift_counted_per_group_as_the_engine_assigns_it() {
         .await
         .unwrap();
     assert_eq!(counted, expected_tallies(&renamed, &people));
+}
+
+/// The demo's admin tool adds simulated customers through the host's and
+/// the browser's calls; the engine never asks the holdout, and the lift
+/// report shows the groups apart.
+#[tokio::test]
+async fn the_demo_simulation_gives_the_admin_a_program_to_measure() {
+    let s = common::service(&["--demo"]).await;
+    let (cookie, csrf) = s.admin().await;
+    let simulate = |customers: u32| {
+        Call::new("POST", "/demo/api/simulate")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("origin", ORIGIN)
+            .json(&json!({ "customers": customers }))
+    };
+    let anonymous = Call::new("POST", "/demo/api/simulate")
+        .json(&json!({ "customers": 5 }))
+        .send(&s.router)
+        .await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.text
+    );
+    let too_many = simulate(5_000).send(&s.router).await;
+    assert_eq!(too_many.error(), "invalid_customers");
+    let done = simulate(300).send(&s.router).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["customers"], 300);
+    let lift = admin_lift(&s, &cookie).await;
+    let treatment = tally_of(&lift["overall"]["treatment"]);
+    let holdout = tally_of(&lift["overall"]["holdout"]);
+    // Customers and their referred friends are users of their groups.
+    let signups = done.body["referred_signups"].as_u64().unwrap();
+    assert_eq!(treatment.users + holdout.users, 300 + signups, "{lift}");
+    assert!(holdout.users > 10, "{lift}");
+    // The engine asked every customer who can be asked, and no one else.
+    assert_eq!(holdout.asked, 0, "{lift}");
+    assert_eq!(treatment.asked, done.body["asked"].as_u64().unwrap());
+    assert_eq!(treatment.signups + holdout.signups, signups);
+    assert!(treatment.referrers > holdout.referrers, "{lift}");
+    assert_eq!(lift["variants"].as_array().unwrap().len(), 2);
 }

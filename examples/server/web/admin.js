@@ -173,6 +173,17 @@ if (session.demo) {
     $("clock").textContent = res.ok ? `Demo clock: ${new Date(body.now * 1000).toISOString().slice(0, 10)}` : body.message;
     showFunnel();
   });
+  $("simulate").addEventListener("click", async () => {
+    $("simulate").disabled = true;
+    $("simulated").textContent = "Simulating…";
+    const res = await send("POST", "/demo/api/simulate", { customers: 500 });
+    const body = await res.json();
+    $("simulated").textContent = res.ok
+      ? `Added ${body.customers} customers: ${body.asked} asked, ${body.shared} shared, ${body.referred_signups} referred signups.`
+      : body.message;
+    $("simulate").disabled = false;
+    await showFunnel();
+  });
 }
 
 await Promise.all([showFunnel(), showKeys()]);

@@ -12,3 +12,10 @@ CREATE TABLE lift_counts (
     count BIGINT NOT NULL,
     PRIMARY KEY (grp, metric, shard)
 );
+
+-- Asks shown (`nudge_shown` widget events) per person: the lift's "asked"
+-- needs each person's count before and after a write.
+CREATE TABLE ask_counts (
+    account TEXT PRIMARY KEY,
+    count BIGINT NOT NULL
+);

@@ -73,6 +73,7 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         )
         .route("/demo/api/session", axum::routing::delete(sign_out))
         .route("/demo/api/advance-time", post(advance_time))
+        .route("/demo/api/simulate", post(simulate))
         .merge(limited_auth)
         .merge(limited_tokens)
         .with_state(demo)
@@ -316,6 +317,9 @@ async fn sign_out(State(demo): State<Demo>, headers: HeaderMap) -> ApiResult<Res
 struct Me {
     user_id: String,
     name: String,
+    /// In the experiment's holdout: the widget never asks this person
+    /// (core's `in_holdout`), so the lift of asking can be measured.
+    in_holdout: bool,
     /// For the widget: `Authorization: Bearer <user_token>` on the
     /// service's browser API.
     user_token: String,
@@ -344,6 +348,7 @@ async fn me(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Me>> {
         )
         .map_err(ApiError::internal)?;
     Ok(Json(Me {
+        in_holdout: referral_core::nudge::in_holdout(&settings.nudge, &session.subject),
         user_id: session.subject,
         name: display_name(&email),
         user_token,
@@ -379,4 +384,198 @@ async fn advance_time(
     Ok(Json(ClockNow {
         now: demo.app.clock.now(),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Simulate {
+    customers: u32,
+}
+
+#[derive(Serialize, Default)]
+struct Simulated {
+    customers: u32,
+    asked: u32,
+    shared: u32,
+    referred_signups: u32,
+}
+
+/// Most customers one simulation adds.
+const MAX_SIMULATED: u32 = 2_000;
+
+/// Adds simulated customers through the same calls a host and its
+/// browsers make (admins only, demo mode only), so the admin's funnel and
+/// lift have a program to show. Each customer signs up, finishes
+/// onboarding and makes a report; the nudge engine decides whether to
+/// ask (never in the holdout). Asked customers share their link with
+/// probability 0.22, others with 0.08 (word of mouth); a share brings a
+/// friend's signup with probability 0.7, and a second with 0.25. The
+/// draws are deterministic per customer id.
+async fn simulate(
+    State(demo): State<Demo>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Simulated>> {
+    use referral_core::nudge::{evaluate, fnv1a64, Decision, Event, NudgeState};
+    auth::session_from(&demo.app, &parts, auth::ADMIN_COOKIE, auth::ADMIN_SESSION).await?;
+    let body: Simulate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_body", e.to_string()))?;
+    if body.customers == 0 || body.customers > MAX_SIMULATED {
+        return Err(ApiError::bad(
+            "invalid_customers",
+            format!("1 to {MAX_SIMULATED} customers"),
+        ));
+    }
+    let nudge = demo.app.settings.nudge.clone();
+    let batch = hex::encode(crate::store::random_bytes::<4>());
+    let now = demo.app.clock.now();
+    let mut out = Simulated {
+        customers: body.customers,
+        ..Simulated::default()
+    };
+    let ok = |(status, answer): (StatusCode, serde_json::Value)| {
+        if status.is_success() {
+            Ok(answer)
+        } else {
+            tracing::warn!(%status, %answer, "simulation call refused");
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "simulation_refused",
+                "the referral service refused a simulated call",
+            ))
+        }
+    };
+    for k in 0..body.customers {
+        let id = format!("sim{batch}-{k}");
+        ok(demo
+            .call(
+                Method::PUT,
+                &format!("/api/v1/users/{id}"),
+                &serde_json::json!({
+                    "email": format!("customer{k}@sim{batch}c{k}.example"),
+                    "display_name": format!("Customer {k}"),
+                    "share_name": true,
+                }),
+                None,
+            )
+            .await?)?;
+        let mut state = NudgeState::new(&id);
+        let mut last = None;
+        for (name, after) in [
+            ("signup", 0),
+            ("onboarding_completed", 600),
+            ("report_generated", 3_600),
+        ] {
+            last = Some(evaluate(&nudge, &mut state, &Event::new(name), now + after));
+        }
+        let roll = |what: &str| (fnv1a64(&[&id, what]) % 10_000) as f64 / 10_000.0;
+        // The launcher is on every page: an impression for everyone.
+        let mut events =
+            vec![serde_json::json!({ "id": "launcher", "type": "impression", "at": now + 3_600 })];
+        let asked = if let Some(Decision::Ask(ask)) = &last {
+            events.push(serde_json::json!({ "id": "ask", "type": "nudge_shown", "at": now + 3_600, "moment": ask.moment, "variant": ask.variant }));
+            out.asked += 1;
+            true
+        } else {
+            false
+        };
+        let shares = roll("share") < if asked { 0.22 } else { 0.08 };
+        if shares {
+            events.push(serde_json::json!({ "id": "share", "type": "share", "at": now + 3_700, "channel": "email" }));
+            out.shared += 1;
+        }
+        if !events.is_empty() {
+            ok(demo
+                .browser_call(
+                    &id,
+                    "/api/v1/me/events",
+                    &serde_json::json!({ "events": events }),
+                )
+                .await?)?;
+        }
+        if !shares {
+            continue;
+        }
+        let friends = u32::from(roll("friend") < 0.7) + u32::from(roll("second friend") < 0.25);
+        if friends == 0 {
+            continue;
+        }
+        let referral = ok(demo
+            .call(
+                Method::GET,
+                &format!("/api/v1/users/{id}/referral"),
+                &serde_json::Value::Null,
+                None,
+            )
+            .await?)?;
+        let code = referral["codes"]["email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for j in 0..friends {
+            let friend = format!("{id}-friend{j}");
+            ok(demo
+                .call(
+                    Method::POST,
+                    "/api/v1/signups",
+                    &serde_json::json!({
+                        "user_id": friend,
+                        "email": format!("friend{j}@sim{batch}f{k}x{j}.example"),
+                        "code": code,
+                    }),
+                    Some(&format!("signup-{friend}")),
+                )
+                .await?)?;
+            out.referred_signups += 1;
+        }
+    }
+    Ok(Json(out))
+}
+
+impl Demo {
+    /// One browser API call for `user`, as the widget makes it: a user
+    /// token minted for them, from the service's own origin.
+    async fn browser_call<T: Serialize>(
+        &self,
+        user: &str,
+        path: &str,
+        body: &T,
+    ) -> ApiResult<(StatusCode, serde_json::Value)> {
+        let settings = &self.app.settings;
+        let token = settings
+            .user_tokens
+            .mint_user_token(
+                &UserTokenRequest {
+                    subject: user.to_owned(),
+                    audience: settings.public_url.clone(),
+                    ttl_secs: 60,
+                },
+                Clock::real_now(),
+            )
+            .map_err(ApiError::internal)?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::ORIGIN, settings.public_url.as_str())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::to_vec(body).map_err(ApiError::internal)?,
+            ))
+            .map_err(ApiError::internal)?;
+        let response = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(ApiError::internal)?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
+    }
 }

@@ -19,6 +19,8 @@ use referral_core::nudge::NudgeConfig;
 use referral_core::rewards::{LedgerEvent, Program, ProgramLedger};
 use sqlx::{AnyConnection, Row};
 
+use referral_core::lift::Measure;
+
 use super::lift::LiftChanges;
 use super::{counter_shard, ledger, values_placeholders, Backend, Db};
 
@@ -46,6 +48,8 @@ pub struct Bumps {
     delays: BTreeMap<u64, i64>,
     /// People registered in this transaction (for the lift's groups).
     new_users: Vec<String>,
+    /// Asks shown per person (`nudge_shown`), for the lift.
+    asks: BTreeMap<String, i64>,
 }
 
 impl Bumps {
@@ -91,6 +95,11 @@ impl Bumps {
     /// A new person, counted as a user of their lift groups.
     pub fn new_user(&mut self, account: &str) {
         self.new_users.push(account.to_owned());
+    }
+
+    /// One more ask shown to `account`.
+    pub fn asked(&mut self, account: &str) {
+        *self.asks.entry(account.to_owned()).or_default() += 1;
     }
 
     /// Adds the changes in the caller's transaction: one upsert statement
@@ -155,6 +164,22 @@ impl Bumps {
                     lift.count(nudge, &referrer, stage, count(after - delta), count(after));
                 }
             }
+        }
+        for (account, delta) in &self.asks {
+            let after: i64 = sqlx::query("INSERT INTO ask_counts (account, count) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET count = ask_counts.count + excluded.count RETURNING count")
+                .bind(account)
+                .bind(*delta)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("count")?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            lift.measure(
+                nudge,
+                account,
+                Measure::Asked,
+                count(after - delta),
+                count(after),
+            );
         }
         lift.write(&mut *conn).await?;
         for (name, delta) in self.counters.into_iter().filter(|(_, d)| *d != 0) {

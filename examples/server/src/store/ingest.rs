@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use referral_core::funnel::{funnel_channel, funnel_moment, Stage};
+use referral_core::lift::Measure;
 use referral_core::nudge::NudgeConfig;
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -213,6 +214,9 @@ async fn write(db: &Db, nudge: &NudgeConfig, jobs: &[Job]) -> Result<Vec<Stored>
         }
         let mut sharing = false;
         for e in job.events.iter().filter(|e| inserted.contains(&e.id)) {
+            if Measure::of_widget_event(&e.kind) == Some(Measure::Asked) {
+                bumps.asked(&job.user);
+            }
             if let Some(stage) = Stage::of_widget_event(&e.kind) {
                 // Whatever a browser sends, the breakdowns only have the
                 // program's channels and moments (and `other`).

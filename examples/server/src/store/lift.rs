@@ -30,7 +30,7 @@ impl LiftChanges {
         }
     }
 
-    /// A person's count at `stage` went from `before` to `after`.
+    /// A person's count at funnel `stage` went from `before` to `after`.
     pub fn count(
         &mut self,
         nudge: &NudgeConfig,
@@ -39,9 +39,20 @@ impl LiftChanges {
         before: u64,
         after: u64,
     ) {
-        let Some(measure) = Measure::of_stage(stage) else {
-            return;
-        };
+        if let Some(measure) = Measure::of_stage(stage) {
+            self.measure(nudge, account, measure, before, after);
+        }
+    }
+
+    /// A person's count of `measure` went from `before` to `after`.
+    pub fn measure(
+        &mut self,
+        nudge: &NudgeConfig,
+        account: &str,
+        measure: Measure,
+        before: u64,
+        after: u64,
+    ) {
         let changes = measure.tally_changes(before, after);
         if changes.is_empty() {
             return;
@@ -161,6 +172,26 @@ pub async fn recount(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
             nudge,
             &row.try_get::<String, _>("referrer")?,
             stage,
+            0,
+            count,
+        );
+    }
+    // Asks shown, from the widget's events (kept per person from here on).
+    sqlx::query("DELETE FROM ask_counts")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO ask_counts (account, count) SELECT user_id, COUNT(*) FROM events WHERE type = 'nudge_shown' GROUP BY user_id")
+        .execute(&mut *tx)
+        .await?;
+    for row in &sqlx::query("SELECT account, count FROM ask_counts")
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        let count = u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0);
+        changes.measure(
+            nudge,
+            &row.try_get::<String, _>("account")?,
+            Measure::Asked,
             0,
             count,
         );

@@ -31,6 +31,7 @@ async function start() {
   $("app").hidden = false;
   $("sign-out").hidden = false;
   $("who").textContent = `Signed in as ${user.name}`;
+  $("holdout-note").hidden = !user.in_holdout;
   mount($("invite"), {
     userToken,
     codeUrl: "/api/v1/me/referral",

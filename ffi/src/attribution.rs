@@ -1,11 +1,13 @@
 //! Attribution, fraud checks and typed codes.
 
 use referral_core::attribution as core_;
-use referral_core::fraud as fraud_;
+use referral_core::fraud;
 
 use crate::{Channel, ReferralError, ReferrerId, Verifier};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+/// Core's capture method, exposed as it is (a remote enum).
+pub type CaptureMethod = core_::CaptureMethod;
+#[uniffi::remote(Enum)]
 pub enum CaptureMethod {
     Link,
     TypedCode,
@@ -13,50 +15,12 @@ pub enum CaptureMethod {
     InstallReferrer,
 }
 
-impl From<CaptureMethod> for core_::CaptureMethod {
-    fn from(m: CaptureMethod) -> Self {
-        match m {
-            CaptureMethod::Link => core_::CaptureMethod::Link,
-            CaptureMethod::TypedCode => core_::CaptureMethod::TypedCode,
-            CaptureMethod::DeepLink => core_::CaptureMethod::DeepLink,
-            CaptureMethod::InstallReferrer => core_::CaptureMethod::InstallReferrer,
-        }
-    }
-}
-
-impl From<core_::CaptureMethod> for CaptureMethod {
-    fn from(m: core_::CaptureMethod) -> Self {
-        match m {
-            core_::CaptureMethod::Link => CaptureMethod::Link,
-            core_::CaptureMethod::TypedCode => CaptureMethod::TypedCode,
-            core_::CaptureMethod::DeepLink => CaptureMethod::DeepLink,
-            core_::CaptureMethod::InstallReferrer => CaptureMethod::InstallReferrer,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+/// Core's touch rule, exposed as it is (a remote enum).
+pub type Touch = core_::Touch;
+#[uniffi::remote(Enum)]
 pub enum Touch {
     LastTouch,
     FirstTouch,
-}
-
-impl From<Touch> for core_::Touch {
-    fn from(t: Touch) -> Self {
-        match t {
-            Touch::LastTouch => core_::Touch::LastTouch,
-            Touch::FirstTouch => core_::Touch::FirstTouch,
-        }
-    }
-}
-
-impl From<core_::Touch> for Touch {
-    fn from(t: core_::Touch) -> Self {
-        match t {
-            core_::Touch::LastTouch => Touch::LastTouch,
-            core_::Touch::FirstTouch => Touch::FirstTouch,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -99,7 +63,9 @@ pub struct SetAside {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// Core's fraud signal, exposed as it is (a remote enum).
+pub type FraudFlag = fraud::FraudFlag;
+#[uniffi::remote(Enum)]
 pub enum FraudFlag {
     SameCompanyDomain {
         domain: String,
@@ -119,35 +85,6 @@ pub enum FraudFlag {
         limit: u32,
     },
     SharedNetworkPrefix,
-}
-
-impl From<fraud_::FraudFlag> for FraudFlag {
-    fn from(f: fraud_::FraudFlag) -> Self {
-        match f {
-            fraud_::FraudFlag::SameCompanyDomain { domain } => {
-                FraudFlag::SameCompanyDomain { domain }
-            }
-            fraud_::FraudFlag::DisposableEmail { domain } => FraudFlag::DisposableEmail { domain },
-            fraud_::FraudFlag::DuplicatePerson {
-                normalized_email,
-                existing_account,
-            } => FraudFlag::DuplicatePerson {
-                normalized_email,
-                existing_account,
-            },
-            fraud_::FraudFlag::ReferralRing { other_account } => {
-                FraudFlag::ReferralRing { other_account }
-            }
-            fraud_::FraudFlag::Velocity {
-                rewards_this_month,
-                limit,
-            } => FraudFlag::Velocity {
-                rewards_this_month,
-                limit,
-            },
-            fraud_::FraudFlag::SharedNetworkPrefix => FraudFlag::SharedNetworkPrefix,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -193,13 +130,13 @@ impl From<core_::Attribution> for AttributionOutcome {
                 referrer_account: a.referrer_account,
                 code: a.code,
                 program_id: a.program_id,
-                channel: a.channel.map(Channel::from),
+                channel: a.channel,
                 campaign: a.campaign,
-                method: a.method.into(),
-                touch: a.touch.into(),
+                method: a.method,
+                touch: a.touch,
                 captured_at: a.captured_at,
                 competing: a.competing,
-                flags: a.flags.into_iter().map(FraudFlag::from).collect(),
+                flags: a.flags,
                 review: a.review,
                 set_aside: set_aside(a.set_aside),
             },
@@ -234,7 +171,7 @@ impl Verifier {
     ) -> Result<AttributionOutcome, ReferralError> {
         let policy = core_::AttributionPolicy {
             window_secs: policy.window_secs,
-            touch: policy.touch.into(),
+            touch: policy.touch,
             allow_same_company_domain: policy.allow_same_company_domain,
             max_rewards_per_month: policy.max_rewards_per_month,
         };
@@ -243,7 +180,7 @@ impl Verifier {
             .map(|c| core_::CapturedReferral {
                 code: c.code,
                 captured_at: c.captured_at,
-                method: c.method.into(),
+                method: c.method,
             })
             .collect();
         let signup = core_::Signup {
@@ -298,7 +235,7 @@ pub fn default_attribution_policy() -> AttributionPolicy {
     let p = core_::AttributionPolicy::default();
     AttributionPolicy {
         window_secs: p.window_secs,
-        touch: p.touch.into(),
+        touch: p.touch,
         allow_same_company_domain: p.allow_same_company_domain,
         max_rewards_per_month: p.max_rewards_per_month,
     }
@@ -307,12 +244,12 @@ pub fn default_attribution_policy() -> AttributionPolicy {
 /// Lower case, no `+tag`, no dots for Gmail: look this up for duplicates.
 #[uniffi::export]
 pub fn normalize_email(email: &str) -> Result<String, ReferralError> {
-    fraud_::normalize_email(email)
+    fraud::normalize_email(email)
         .map_err(|e| ReferralError::invalid_input(e.reason(), e.to_string()))
 }
 
 /// True for a domain (or subdomain) on the shipped disposable list.
 #[uniffi::export]
 pub fn is_disposable_domain(domain: &str) -> bool {
-    fraud_::is_disposable_domain(domain)
+    fraud::is_disposable_domain(domain)
 }

@@ -6,7 +6,9 @@ use referral_core as core_;
 
 use crate::ReferralError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+/// Core's channel, exposed as it is (a remote enum: no copy, no conversion).
+pub type Channel = core_::Channel;
+#[uniffi::remote(Enum)]
 pub enum Channel {
     Link,
     Email,
@@ -18,47 +20,17 @@ pub enum Channel {
     Qr,
 }
 
-impl From<core_::Channel> for Channel {
-    fn from(c: core_::Channel) -> Self {
-        match c {
-            core_::Channel::Link => Channel::Link,
-            core_::Channel::Email => Channel::Email,
-            core_::Channel::LinkedIn => Channel::LinkedIn,
-            core_::Channel::X => Channel::X,
-            core_::Channel::WhatsApp => Channel::WhatsApp,
-            core_::Channel::Sms => Channel::Sms,
-            core_::Channel::NativeShare => Channel::NativeShare,
-            core_::Channel::Qr => Channel::Qr,
-        }
-    }
-}
-
-impl From<Channel> for core_::Channel {
-    fn from(c: Channel) -> Self {
-        match c {
-            Channel::Link => core_::Channel::Link,
-            Channel::Email => core_::Channel::Email,
-            Channel::LinkedIn => core_::Channel::LinkedIn,
-            Channel::X => core_::Channel::X,
-            Channel::WhatsApp => core_::Channel::WhatsApp,
-            Channel::Sms => core_::Channel::Sms,
-            Channel::NativeShare => core_::Channel::NativeShare,
-            Channel::Qr => core_::Channel::Qr,
-        }
-    }
-}
-
 /// The stable lower-case name (`"linkedin"`, `"native_share"`, …) used in the
 /// vectors, UTM parameters and events.
 #[uniffi::export]
 pub fn channel_name(channel: Channel) -> String {
-    core_::Channel::from(channel).as_str().to_owned()
+    channel.as_str().to_owned()
 }
 
 /// Parses a stable channel name; `None` for an unknown one.
 #[uniffi::export]
 pub fn channel_from_name(name: String) -> Option<Channel> {
-    core_::Channel::parse(&name).map(Channel::from)
+    Channel::parse(&name)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -108,7 +80,7 @@ impl From<core_::Claims> for Claims {
             key_id: c.key_id,
             program_id: c.program_id,
             referrer: c.referrer.into(),
-            channel: c.channel.into(),
+            channel: c.channel,
             campaign: c.campaign,
             issued_at: c.issued_at,
         }
@@ -129,27 +101,19 @@ impl TryFrom<MintRequest> for core_::MintRequest {
         Ok(core_::MintRequest {
             program_id: r.program_id,
             referrer: r.referrer.try_into()?,
-            channel: r.channel.into(),
+            channel: r.channel,
             campaign: r.campaign,
         })
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+/// Core's key status, exposed as it is (a remote enum).
+pub type KeyStatus = core_::KeyStatus;
+#[uniffi::remote(Enum)]
 pub enum KeyStatus {
     Active,
     VerifyOnly,
     Retired,
-}
-
-impl From<KeyStatus> for core_::KeyStatus {
-    fn from(s: KeyStatus) -> Self {
-        match s {
-            KeyStatus::Active => core_::KeyStatus::Active,
-            KeyStatus::VerifyOnly => core_::KeyStatus::VerifyOnly,
-            KeyStatus::Retired => core_::KeyStatus::Retired,
-        }
-    }
 }
 
 /// One signing key. Build these from your secret store; never ship them to
@@ -201,7 +165,7 @@ impl Verifier {
     pub fn new(keys: Vec<KeyEntry>, policy: VerifyPolicy) -> Result<Arc<Self>, ReferralError> {
         let keyring = core_::Keyring::from_keys(
             keys.iter()
-                .map(|k| (k.key_id, k.secret.as_slice(), k.status.into())),
+                .map(|k| (k.key_id, k.secret.as_slice(), k.status)),
         )?;
         Ok(Arc::new(Verifier {
             inner: core_::Verifier::new(keyring, policy.into()),

@@ -45,25 +45,16 @@ impl From<PropertyValue> for core_::PropValue {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// What the user did with an ask: core's `Outcome`, exposed as it is (a
+/// remote enum) under the bindings' name.
+pub type NudgeOutcome = core_::Outcome;
+#[uniffi::remote(Enum)]
 pub enum NudgeOutcome {
     Shown,
     Dismissed,
     OptedOut,
     Shared,
     Referred,
-}
-
-impl From<NudgeOutcome> for core_::Outcome {
-    fn from(o: NudgeOutcome) -> Self {
-        match o {
-            NudgeOutcome::Shown => core_::Outcome::Shown,
-            NudgeOutcome::Dismissed => core_::Outcome::Dismissed,
-            NudgeOutcome::OptedOut => core_::Outcome::OptedOut,
-            NudgeOutcome::Shared => core_::Outcome::Shared,
-            NudgeOutcome::Referred => core_::Outcome::Referred,
-        }
-    }
 }
 
 /// A deferred ask's history (core's `Deferral`).
@@ -249,7 +240,7 @@ impl NudgeUser {
 
     /// Records what the user did with an ask (or that they referred someone).
     pub fn record(&self, outcome: NudgeOutcome, now: u64) {
-        self.with_state(|state| core_::record(state, outcome.into(), now))
+        self.with_state(|state| core_::record(state, outcome, now))
     }
 
     /// The state as bytes (JSON) to store anywhere; `restore_user` reads it.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use referral_core::funnel as funnel_;
+use referral_core::funnel;
 use referral_core::rewards as core_;
 
 use crate::ReferralError;
@@ -26,78 +26,89 @@ impl From<core_::LedgerError> for ReferralError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// Core's amount of money, exposed as it is (a remote record).
+pub type Money = core_::Money;
+#[uniffi::remote(Record)]
 pub struct Money {
     pub amount_minor: i64,
     pub currency: String,
 }
 
-impl From<Money> for core_::Money {
-    fn from(m: Money) -> Self {
-        core_::Money {
-            amount_minor: m.amount_minor,
-            currency: m.currency,
-        }
-    }
+/// Core's program kind, exposed as it is (a remote enum).
+pub type ProgramKind = core_::ProgramKind;
+#[uniffi::remote(Enum)]
+pub enum ProgramKind {
+    Customer,
+    Partner,
+    Employee,
 }
 
-impl From<core_::Money> for Money {
-    fn from(m: core_::Money) -> Self {
-        Money {
-            amount_minor: m.amount_minor,
-            currency: m.currency,
-        }
-    }
+/// Core's qualifying event (a remote enum).
+pub type QualifyingEvent = core_::QualifyingEvent;
+#[uniffi::remote(Enum)]
+pub enum QualifyingEvent {
+    Signup,
+    TrialStarted,
+    Activation,
+    FirstPayment,
+    ContractSigned,
 }
 
-macro_rules! mirror_enum {
-    ($name:ident, $core:path, [$($variant:ident),+]) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
-        pub enum $name { $($variant),+ }
-        impl From<$name> for $core {
-            fn from(v: $name) -> Self { match v { $($name::$variant => <$core>::$variant),+ } }
-        }
-        impl From<$core> for $name {
-            fn from(v: $core) -> Self { match v { $(<$core>::$variant => $name::$variant),+ } }
-        }
-    };
+/// Core's cap period (a remote enum).
+pub type Period = core_::Period;
+#[uniffi::remote(Enum)]
+pub enum Period {
+    Month,
+    Year,
+    Lifetime,
 }
 
-mirror_enum!(
-    ProgramKind,
-    core_::ProgramKind,
-    [Customer, Partner, Employee]
-);
-mirror_enum!(
-    QualifyingEvent,
-    core_::QualifyingEvent,
-    [
-        Signup,
-        TrialStarted,
-        Activation,
-        FirstPayment,
-        ContractSigned
-    ]
-);
-mirror_enum!(Period, core_::Period, [Month, Year, Lifetime]);
-mirror_enum!(
-    ReversalReason,
-    core_::ReversalReason,
-    [Refund, Chargeback, Churn, FraudConfirmed]
-);
-mirror_enum!(
-    EntryStatus,
-    core_::EntryStatus,
-    [Pending, Held, Payable, Paid, Reversed]
-);
-mirror_enum!(Side, core_::Side, [Referrer, Friend]);
-mirror_enum!(
-    Stage,
-    funnel_::Stage,
-    [Impression, Share, Click, Signup, Trial, Activation, Paid, Reward]
-);
+/// Core's reversal reason (a remote enum).
+pub type ReversalReason = core_::ReversalReason;
+#[uniffi::remote(Enum)]
+pub enum ReversalReason {
+    Refund,
+    Chargeback,
+    Churn,
+    FraudConfirmed,
+}
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// Core's ledger entry status (a remote enum).
+pub type EntryStatus = core_::EntryStatus;
+#[uniffi::remote(Enum)]
+pub enum EntryStatus {
+    Pending,
+    Held,
+    Payable,
+    Paid,
+    Reversed,
+}
+
+/// Core's reward side (a remote enum).
+pub type Side = core_::Side;
+#[uniffi::remote(Enum)]
+pub enum Side {
+    Referrer,
+    Friend,
+}
+
+/// Core's funnel stage (a remote enum).
+pub type Stage = funnel::Stage;
+#[uniffi::remote(Enum)]
+pub enum Stage {
+    Impression,
+    Share,
+    Click,
+    Signup,
+    Trial,
+    Activation,
+    Paid,
+    Reward,
+}
+
+/// Core's reward rule (a remote enum).
+pub type RewardRule = core_::RewardRule;
+#[uniffi::remote(Enum)]
 pub enum RewardRule {
     AccountCredit {
         amount: Money,
@@ -124,40 +135,6 @@ pub enum RewardRule {
         basis_points: u32,
         months: Option<u32>,
     },
-}
-
-impl From<RewardRule> for core_::RewardRule {
-    fn from(r: RewardRule) -> Self {
-        match r {
-            RewardRule::AccountCredit { amount } => core_::RewardRule::AccountCredit {
-                amount: amount.into(),
-            },
-            RewardRule::FreeMonths { months } => core_::RewardRule::FreeMonths { months },
-            RewardRule::FeatureUnlock { feature } => core_::RewardRule::FeatureUnlock { feature },
-            RewardRule::TierUpgrade { tier, months } => {
-                core_::RewardRule::TierUpgrade { tier, months }
-            }
-            RewardRule::Fixed { amount } => core_::RewardRule::Fixed {
-                amount: amount.into(),
-            },
-            RewardRule::PercentOfAcv {
-                basis_points,
-                min,
-                max,
-            } => core_::RewardRule::PercentOfAcv {
-                basis_points,
-                min: min.map(Into::into),
-                max: max.map(Into::into),
-            },
-            RewardRule::RevenueShare {
-                basis_points,
-                months,
-            } => core_::RewardRule::RevenueShare {
-                basis_points,
-                months,
-            },
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -195,22 +172,22 @@ impl From<Program> for core_::Program {
     fn from(p: Program) -> Self {
         core_::Program {
             id: p.id,
-            kind: p.kind.into(),
-            qualifying_event: p.qualifying_event.into(),
-            referrer_reward: p.referrer_reward.into(),
-            friend_reward: p.friend_reward.map(Into::into),
+            kind: p.kind,
+            qualifying_event: p.qualifying_event,
+            referrer_reward: p.referrer_reward,
+            friend_reward: p.friend_reward,
             tiers: p
                 .tiers
                 .into_iter()
                 .map(|t| core_::Tier {
                     from_count: t.from_count,
-                    reward: t.reward.into(),
+                    reward: t.reward,
                 })
                 .collect(),
             cap: p.cap.map(|c| core_::Cap {
-                period: c.period.into(),
+                period: c.period,
                 max_rewards: c.max_rewards,
-                max_amount: c.max_amount.map(Into::into),
+                max_amount: c.max_amount,
             }),
             hold_days: p.hold_days,
             clawback_days: p.clawback_days,
@@ -219,7 +196,9 @@ impl From<Program> for core_::Program {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// Core's ledger event (a remote enum).
+pub type LedgerEvent = core_::LedgerEvent;
+#[uniffi::remote(Enum)]
 pub enum LedgerEvent {
     Attributed {
         event_id: String,
@@ -261,83 +240,6 @@ pub enum LedgerEvent {
     },
 }
 
-impl From<LedgerEvent> for core_::LedgerEvent {
-    fn from(e: LedgerEvent) -> Self {
-        match e {
-            LedgerEvent::Attributed {
-                event_id,
-                referral_id,
-                referrer_account,
-                friend_account,
-                review,
-                at,
-            } => core_::LedgerEvent::Attributed {
-                event_id,
-                referral_id,
-                referrer_account,
-                friend_account,
-                review,
-                at,
-            },
-            LedgerEvent::Qualified {
-                event_id,
-                referral_id,
-                event,
-                at,
-                acv,
-            } => core_::LedgerEvent::Qualified {
-                event_id,
-                referral_id,
-                event: event.into(),
-                at,
-                acv: acv.map(Into::into),
-            },
-            LedgerEvent::Payment {
-                event_id,
-                referral_id,
-                at,
-                amount,
-                acv,
-            } => core_::LedgerEvent::Payment {
-                event_id,
-                referral_id,
-                at,
-                amount: amount.into(),
-                acv: acv.map(Into::into),
-            },
-            LedgerEvent::Approved {
-                event_id,
-                referral_id,
-                at,
-            } => core_::LedgerEvent::Approved {
-                event_id,
-                referral_id,
-                at,
-            },
-            LedgerEvent::Reversal {
-                event_id,
-                referral_id,
-                at,
-                reason,
-            } => core_::LedgerEvent::Reversal {
-                event_id,
-                referral_id,
-                at,
-                reason: reason.into(),
-            },
-            LedgerEvent::Paid {
-                event_id,
-                entry_id,
-                at,
-            } => core_::LedgerEvent::Paid {
-                event_id,
-                entry_id,
-                at,
-            },
-        }
-    }
-}
-
 /// What one event did: `outcome` is core's stable code (`rewarded`,
 /// `duplicate`, `cap_reached`, `reversed`, `outside_clawback`, …).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -366,28 +268,14 @@ impl From<core_::Applied> for AppliedOutcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// Core's reward value (a remote enum).
+pub type RewardValue = core_::RewardValue;
+#[uniffi::remote(Enum)]
 pub enum RewardValue {
     Money { amount: Money, cash: bool },
     FreeMonths { months: u32 },
     FeatureUnlock { feature: String },
     TierUpgrade { tier: String, months: u32 },
-}
-
-impl From<core_::RewardValue> for RewardValue {
-    fn from(v: core_::RewardValue) -> Self {
-        match v {
-            core_::RewardValue::Money { amount, cash } => RewardValue::Money {
-                amount: amount.into(),
-                cash,
-            },
-            core_::RewardValue::FreeMonths { months } => RewardValue::FreeMonths { months },
-            core_::RewardValue::FeatureUnlock { feature } => RewardValue::FeatureUnlock { feature },
-            core_::RewardValue::TierUpgrade { tier, months } => {
-                RewardValue::TierUpgrade { tier, months }
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -470,7 +358,6 @@ impl RewardsLedger {
 
     /// Applies one event; the same event id twice is `duplicate`.
     pub fn apply(&self, event: LedgerEvent) -> Result<AppliedOutcome, ReferralError> {
-        let event: core_::LedgerEvent = event.into();
         Ok(self.with(|l| l.apply(&self.program, &event))?.into())
     }
 
@@ -483,13 +370,13 @@ impl RewardsLedger {
                     id: e.id.clone(),
                     referral_id: e.referral_id.clone(),
                     beneficiary: e.beneficiary.clone(),
-                    side: e.side.into(),
-                    value: e.value.clone().into(),
-                    status: status.into(),
+                    side: e.side,
+                    value: e.value.clone(),
+                    status,
                     created_at: e.created_at,
                     hold_until: e.hold_until,
                     paid_at: e.paid_at,
-                    reversal_reason: e.reversal.as_ref().map(|r| r.reason.into()),
+                    reversal_reason: e.reversal.as_ref().map(|r| r.reason),
                 })
                 .collect()
         })
@@ -512,18 +399,18 @@ impl RewardsLedger {
                         .money
                         .into_iter()
                         .map(|m| MoneyLine {
-                            status: m.status.into(),
+                            status: m.status,
                             currency: m.currency,
                             amount_minor: m.amount_minor,
                         })
                         .collect(),
-                    clawback_due: b.clawback_due.into_iter().map(Into::into).collect(),
+                    clawback_due: b.clawback_due,
                     entitlements: b
                         .entitlements
                         .into_iter()
                         .map(|e| EntitlementLine {
-                            status: e.status.into(),
-                            value: e.value.into(),
+                            status: e.status,
+                            value: e.value,
                         })
                         .collect(),
                 })
@@ -575,11 +462,11 @@ pub struct FunnelReport {
     pub time_to_first_referral_p90_secs: Option<u64>,
 }
 
-fn lines(counts: &funnel_::StageCounts) -> Vec<StageLine> {
-    funnel_::Stage::ALL
+fn lines(counts: &funnel::StageCounts) -> Vec<StageLine> {
+    funnel::Stage::ALL
         .iter()
         .map(|stage| StageLine {
-            stage: (*stage).into(),
+            stage: *stage,
             count: counts.counts.get(stage).copied().unwrap_or(0),
             conversion_bp: counts.conversion_bp.get(stage).copied(),
         })
@@ -590,16 +477,16 @@ fn lines(counts: &funnel_::StageCounts) -> Vec<StageLine> {
 /// `copy` are a share), or `None` for events outside the funnel.
 #[uniffi::export]
 pub fn funnel_stage_of_widget_event(kind: String) -> Option<Stage> {
-    funnel_::Stage::of_widget_event(&kind).map(Into::into)
+    funnel::Stage::of_widget_event(&kind)
 }
 
 /// The funnel, conversion rates, referral rate and time to first referral.
 #[uniffi::export]
 pub fn funnel(events: Vec<FunnelEvent>, customers: Vec<Customer>) -> FunnelReport {
-    let events: Vec<funnel_::FunnelEvent> = events
+    let events: Vec<funnel::FunnelEvent> = events
         .into_iter()
-        .map(|e| funnel_::FunnelEvent {
-            stage: e.stage.into(),
+        .map(|e| funnel::FunnelEvent {
+            stage: e.stage,
             at: e.at,
             referrer: e.referrer,
             channel: e.channel,
@@ -607,15 +494,15 @@ pub fn funnel(events: Vec<FunnelEvent>, customers: Vec<Customer>) -> FunnelRepor
             program: e.program,
         })
         .collect();
-    let customers: Vec<funnel_::Customer> = customers
+    let customers: Vec<funnel::Customer> = customers
         .into_iter()
-        .map(|c| funnel_::Customer {
+        .map(|c| funnel::Customer {
             account: c.account,
             since: c.since,
             active: c.active,
         })
         .collect();
-    let r = funnel_::funnel(&events, &customers);
+    let r = funnel::funnel(&events, &customers);
     FunnelReport {
         total: lines(&r.total),
         by_channel: r
@@ -691,7 +578,7 @@ mod tests {
         for s in rewards["statuses"].as_array().unwrap() {
             let entry = entries.iter().find(|e| e.id == s["entry"]).unwrap();
             let status: core_::EntryStatus = serde_json::from_value(s["status"].clone()).unwrap();
-            assert_eq!(entry.status, status.into(), "{s}");
+            assert_eq!(entry.status, status, "{s}");
         }
         let when_earned = &rewards["rewards_this_month_when_earned"];
         for (now, expected) in [
@@ -716,11 +603,11 @@ mod tests {
     fn widget_events_map_like_the_vectors() {
         let v = vectors();
         for case in v["funnel"]["widget_stages"].as_array().unwrap() {
-            let expected: Option<funnel_::Stage> =
+            let expected: Option<funnel::Stage> =
                 serde_json::from_value(case["stage"].clone()).unwrap();
             assert_eq!(
                 funnel_stage_of_widget_event(case["event"].as_str().unwrap().to_owned()),
-                expected.map(Into::into),
+                expected,
                 "{case}"
             );
         }

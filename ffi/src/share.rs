@@ -38,7 +38,9 @@ pub struct MessageVars {
     pub reward: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// Core's share action, exposed as it is (a remote enum).
+pub type ShareAction = core_::ShareAction;
+#[uniffi::remote(Enum)]
 pub enum ShareAction {
     Copy {
         text: String,
@@ -53,18 +55,6 @@ pub enum ShareAction {
     },
 }
 
-impl From<core_::ShareAction> for ShareAction {
-    fn from(a: core_::ShareAction) -> Self {
-        match a {
-            core_::ShareAction::Copy { text } => ShareAction::Copy { text },
-            core_::ShareAction::Open { url } => ShareAction::Open { url },
-            core_::ShareAction::NativeShare { title, text, url } => {
-                ShareAction::NativeShare { title, text, url }
-            }
-        }
-    }
-}
-
 /// The referral URL for `code` shared through `channel`.
 #[uniffi::export]
 pub fn referral_url(
@@ -72,7 +62,7 @@ pub fn referral_url(
     code: &str,
     channel: Channel,
 ) -> Result<String, ReferralError> {
-    Ok(core_::referral_url(&options.into(), code, channel.into())?)
+    Ok(core_::referral_url(&options.into(), code, channel)?)
 }
 
 /// A pre-written message (subject + body templates), checked when built.
@@ -103,6 +93,6 @@ impl ShareMessage {
             reward: vars.reward,
             link: String::new(),
         };
-        core_::share_action(channel.into(), link, &self.inner, &vars).into()
+        core_::share_action(channel, link, &self.inner, &vars)
     }
 }

@@ -4,6 +4,7 @@
 #[cfg(feature = "signing")]
 pub mod attribution;
 pub mod base62;
+pub mod billing;
 pub mod code;
 #[cfg(feature = "signing")]
 mod crockford;

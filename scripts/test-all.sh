@@ -18,6 +18,9 @@ cargo clippy -p referral-wasm --target wasm32-unknown-unknown --no-default-featu
 step "test vectors are up to date"
 cargo xtask vectors --check
 
+step "the widget's TypeScript reason types (wasm/js/reasons.d.ts) match core's reason codes"
+cargo xtask ts-types --check
+
 step "cargo test (workspace)"
 cargo test --workspace
 

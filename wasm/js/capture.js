@@ -21,7 +21,9 @@ function loadChecker() {
   checker ||= fetch(settings.wasmUrl || new URL("referral_capture_bg.wasm", import.meta.url))
     .then((response) => response.arrayBuffer())
     .then((bytes) => WebAssembly.instantiate(bytes))
-    .then(({ instance: { exports: wasm } }) => (code) => {
+    .then(({ instance }) => (code) => {
+      /** @type {{ memory: WebAssembly.Memory, input(): number, input_len(): number, check(len: number): number }} */
+      const wasm = /** @type {any} */ (instance.exports);
       const buffer = new Uint8Array(wasm.memory.buffer, wasm.input(), wasm.input_len());
       const { read, written } = new TextEncoder().encodeInto(code, buffer);
       return read === code.length && wasm.check(written) === 1;

@@ -133,6 +133,7 @@ export class ReferralWidget extends HTMLElement {
     this.opts = next;
     if (!same && this.isConnected) this.scheduleSetup();
   }
+  /** @returns {import("./widget.js").WidgetOptions & { linkParam: string }} */
   get options() {
     const fromAttrs = {};
     for (const [attr, key] of Object.entries(ATTRIBUTES)) {
@@ -734,7 +735,7 @@ export function defineReferralWidget(name = "referral-widget") {
 /** Framework API: mount into `element` with `options`. */
 export function mount(element, options = {}) {
   defineReferralWidget();
-  const widget = document.createElement("referral-widget");
+  const widget = /** @type {import("./widget.js").ReferralWidget} */ (document.createElement("referral-widget"));
   widget.options = options;
   element.append(widget);
   return widget;

@@ -1,4 +1,8 @@
 // Types of the widget entry (`referral-widget.js`, `widget.min.js`).
+import type { QuietReasonCode } from "./reasons.js";
+// The reason codes and `ReferralError`, generated from core (`cargo xtask ts-types`).
+export * from "./reasons.js";
+
 /** Options for `<referral-widget>` / `mount()`. The widget never receives a signing secret. */
 export interface WidgetOptions {
   /** A signed code minted by your backend. */
@@ -49,7 +53,7 @@ export interface WidgetOptions {
 
 export type NudgeDecision =
   | { decision: "ask"; moment: string; variant: string; message: string; why: { event: string; occurrence: number; priority: number; bypassed?: string[] } }
-  | { decision: "quiet"; reason: { code: string; [detail: string]: unknown } };
+  | { decision: "quiet"; reason: { code: QuietReasonCode; [detail: string]: unknown } };
 
 export declare class ReferralWidget extends HTMLElement {
   options: WidgetOptions;

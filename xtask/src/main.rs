@@ -7,11 +7,13 @@
 //! - `test-bindings`   run the Python and Kotlin tests and the cross-language check
 //! - `bench-bindings`  calls per second from Python and Kotlin
 //! - `wasm`            build the widget's npm package in target/npm/widget, print sizes
+//! - `ts-types [--check]` write (check) wasm/js/reasons.d.ts from core's reason codes
 //! - `disposable-domains [VERSION]` refresh core/data/ from the npm package
 
 mod bindings;
 mod disposable;
 mod test_bindings;
+mod ts_types;
 mod vectors;
 mod wasm;
 
@@ -32,9 +34,10 @@ fn main() -> ExitCode {
         Some("test-bindings") => test_bindings::run(&workspace_root()),
         Some("bench-bindings") => test_bindings::bench(&workspace_root()),
         Some("wasm") => wasm::run(&workspace_root()),
+        Some("ts-types") => ts_types::run(&workspace_root(), check),
         Some("disposable-domains") => disposable::run(&workspace_root(), args.get(1).map(String::as_str)),
         _ => Err(
-            "usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings|wasm|disposable-domains> [--check]"
+            "usage: cargo xtask <vectors|bindings|test-bindings|bench-bindings|wasm|ts-types|disposable-domains> [--check]"
                 .to_owned(),
         ),
     };

@@ -56,3 +56,18 @@ void landing;
 
 // @ts-expect-error the widget never takes a signing secret
 mount(document.body, { secret: "k1" });
+
+// The reason codes are string-literal unions generated from core's lists.
+import type { ReferralError, ReasonCode, QuietReasonCode } from "@referral-sdk/widget";
+function reasonOf(error: unknown): ReasonCode | null {
+  const e = error as Partial<ReferralError>;
+  if (e && e.name === "ReferralError" && e.code) {
+    if (e.code === "invalid_nudge_config") return e.field ? e.code : "invalid_input";
+    return e.code;
+  }
+  return null;
+}
+const quiet: QuietReasonCode = "cooldown";
+// @ts-expect-error not a reason core gives
+const notAReason: ReasonCode = "bad_sig";
+void [reasonOf, quiet, notAReason];

@@ -35,6 +35,9 @@ mkdir -p tests/e2e/types/node_modules/@referral-sdk
 ln -sfn "$PWD/target/npm/widget" tests/e2e/types/node_modules/@referral-sdk/widget
 tests/e2e/node_modules/.bin/tsc -p tests/e2e/types/tsconfig.json
 
+step "the widget's JS checked against its .d.ts (// @ts-check, tsc --checkJs)"
+tests/e2e/node_modules/.bin/tsc -p tests/e2e/types/tsconfig.checkjs.json
+
 step "a Vite app builds against the package"
 # npm install, not ci: npm writes locks without the other platforms optional
 # rollup binaries, which `npm ci` then refuses.

@@ -1,3 +1,4 @@
+// @ts-check
 // Landing-page capture: read `?ref=` once, check it with the core's code
 // check (a ~2 KB module: `wasm/src/capture.rs`), keep it first-party
 // (localStorage + a cookie that can span the marketing and app domains) for

@@ -1,3 +1,4 @@
+// @ts-check
 // Loads the WebAssembly core once, from next to this file (the host's own
 // origin: no third-party request). Structured values cross as JSON text,
 // plain ones as strings; this wraps them in the object API the widget uses.

@@ -1,3 +1,4 @@
+// @ts-check
 // Widget events, batched to the host's own events URL: ids for idempotency,
 // kept in first-party storage until the server confirms them (so they
 // survive page loads, offline spells and failing servers), retried with

@@ -1,3 +1,4 @@
+// @ts-check
 // The package entry: the widget (defines <referral-widget>), its JS API, and
 // the landing-page capture helpers.
 export { ReferralWidget, defineReferralWidget, mount, track } from "./referral-widget.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // <referral-widget>: a launcher and an accessible share panel in a Shadow
 // DOM, plus success-moment nudges. Every rule (peeking the code, links,
 // share targets, QR, when to ask) is the WebAssembly core's; this file only

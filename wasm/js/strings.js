@@ -1,3 +1,4 @@
+// @ts-check
 // Interface strings. Hosts override any of them with `options.strings`.
 export const STRINGS = {
   en: {

@@ -1,3 +1,4 @@
+// @ts-check
 // The widget's styles, adopted by each shadow root as a constructable
 // stylesheet: no <style> element, so a strict CSP (no 'unsafe-inline') works,
 // and nothing leaks into or out of the host page.

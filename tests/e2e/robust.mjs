@@ -115,7 +115,9 @@ await test("a share template with an unknown placeholder shows an error state", 
     } catch (e) {
       return { threw: String(e) };
     }
+    // The panel's module is fetched on the first open: it opens once loaded.
     const panel = w.shadowRoot.querySelector(".panel");
+    for (let i = 0; i < 250 && !panel.open; i++) await new Promise((r) => setTimeout(r, 20));
     return { open: panel.open, error: !!panel.querySelector('[part="error"]'), errors };
   });
   assert(!out.threw, out.threw);
@@ -176,7 +178,7 @@ await test("equal options from a re-render change nothing; the open panel stays"
     const w = document.querySelector("referral-widget");
     w.options = { product: "Acme", userToken: () => "t1" };
     await new Promise((r) => setTimeout(r, 100));
-    w.open();
+    await w.open();
     const input = w.shadowRoot.querySelector('[part="link"]');
     for (let i = 0; i < 10; i++) {
       w.options = { product: "Acme", userToken: () => `t${i}` }; // a fresh object and function each render

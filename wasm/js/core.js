@@ -17,21 +17,11 @@ export function loadCore(wasmUrl) {
   return loading;
 }
 
+// What a page loads first: peek and the nudge engine. The panel's links,
+// share actions and QR codes are in ./panel.js, imported on demand.
 const api = {
   peek(code) {
     return JSON.parse(wasm.peek(code));
-  },
-  /** `options`: `{base_url, param?, utm?: {source?, campaign}}`. */
-  referralUrl(options, code, channel) {
-    const utm = options.utm || {};
-    return wasm.referralUrl(options.base_url, options.param, utm.source, utm.campaign, code, channel);
-  },
-  /** `message`: `{subject, body}` templates; `vars`: `{referrer_name, product, reward}`. */
-  shareAction(channel, link, message, vars = {}) {
-    return JSON.parse(wasm.shareAction(channel, link, message.subject, message.body, vars.referrer_name || "", vars.product || "", vars.reward || ""));
-  },
-  qr(text) {
-    return JSON.parse(wasm.qrPath(text));
   },
   /** The engine works on JSON text: the state is stored as it comes back. */
   nudgeEngine(config) {

@@ -384,7 +384,7 @@ export class ReferralWidget extends HTMLElement {
     const o = this.options;
     const utm = o.utmCampaign ? { source: "referral", campaign: o.utmCampaign } : null;
     const code = (o.codes && o.codes[channel]) || (this.fetchedCodes && this.fetchedCodes[channel]) || this.code;
-    return this.core.referralUrl({ base_url: o.shareBaseUrl || location.origin + "/", param: o.linkParam, utm }, code, channel);
+    return this.panelCore.referralUrl({ base_url: o.shareBaseUrl || location.origin + "/", param: o.linkParam, utm }, code, channel);
   }
 
   vars() {
@@ -406,6 +406,8 @@ export class ReferralWidget extends HTMLElement {
     this.launcher = el("button", {
       class: "launcher", part: "launcher", type: "button", "aria-haspopup": "dialog",
       "aria-expanded": "false", "aria-controls": panelId, text: t.launcher, onclick: () => this.open(),
+      // The panel's module is fetched on the first sign of intent.
+      onpointerenter: () => this.preparePanel(), onfocus: () => this.preparePanel(), onpointerdown: () => this.preparePanel(),
     });
     this.live = el("div", { class: "sr", role: "status", "aria-live": "polite" });
     // A real modal in the top layer: the page behind is inert, the backdrop
@@ -446,7 +448,7 @@ export class ReferralWidget extends HTMLElement {
     if (o.message) Object.assign(message, o.message);
     const shares = el("div", { class: "shares", role: "group", "aria-label": t.shareOn });
     for (const channel of CHANNELS) {
-      const action = this.core.shareAction(channel, this.link(channel), message, values);
+      const action = this.panelCore.shareAction(channel, this.link(channel), message, values);
       if (action.kind !== "open") continue;
       shares.append(el("a", {
         href: action.url, target: "_blank", rel: "noopener noreferrer", part: `share share-${channel}`,
@@ -454,7 +456,7 @@ export class ReferralWidget extends HTMLElement {
       }));
     }
     if (navigator.share) {
-      const action = this.core.shareAction("native_share", this.link("native_share"), message, values);
+      const action = this.panelCore.shareAction("native_share", this.link("native_share"), message, values);
       shares.append(el("button", {
         type: "button", part: "share share-native", "data-channel": "native_share", text: t.native_share,
         onclick: () => {
@@ -463,7 +465,7 @@ export class ReferralWidget extends HTMLElement {
         },
       }));
     }
-    const qr = this.core.qr(this.link("qr"));
+    const qr = this.panelCore.qr(this.link("qr"));
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", `0 0 ${qr.size} ${qr.size}`);
     svg.setAttribute("class", "qr");
@@ -530,9 +532,43 @@ export class ReferralWidget extends HTMLElement {
     }
   }
 
-  open({ quiet = false } = {}) {
-    if (!this.code || this.panel.open) return;
+  // The panel's module (links, share actions, QR codes): fetched once,
+  // when the panel is about to open (the launcher hovered, focused or
+  // pressed, an ask shown, or open() called), so a page's first load
+  // carries none of it. Never rejects: a failure is kept for open() to
+  // show, and the next call tries again.
+  preparePanel() {
+    if (!this.panelLoad) {
+      const o = this.options;
+      const url = o.panelWasmUrl || (o.wasmUrl ? new URL("referral_panel_bg.wasm", new URL(o.wasmUrl, location.href)).href : undefined);
+      this.panelLoad = import("./panel.js").then((m) => m.loadPanel(url)).then(
+        (core) => (this.panelCore = core),
+        (error) => {
+          this.panelLoad = null;
+          this.panelError = Object.assign(new Error(`the panel's module did not load: ${error?.message || error}`), { code: "module_unavailable" });
+          return null;
+        },
+      );
+    }
+    return this.panelLoad;
+  }
+
+  // Opens the panel: at once when its module is loaded, else once it is.
+  // The promise settles when the panel is shown.
+  open(options = {}) {
+    if (!this.code || this.panel.open) return Promise.resolve();
+    if (this.panelCore) {
+      this.show(options);
+      return Promise.resolve();
+    }
+    return this.preparePanel().then(() => {
+      if (this.isConnected && this.code && this.panel && !this.panel.open) this.show(options);
+    });
+  }
+
+  show({ quiet = false } = {}) {
     try {
+      if (!this.panelCore) throw this.panelError;
       this.buildDialog();
     } catch (error) {
       // A bad share template (or any other refusal) shows an error state.
@@ -661,6 +697,8 @@ export class ReferralWidget extends HTMLElement {
         el("button", { type: "button", part: "nudge-never", text: t.never, onclick: () => { this.record("opted_out"); this.events.push("nudge_opted_out", { moment: ask.moment }); this.hideNudge(); } }),
       ),
     );
+    // Its invite button opens the panel: fetch the panel's module now.
+    this.preparePanel();
     // Non-modal and polite: shown and announced, focus stays where it was.
     this.nudge.hidden = false;
     if (!this.nudge.matches(":popover-open")) this.nudge.showPopover();

@@ -49,6 +49,12 @@ export interface WidgetOptions {
   floating?: boolean;
   /** Where referral_wasm_bg.wasm lives, if not next to the module. */
   wasmUrl?: string;
+  /**
+   * Where referral_panel_bg.wasm (the panel's links, share actions and QR
+   * codes, fetched when the panel is about to open) lives: by default next
+   * to `wasmUrl` if that is set, else next to the module.
+   */
+  panelWasmUrl?: string;
 }
 
 export type NudgeDecision =
@@ -57,7 +63,8 @@ export type NudgeDecision =
 
 export declare class ReferralWidget extends HTMLElement {
   options: WidgetOptions;
-  open(): void;
+  /** Settles once the panel is shown (its module fetched first if need be). */
+  open(): Promise<void>;
   close(): void;
   track(event: string, properties?: Record<string, string | number | boolean>): NudgeDecision | null;
 }

@@ -3,7 +3,9 @@
 //!
 //! Two modules come out of this crate:
 //!
-//! - the widget (feature `widget`, the default), through wasm-bindgen:
+//! - the widget (feature `widget`, the default: `engine` and `panel`, which
+//!   `cargo xtask wasm` builds as two modules, the panel's fetched only when
+//!   the panel is about to open), through wasm-bindgen:
 //!   structured values cross as JSON text, read and written by the small
 //!   hand-written [`json`] module ([ADR 0005](../docs/adr/0005-json-reader-in-the-browser.md))
 //!   and mapped in [`convert`] onto the same shapes the native bindings'
@@ -16,17 +18,44 @@
 //! Built without core's `signing` and `json` features: the browser only ever
 //! peeks at a code its host's backend minted, and links no signing code.
 
-#[cfg(not(feature = "widget"))]
+#[cfg(not(any(feature = "engine", feature = "panel")))]
 pub mod capture;
-#[cfg(feature = "widget")]
+#[cfg(any(feature = "engine", feature = "panel"))]
 pub mod convert;
-#[cfg(feature = "widget")]
+#[cfg(any(feature = "engine", feature = "panel"))]
 pub mod json;
 
-#[cfg(feature = "widget")]
+#[cfg(feature = "engine")]
 mod widget;
-#[cfg(feature = "widget")]
+#[cfg(feature = "engine")]
 pub use widget::*;
+
+#[cfg(feature = "panel")]
+mod panel;
+#[cfg(feature = "panel")]
+pub use panel::*;
+
+#[cfg(any(feature = "engine", feature = "panel"))]
+use wasm_bindgen::JsValue;
+
+/// A JS `Error` with `name = "ReferralError"`, a machine-readable `code`
+/// and a message joined from `parts`. Messages are joined, never formatted:
+/// `format!` and the errors' `Display` would link core::fmt into the module
+/// (issue 17); the JS reads `code` (and `field`), not the text.
+#[cfg(any(feature = "engine", feature = "panel"))]
+pub(crate) fn error(code: &str, parts: &[&str]) -> JsValue {
+    let error = js_sys::Error::new(&parts.concat());
+    error.set_name("ReferralError");
+    let error = JsValue::from(error);
+    set(&error, "code", code);
+    error
+}
+
+#[cfg(any(feature = "engine", feature = "panel"))]
+pub(crate) fn set(target: &JsValue, key: &str, value: &str) {
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(target, &key.into(), &value.into());
+}
 
 // Single-threaded: the module runs on the page's main thread only.
 #[cfg(target_arch = "wasm32")]

@@ -149,8 +149,22 @@ pub fn run(root: &Path) -> Result<(), String> {
     let out = package_dir(root);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    // The widget (default features) and the landing-page capture alone.
-    build_module(root, &out, &[], "referral_wasm")?;
+    // The widget in two modules: what a page loads first (peek and the
+    // nudge engine) and the panel's (links, share actions, QR codes),
+    // fetched when the panel is about to open. Then the landing-page
+    // capture alone.
+    build_module(
+        root,
+        &out,
+        &["--no-default-features", "--features", "engine"],
+        "referral_wasm",
+    )?;
+    build_module(
+        root,
+        &out,
+        &["--no-default-features", "--features", "panel"],
+        "referral_panel",
+    )?;
     build_capture(root, &out)?;
     for entry in std::fs::read_dir(root.join("wasm/js")).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
@@ -164,25 +178,39 @@ pub fn run(root: &Path) -> Result<(), String> {
 
     // One minified ES module per entry, for pages without a bundler: one
     // request instead of a chain of seven, and smaller. The wasm stays a
-    // separate file next to it (found through `import.meta.url`).
-    for (entry, bundle) in [
-        ("referral-widget.js", "widget.min.js"),
-        ("capture.js", "capture.min.js"),
-    ] {
-        run_cmd(
-            Command::new(esbuild(root))
-                .current_dir(&out)
-                .args([
-                    entry,
-                    "--bundle",
-                    "--format=esm",
-                    "--minify",
-                    "--target=es2020",
-                ])
-                .arg(format!("--outfile={bundle}"))
-                .arg("--log-level=warning"),
-        )?;
+    // separate file next to it (found through `import.meta.url`). The
+    // widget's dynamic import of the panel becomes `panel.min.js`; nothing
+    // is shared between the two, so there is no third chunk (checked).
+    run_cmd(Command::new(esbuild(root)).current_dir(&out).args([
+        "widget.min=referral-widget.js",
+        "panel.min=panel.js",
+        "--bundle",
+        "--splitting",
+        "--chunk-names=chunk-[hash]",
+        "--outdir=.",
+        "--format=esm",
+        "--minify",
+        "--target=es2020",
+        "--log-level=warning",
+    ]))?;
+    for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
+        let name = entry.map_err(|e| e.to_string())?.file_name();
+        if name.to_string_lossy().starts_with("chunk-") {
+            return Err(format!(
+                "esbuild split out a shared chunk ({}): the widget's first load would be three files",
+                name.to_string_lossy()
+            ));
+        }
     }
+    run_cmd(Command::new(esbuild(root)).current_dir(&out).args([
+        "capture.js",
+        "--bundle",
+        "--format=esm",
+        "--minify",
+        "--target=es2020",
+        "--outfile=capture.min.js",
+        "--log-level=warning",
+    ]))?;
 
     // What a plain page loads: the bundle and the module, against the
     // budgets. Then the unbundled sources a bundler starts from.
@@ -202,7 +230,11 @@ pub fn run(root: &Path) -> Result<(), String> {
     };
     let widget = loads(
         &["referral_wasm_bg.wasm", "widget.min.js"],
-        "everything the widget loads (bundle)",
+        "what the widget loads first (bundle)",
+    )?;
+    loads(
+        &["referral_panel_bg.wasm", "panel.min.js"],
+        "what the panel fetches when it is about to open (bundle)",
     )?;
     let capture = loads(
         &["referral_capture_bg.wasm", "capture.min.js"],
@@ -212,6 +244,8 @@ pub fn run(root: &Path) -> Result<(), String> {
         &[
             "referral_wasm.js",
             "core.js",
+            "referral_panel.js",
+            "panel.js",
             "referral-widget.js",
             "styles.js",
             "strings.js",

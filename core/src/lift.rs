@@ -71,14 +71,16 @@ impl GroupTally {
     pub fn add(&mut self, outcome: &UserOutcome) {
         let signups = u64::from(outcome.referred_signups);
         let paid = u64::from(outcome.referred_paid);
-        self.users += 1;
-        self.asked += u64::from(outcome.asked);
-        self.shared += u64::from(outcome.shared);
-        self.referrers += u64::from(signups > 0);
-        self.signups += signups;
-        self.signups_squared += signups * signups;
-        self.paid += paid;
-        self.paid_squared += paid * paid;
+        // Saturating: sums of squares of u32 counts can pass u64 on absurd
+        // input; a wrong variance must not wrap silently.
+        self.users = self.users.saturating_add(1);
+        self.asked = self.asked.saturating_add(u64::from(outcome.asked));
+        self.shared = self.shared.saturating_add(u64::from(outcome.shared));
+        self.referrers = self.referrers.saturating_add(u64::from(signups > 0));
+        self.signups = self.signups.saturating_add(signups);
+        self.signups_squared = self.signups_squared.saturating_add(signups * signups);
+        self.paid = self.paid.saturating_add(paid);
+        self.paid_squared = self.paid_squared.saturating_add(paid * paid);
     }
 
     /// The change to the tally when a user who had `before` referred
@@ -246,10 +248,20 @@ pub fn wilson(count: u64, total: u64) -> Option<Interval> {
     let denominator = 1.0 + z2 / n;
     let center = (p + z2 / (2.0 * n)) / denominator;
     let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    // At 0 and at n the bounds are exactly 0 and 1 (the formula's float
+    // rounding would leave 1e-17).
     Some(Interval {
         estimate: p,
-        low: (center - half).max(0.0),
-        high: (center + half).min(1.0),
+        low: if count == 0 {
+            0.0
+        } else {
+            (center - half).max(0.0)
+        },
+        high: if count == total {
+            1.0
+        } else {
+            (center + half).min(1.0)
+        },
     })
 }
 
@@ -322,12 +334,19 @@ fn mean_comparison(treatment: (u64, u64, u64), holdout: (u64, u64, u64)) -> Opti
         low: difference - half,
         high: difference + half,
     };
-    // Relative: the absolute interval over the holdout's mean (its own
-    // uncertainty is in the absolute interval's width).
-    let relative = (mean_h > 0.0).then(|| RelativeInterval {
-        estimate: Some(difference / mean_h),
-        low: absolute.low / mean_h,
-        high: absolute.high / mean_h,
+    // Relative: the ratio of the means by the delta method on its log
+    // (each mean's own uncertainty counts); none when either mean is 0.
+    let relative = (mean_t > 0.0 && mean_h > 0.0).then(|| {
+        let log_ratio = (mean_t / mean_h).ln();
+        let spread = Z_95
+            * (var_t / (treatment.2 as f64 * mean_t * mean_t)
+                + var_h / (holdout.2 as f64 * mean_h * mean_h))
+                .sqrt();
+        RelativeInterval {
+            estimate: Some(mean_t / mean_h - 1.0),
+            low: (log_ratio - spread).exp() - 1.0,
+            high: (log_ratio + spread).exp() - 1.0,
+        }
     });
     Some(Comparison { absolute, relative })
 }
@@ -466,7 +485,9 @@ fn verdict(
             "Not enough data yet: no one in either group has referred anyone.".to_owned(),
         );
     };
-    let detectable = baseline * min_relative_lift;
+    // At very high base rates a relative lift would pass 100 %: then the
+    // lift to detect is half the room left.
+    let detectable = (baseline * min_relative_lift).min((1.0 - baseline) / 2.0);
     let Some(needed) = holdout_users_needed(baseline, detectable, ratio) else {
         return (
             Verdict::NotEnoughData {
@@ -595,13 +616,15 @@ pub fn groups_of(config: &NudgeConfig, user_id: &str) -> Vec<String> {
 /// holdout, the moments' variants): counters kept under another design
 /// must be counted again.
 pub fn design_fingerprint(config: &NudgeConfig) -> String {
+    // Tagged parts: moving a variant from one moment to another changes
+    // the fingerprint.
     let mut parts: Vec<String> = Vec::new();
     if let Some(e) = &config.experiment {
-        parts.push(e.name.clone());
-        parts.push(e.holdout_basis_points.to_string());
+        parts.push(format!("experiment={}", e.name));
+        parts.push(format!("holdout={}", e.holdout_basis_points));
         for m in config.moments.iter().filter(|m| !m.variants.is_empty()) {
-            parts.push(m.name.clone());
-            parts.extend(m.variants.iter().map(|v| v.name.clone()));
+            parts.push(format!("moment={}", m.name));
+            parts.extend(m.variants.iter().map(|v| format!("variant={}", v.name)));
         }
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -837,6 +860,16 @@ mod tests {
         assert_eq!(design_fingerprint(&renamed), design_fingerprint(&config));
         renamed.experiment.as_mut().unwrap().holdout_basis_points = 2_000;
         assert_ne!(design_fingerprint(&renamed), design_fingerprint(&config));
+        // A variant moved to another moment is another design.
+        let mut a = config.clone();
+        let mut b = config.clone();
+        let v = a.moments[0].variants[0].clone();
+        a.moments[1].variants = vec![v.clone()];
+        b.moments[0].variants.push(crate::nudge::config::Variant {
+            name: a.moments[1].name.clone(),
+            ..v
+        });
+        assert_ne!(design_fingerprint(&a), design_fingerprint(&b));
     }
 
     #[test]
@@ -893,6 +926,19 @@ mod tests {
                 .code(),
             "no_detectable_lift"
         );
+        // High base rates still reach a verdict.
+        let high = report(group(900, 890), group(100, 99));
+        assert_ne!(high.summary, "Not enough data yet to size the experiment.");
+        assert!(wilson(0, 7).unwrap().low == 0.0 && wilson(7, 7).unwrap().high == 1.0);
+        // Saturating sums.
+        let mut big = GroupTally::default();
+        for _ in 0..3 {
+            big.add(&UserOutcome {
+                referred_signups: u32::MAX,
+                ..Default::default()
+            });
+        }
+        assert!(big.signups_squared >= u64::MAX / 2);
         let none = lift(
             &LiftTallies::default(),
             &LiftOptions {

@@ -690,6 +690,34 @@ fn deferred_moments_wait_for_the_rule_to_clear() {
     assert_eq!(state.pending, None);
 }
 
+/// A waiting ask does not take the cancel flow's last chance: the event's
+/// own moment is tried too, and asks where the waiting one cannot.
+#[test]
+fn a_waiting_ask_does_not_block_the_cancel_flow() {
+    let config = config_without_holdout();
+    let mut state = onboarded(&config, "u-cancel");
+    let t = T0 + 3 * DAY;
+    let first = evaluate(&config, &mut state, &Event::new("integration_connected"), t);
+    assert!(first.is_ask());
+    let nps = Event::new("nps_submitted").with("score", 10);
+    assert_eq!(
+        evaluate(&config, &mut state, &nps, t + 3_600).reason(),
+        "cooldown"
+    );
+    assert_eq!(state.pending.as_ref().unwrap().moment, "nps_promoter");
+    let Decision::Ask(ask) = evaluate(
+        &config,
+        &mut state,
+        &Event::new("cancel_started"),
+        t + 7_200,
+    ) else {
+        panic!("the cancel flow asks inside the cooldown")
+    };
+    assert_eq!(ask.moment, "cancel_flow");
+    assert_eq!(ask.why.deferred, None);
+    assert_eq!(state.pending, None);
+}
+
 #[test]
 fn pending_asks_load_merge_and_old_states_still_load() {
     let config = config_without_holdout();
@@ -721,6 +749,26 @@ fn pending_asks_load_merge_and_old_states_still_load() {
     other.asks.insert(0, T0 - 60);
     let merged = merge_states(&state, &other).unwrap();
     assert_eq!(merged.pending, state.pending);
+    // A stored state whose waiting ask is older than an ask was consumed:
+    // loading drops it (so merging the loaded copy with itself changes
+    // nothing), and over-long stored names are cut.
+    let consumed = r#"{"v":2,"user_id":"u","asks":[500],"total_asks":1,"pending":{"at":100,"until":900,"moment":"m","event":"e","occurrence":1,"held_by":"cooldown"}}"#;
+    let loaded = NudgeState::from_json(consumed).unwrap();
+    assert_eq!(loaded.pending, None);
+    assert_eq!(merge_states(&loaded, &loaded).unwrap(), loaded);
+    let long = format!(
+        r#"{{"v":2,"user_id":"u","pending":{{"at":100,"until":900,"moment":"m","event":"{}","occurrence":1,"held_by":"cooldown"}}}}"#,
+        "e".repeat(100_000)
+    );
+    assert_eq!(
+        NudgeState::from_json(&long)
+            .unwrap()
+            .pending
+            .unwrap()
+            .event
+            .len(),
+        64
+    );
 }
 
 /// The example config ships German and Arabic for every moment and variant,

@@ -667,6 +667,7 @@ fn read_state(f: &Obj) -> NudgeState {
         *slot = f.count(key).unwrap_or(0);
     }
     state.pending = f.child("pending", true, None).map(|p| pending(&p));
+    state.normalize();
     state
 }
 

@@ -495,6 +495,13 @@ impl NudgeConfig {
                         "must be more than 0s and at most 30d",
                     ));
                 }
+                // The waiting ask names its moment in the stored state.
+                if moment.name.len() > super::state::MAX_NAME_LEN {
+                    return Err(ConfigError::at(
+                        format!("{path}.name"),
+                        "a moment that may wait: at most 64 bytes",
+                    ));
+                }
             }
             check_messages(&path, &moment.messages)?;
             for (j, variant) in moment.variants.iter().enumerate() {

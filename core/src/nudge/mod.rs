@@ -349,71 +349,90 @@ pub fn evaluate(config: &NudgeConfig, state: &mut NudgeState, event: &Event, now
         .pending
         .as_ref()
         .and_then(|p| Some((config.moments.iter().find(|m| m.name == p.moment)?, p)));
-    let (moment, pending) = match (matched, waiting) {
-        (Some(fresh), Some((held, p))) if held.priority > fresh.priority => (held, Some(p.clone())),
-        (Some(fresh), _) => (fresh, None),
-        (None, Some((held, p))) => (held, Some(p.clone())),
-        (None, None) => {
-            return Decision::Quiet {
-                reason: QuietReason::NoMatchingMoment,
-            }
-        }
+    // Both are tried, the higher priority first (ties: the fresh one): a
+    // cancel-flow moment may still ask where the waiting one cannot.
+    let waiting = waiting.map(|(m, p)| (m, Some(p.clone())));
+    let fresh = matched.map(|m| (m, None));
+    let held_priority = waiting.as_ref().map(|(m, _)| m.priority);
+    let candidates: Vec<(&Moment, Option<Pending>)> = match (fresh, waiting) {
+        (Some(f), Some(w)) if w.0.priority > f.0.priority => vec![w, f],
+        (Some(f), Some(w)) => vec![f, w],
+        (f, w) => f.into_iter().chain(w).collect(),
     };
-    let why = match &pending {
-        Some(p) => Why {
-            event: p.event.clone(),
-            occurrence: p.occurrence,
-            priority: moment.priority,
-            bypassed: Vec::new(),
-            deferred: Some(Deferral {
-                since: p.at,
-                held_by: p.held_by.clone(),
-                asked_on: event.name.clone(),
-            }),
-        },
-        None => Why {
-            event: event.name.clone(),
-            occurrence,
-            priority: moment.priority,
-            bypassed: Vec::new(),
-            deferred: None,
-        },
-    };
-    match gate(config, state, moment, now) {
-        Ok(bypassed) => {
-            state.pending = None;
-            ask(config, state, event, moment, Why { bypassed, ..why }, now)
-        }
-        Err(reason) => {
-            match &reason {
-                QuietReason::OptedOut | QuietReason::Holdout => state.pending = None,
-                // A passing rule: a fresh moment that may wait starts waiting,
-                // unless an ask was made at this very time (the pending ask is
-                // always newer than every ask: merges rely on it).
-                QuietReason::Onboarding
-                | QuietReason::RecentFriction { .. }
-                | QuietReason::RecentlyReferred { .. }
-                | QuietReason::Cooldown { .. } => {
-                    if let (None, Some(span)) = (&pending, moment.defer_within) {
-                        if state.asks.iter().all(|&t| t < now) {
-                            state.pending = Some(Pending {
-                                at: now,
-                                until: now.saturating_add(span.secs()),
-                                moment: state::cut(&moment.name),
-                                event: state::cut(&event.name),
-                                occurrence,
-                                held_by: reason.code().to_owned(),
-                            });
-                        }
-                    }
-                }
-                // Eligibility and the cap are not waited out: a pending ask
-                // stays until its window closes, a fresh one is not kept.
-                _ => {}
+    let mut reasons = Vec::with_capacity(candidates.len());
+    for (moment, pending) in &candidates {
+        match gate(config, state, moment, now) {
+            Ok(bypassed) => {
+                let why = match pending {
+                    Some(p) => Why {
+                        event: p.event.clone(),
+                        occurrence: p.occurrence,
+                        priority: moment.priority,
+                        bypassed,
+                        deferred: Some(Deferral {
+                            since: p.at,
+                            held_by: p.held_by.clone(),
+                            asked_on: event.name.clone(),
+                        }),
+                    },
+                    None => Why {
+                        event: event.name.clone(),
+                        occurrence,
+                        priority: moment.priority,
+                        bypassed,
+                        deferred: None,
+                    },
+                };
+                state.pending = None;
+                return ask(config, state, event, moment, why, now);
             }
-            Decision::Quiet { reason }
+            Err(reason) => reasons.push(reason),
         }
     }
+    let Some(first) = reasons.first().cloned() else {
+        return Decision::Quiet {
+            reason: QuietReason::NoMatchingMoment,
+        };
+    };
+    if reasons
+        .iter()
+        .any(|r| matches!(r, QuietReason::OptedOut | QuietReason::Holdout))
+    {
+        state.pending = None;
+    } else if let Some((moment, reason)) = candidates
+        .iter()
+        .zip(&reasons)
+        .find(|((_, pending), _)| pending.is_none())
+        .map(|((moment, _), reason)| (*moment, reason))
+    {
+        // A passing rule held the fresh moment back: if it may wait, it
+        // waits (replacing a waiting ask of no higher priority), unless an
+        // ask was made at this very time (the waiting ask is always newer
+        // than every ask: merges rely on it). Eligibility and the cap are
+        // not waited out.
+        let passing = matches!(
+            reason,
+            QuietReason::Onboarding
+                | QuietReason::RecentFriction { .. }
+                | QuietReason::RecentlyReferred { .. }
+                | QuietReason::Cooldown { .. }
+        );
+        if let (true, Some(span)) = (passing, moment.defer_within) {
+            if held_priority.is_none_or(|p| p <= moment.priority)
+                && state.asks.iter().all(|&t| t < now)
+            {
+                state.pending = Some(Pending {
+                    at: now,
+                    until: now.saturating_add(span.secs()),
+                    moment: moment.name.clone(),
+                    event: state::cut(&event.name),
+                    occurrence,
+                    held_by: reason.code().to_owned(),
+                });
+            }
+        }
+    }
+    Decision::Quiet { reason: first }
 }
 
 /// The rules between a matching moment and an ask, in order. `Ok` with the

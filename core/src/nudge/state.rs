@@ -417,7 +417,10 @@ impl NudgeState {
                 Ok(NudgeState::from_v1(old))
             }
             STATE_VERSION => {
-                serde_json::from_str(text).map_err(|e| StateError::Invalid(e.to_string()))
+                let mut state: NudgeState =
+                    serde_json::from_str(text).map_err(|e| StateError::Invalid(e.to_string()))?;
+                state.normalize();
+                Ok(state)
             }
             newer => Err(StateError::FutureVersion(newer)),
         }
@@ -471,6 +474,26 @@ impl NudgeState {
         // so 0 records "opted out at some point", which is all that matters.
         state.opted_out_at = opted_out.then_some(0);
         state
+    }
+
+    /// A stored state as the engine keeps one: the waiting ask newer than
+    /// every ask (else it was consumed) and its names cut. Readers call it
+    /// on what they load, so merges of loaded copies stay idempotent.
+    pub fn normalize(&mut self) {
+        let consumed = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| self.asks.iter().any(|&t| t >= p.at));
+        if consumed {
+            self.pending = None;
+        }
+        if let Some(p) = &mut self.pending {
+            for text in [&mut p.moment, &mut p.event, &mut p.held_by] {
+                if text.len() > MAX_NAME_LEN {
+                    *text = cut(text);
+                }
+            }
+        }
     }
 
     /// True after "don't ask again"; permanent.

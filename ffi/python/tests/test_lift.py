@@ -118,6 +118,34 @@ def test_intervals_agree_with_statsmodels(vectors):
         assert close(got["low"], low, 1e-12) and close(got["high"], high, 1e-12), measure
 
 
+def test_relative_lift_of_means_is_the_delta_method_on_the_log_ratio(vectors):
+    """Per-user means' relative lift: exp(log(m_t/m_h) ± z·sqrt(s_t²/(n_t m_t²)
+    + s_h²/(n_h m_h²))) − 1, computed here from each case's sums."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+    checked = 0
+    for case in vectors["lift"]["cases"]:
+        t, h = case["tallies"]["treatment"], case["tallies"]["holdout"]
+        for measure, total, squares in (("signups_per_user", "signups", "signups_squared"), ("paid_per_user", "paid", "paid_squared")):
+            got = (case["report"][measure] or {}).get("relative")
+            if t["users"] < 2 or h["users"] < 2:
+                continue
+            mt, mh = t[total] / t["users"], h[total] / h["users"]
+            if mt == 0 or mh == 0:
+                assert got is None, (case["name"], measure)
+                continue
+            vt = (t[squares] - t[total] * mt) / (t["users"] - 1)
+            vh = (h[squares] - h[total] * mh) / (h["users"] - 1)
+            spread = z * math.sqrt(vt / (t["users"] * mt**2) + vh / (h["users"] * mh**2))
+            ratio = math.log(mt / mh)
+            assert close(got["estimate"], mt / mh - 1, 1e-12)
+            assert close(got["low"], math.exp(ratio - spread) - 1, 1e-10), (case["name"], measure)
+            assert close(got["high"], math.exp(ratio + spread) - 1, 1e-10), (case["name"], measure)
+            checked += 1
+    assert checked >= 4
+
+
 def test_users_needed_follow_the_textbook_formula(vectors):
     """The verdict's sample size: Fleiss' normal approximation for two
     proportions with allocation k, 95 % two-sided and 80 % power."""
@@ -132,7 +160,7 @@ def test_users_needed_follow_the_textbook_formula(vectors):
         bp = case["options"]["holdout_basis_points"]
         k = (10_000 - bp) / bp
         p1 = h["referrers"] / h["users"] if h["referrers"] else (t["referrers"] + h["referrers"]) / (t["users"] + h["users"])
-        delta = p1 * case["options"]["min_relative_lift"]
+        delta = min(p1 * case["options"]["min_relative_lift"], (1 - p1) / 2)
         p2 = p1 + delta
         pbar = (p1 + k * p2) / (1 + k)
         n = ((za * math.sqrt(pbar * (1 - pbar) * (1 + 1 / k)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / k)) / delta) ** 2

@@ -141,6 +141,20 @@ pub struct ServeArgs {
     /// Lifetime of user tokens the demo host mints (the host's choice).
     #[arg(long, env = "USER_TOKEN_TTL_SECS", default_value_t = 900)]
     pub user_token_ttl_secs: u64,
+    /// Stripe webhook signing secrets (`whsec_…`); several, comma-separated,
+    /// while one is rolled. Without one, `/api/v1/webhooks/stripe` is off.
+    #[arg(
+        long = "stripe-webhook-secret",
+        env = "STRIPE_WEBHOOK_SECRETS",
+        value_delimiter = ','
+    )]
+    pub stripe_webhook_secrets: Vec<String>,
+    /// Accept Stripe's live-mode events (else test-mode ones).
+    #[arg(long, env = "STRIPE_LIVE_MODE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub stripe_live_mode: bool,
+    /// The Stripe metadata key holding the host's account id.
+    #[arg(long, env = "STRIPE_ACCOUNT_KEY", default_value = "account_id")]
+    pub stripe_account_key: String,
 }
 
 impl ServeArgs {

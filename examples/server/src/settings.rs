@@ -175,6 +175,8 @@ pub struct Settings {
     /// Signs the landing's `referral_ref` cookie (code and capture time).
     pub ref_cookie_key: [u8; 32],
     pub program: std::sync::Arc<Program>,
+    /// Stripe's webhook secrets and how to read its events; none: off.
+    pub stripe: Option<StripeSettings>,
     pub policy: AttributionPolicy,
     pub link_base: String,
     /// The nudge configuration the widget loads (JSON).
@@ -243,6 +245,17 @@ impl Settings {
                 b"referral-ref-cookie/v1",
             ),
             program: std::sync::Arc::new(program),
+            stripe: (!args.stripe_webhook_secrets.is_empty()).then(|| StripeSettings {
+                secrets: args
+                    .stripe_webhook_secrets
+                    .iter()
+                    .map(|s| s.trim().as_bytes().to_vec())
+                    .collect(),
+                options: referral_core::billing::stripe::StripeOptions {
+                    live_mode: args.stripe_live_mode,
+                    account_key: args.stripe_account_key.clone(),
+                },
+            }),
             // More than 10 rewards in a month sends a referral to review.
             policy: AttributionPolicy {
                 max_rewards_per_month: 10,
@@ -267,4 +280,13 @@ impl Settings {
             demo_api_key: None,
         })
     }
+}
+
+/// Stripe's webhook endpoint settings.
+#[derive(Clone)]
+pub struct StripeSettings {
+    /// The endpoint's signing secrets (`whsec_…`, used as they are: Stripe
+    /// signs with the whole string).
+    pub secrets: Vec<Vec<u8>>,
+    pub options: referral_core::billing::stripe::StripeOptions,
 }

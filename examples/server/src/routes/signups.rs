@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::referrer::read_ref_cookie;
 use super::users::{check_display_name, check_external_id, email_facts};
-use super::webhooks::{ledger_refusal, BillingEvent};
+use super::webhooks::{ledger_refusal, stored_billing};
 use crate::auth::ApiKey;
 use crate::error::{unique_violation, ApiError, ApiResult, Json};
 use crate::store::{access, aggregates, ledger, people, random_id, sha256_hex};
@@ -301,13 +301,13 @@ async fn signup(
     // Billing events that came before this report: applied now if the
     // account was referred (in the order received), dropped if not.
     for pending in people::take_pending_billing(&mut tx, &body.user_id).await? {
-        let Ok(billing) = serde_json::from_str::<BillingEvent>(&pending) else {
+        let Some(billing) = stored_billing(&pending, now) else {
             continue;
         };
         if attributed.is_none() {
             continue;
         }
-        let event = billing.ledger_event(&referral_id, now);
+        let event = billing.ledger_event(&referral_id);
         match ledger::apply(
             &state.db,
             &mut tx,

@@ -1,26 +1,39 @@
-//! `POST /api/v1/webhooks/billing`: signed billing events drive core's
-//! ledger. `Referral-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-//! "t.body">`, checked in constant time within a 300 s tolerance of the
-//! real clock.
+//! Billing webhooks drive core's ledger.
+//!
+//! - `POST /api/v1/webhooks/billing`: the generic signed billing event
+//!   for billing systems other than Stripe. `Referral-Signature: t=<unix
+//!   seconds>,v1=<hex HMAC-SHA256 of "t.body">`, checked in constant time
+//!   within a 300 s tolerance of the real clock.
+//! - `POST /api/v1/webhooks/stripe`: Stripe's own webhooks, verified with
+//!   `Stripe-Signature` and read by core's Stripe adapter
+//!   (`referral_core::billing::stripe`); on when a Stripe secret is set.
+//!
+//! Both become core's `BillingEvent`, applied the same way: on the
+//! account's referral, kept pending until its signup is reported, or
+//! `not_referred`. Idempotent on the billing system's event id.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use hmac::{Hmac, Mac};
-use referral_core::rewards::{Applied, LedgerEvent, Money, ReversalReason};
+use referral_core::billing::stripe::{self, Ignored};
+use referral_core::billing::{self as core_billing, AccountRef, BillingFact};
+use referral_core::rewards::Applied;
 use serde::{Deserialize, Serialize};
 
 use sha2::Sha256;
 
 use crate::error::{unique_violation, ApiError, ApiResult, Json};
-use crate::store::{aggregates, ledger, people};
+use crate::store::{aggregates, ledger, people, Tx};
 use crate::AppState;
 
 pub const WEBHOOK_TOLERANCE_SECS: u64 = 300;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/webhooks/billing", post(billing_webhook))
+    Router::new()
+        .route("/api/v1/webhooks/billing", post(billing_webhook))
+        .route("/api/v1/webhooks/stripe", post(stripe_webhook))
 }
 
 /// A billing event as the billing system sends it.
@@ -80,35 +93,39 @@ impl BillingEvent {
         Ok(self)
     }
 
-    /// The core ledger event for this billing event on a referral.
-    pub fn ledger_event(&self, referral_id: &str, at: u64) -> LedgerEvent {
-        let event_id = self.id.clone();
-        let referral_id = referral_id.to_owned();
-        let reversal = |reason| LedgerEvent::Reversal {
-            event_id: event_id.clone(),
-            referral_id: referral_id.clone(),
-            at,
-            reason,
-        };
-        match self.kind.as_str() {
-            "refund" => reversal(ReversalReason::Refund),
-            "chargeback" => reversal(ReversalReason::Chargeback),
-            "cancellation" => reversal(ReversalReason::Churn),
+    /// Core's billing event: the generic webhook's payment is a monthly
+    /// plan's (core's `monthly_payment`: first-year value 12 payments).
+    pub fn to_core(&self, at: u64) -> core_billing::BillingEvent {
+        let fact = match self.kind.as_str() {
+            "refund" => BillingFact::Refund,
+            "chargeback" => BillingFact::Chargeback,
+            "cancellation" => BillingFact::Cancellation,
             // `validated` admits nothing else.
-            _ => {
-                let amount_minor = self.amount_minor.unwrap_or_default();
-                let currency = self.currency.as_deref().unwrap_or_default();
-                LedgerEvent::Payment {
-                    event_id: event_id.clone(),
-                    referral_id: referral_id.clone(),
-                    at,
-                    amount: Money::new(amount_minor, currency),
-                    // The host's data: a monthly plan's first-year value.
-                    acv: Some(Money::new(amount_minor.saturating_mul(12), currency)),
-                }
-            }
+            _ => core_billing::monthly_payment(
+                self.amount_minor.unwrap_or_default(),
+                self.currency.as_deref().unwrap_or_default(),
+            ),
+        };
+        core_billing::BillingEvent {
+            event_id: self.id.clone(),
+            account: AccountRef::Account(self.account_id.clone()),
+            fact,
+            at,
         }
     }
+}
+
+/// A pending billing event as stored: core's `BillingEvent`, or (rows
+/// written before core had one) the generic webhook's body, received at
+/// `received_at`.
+pub fn stored_billing(body: &str, received_at: u64) -> Option<core_billing::BillingEvent> {
+    serde_json::from_str::<core_billing::BillingEvent>(body)
+        .ok()
+        .or_else(|| {
+            serde_json::from_str::<BillingEvent>(body)
+                .ok()
+                .map(|legacy| legacy.to_core(received_at))
+        })
 }
 
 /// Core's outcome for the event; `not_referred` for an account whose
@@ -118,7 +135,14 @@ impl BillingEvent {
 #[serde(untagged)]
 pub enum WebhookAnswer {
     Applied(Applied),
-    Other { outcome: &'static str },
+    Other {
+        outcome: &'static str,
+    },
+    /// Core's Stripe adapter ignored the event: `reason` says why.
+    Ignored {
+        outcome: &'static str,
+        reason: &'static str,
+    },
 }
 
 fn verify_tag(secret: &[u8], message: &[u8], tag_hex: &str) -> bool {
@@ -182,26 +206,40 @@ async fn billing_webhook(
         .map_err(|e| ApiError::bad("invalid_body", e.to_string()))?
         .validated()?;
     let now = state.clock.now();
+    let billing = event.to_core(now);
     let mut tx = state.db.begin().await?;
-    state.db.lock_account(&mut tx, &event.account_id).await?;
-    let Some(referral_id) = people::referral_of_friend(&mut tx, &event.account_id).await? else {
-        if people::signup_reported(&mut tx, &event.account_id).await? {
-            return Ok(Json(WebhookAnswer::Other {
+    let answer = apply_billing(&state, &mut tx, &event.account_id, &billing, now).await?;
+    tx.commit().await.map_err(retryable)?;
+    Ok(Json(answer))
+}
+
+/// Applies core's billing event for `account` in the caller's
+/// transaction: on the account's referral, or kept pending until its
+/// signup is reported (billing can be faster than the host), or
+/// `not_referred`.
+async fn apply_billing(
+    state: &AppState,
+    tx: &mut Tx,
+    account: &str,
+    billing: &core_billing::BillingEvent,
+    now: u64,
+) -> ApiResult<WebhookAnswer> {
+    state.db.lock_account(tx, account).await?;
+    let Some(referral_id) = people::referral_of_friend(tx, account).await? else {
+        if people::signup_reported(tx, account).await? {
+            return Ok(WebhookAnswer::Other {
                 outcome: "not_referred",
-            }));
+            });
         }
-        // Billing can be faster than the host's signup report: keep the
-        // event; the signup applies it if the account was referred.
-        let body = serde_json::to_string(&event).map_err(ApiError::internal)?;
-        people::insert_pending_billing(&mut tx, &event.id, &event.account_id, &body, now).await?;
-        tx.commit().await?;
-        return Ok(Json(WebhookAnswer::Other { outcome: "pending" }));
+        let body = serde_json::to_string(billing).map_err(ApiError::internal)?;
+        people::insert_pending_billing(tx, &billing.event_id, account, &body, now).await?;
+        return Ok(WebhookAnswer::Other { outcome: "pending" });
     };
-    let ledger_event = event.ledger_event(&referral_id, now);
+    let ledger_event = billing.ledger_event(&referral_id);
     let mut bumps = aggregates::Bumps::default();
     let applied = ledger::apply(
         &state.db,
-        &mut tx,
+        tx,
         &mut bumps,
         &state.settings.program,
         &ledger_event,
@@ -209,9 +247,109 @@ async fn billing_webhook(
     )
     .await
     .map_err(ledger_refusal)?;
-    bumps.write(&mut tx, &state.settings.nudge).await?;
+    bumps.write(tx, &state.settings.nudge).await?;
+    Ok(WebhookAnswer::Applied(applied))
+}
+
+/// The pending key of a billing system's id the service cannot name an
+/// account for yet (a customer or charge seen before its checkout).
+fn unresolved_key(id: &str) -> String {
+    format!("stripe:{id}")
+}
+
+/// `POST /api/v1/webhooks/stripe`: a Stripe event, verified and read by
+/// core, applied in one transaction with the ids it links. Events that
+/// name a customer or charge not linked yet wait under that id and follow
+/// its link when it comes.
+async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<WebhookAnswer>> {
+    let Some(settings) = state.settings.stripe.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "stripe_not_configured",
+            "set STRIPE_WEBHOOK_SECRETS to receive Stripe's webhooks",
+        ));
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing_signature", "Stripe-Signature header required")
+        })?;
+    let secrets: Vec<&[u8]> = settings.secrets.iter().map(Vec::as_slice).collect();
+    // Freshness is about real time, whatever the demo clock says.
+    stripe::verify_signature(
+        header,
+        &body,
+        &secrets,
+        crate::Clock::real_now(),
+        WEBHOOK_TOLERANCE_SECS,
+    )
+    .map_err(|e| ApiError::unauthorized(e.reason(), e.to_string()))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad("invalid_event", "the body is not UTF-8"))?;
+    let mapped = stripe::map_event(text, &settings.options)
+        .map_err(|e| ApiError::bad(e.reason(), e.to_string()))?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    // Links first: an event can both link and pay (an invoice's charge).
+    for (external_id, account) in &mapped.links {
+        let Some(account) = resolve(&mut tx, account).await? else {
+            // A charge of a customer not linked yet: linked through the
+            // customer, resolved when the customer's link comes.
+            if let AccountRef::Customer(customer) = account {
+                people::insert_billing_link(&mut tx, external_id, None, Some(customer), now)
+                    .await?;
+            }
+            continue;
+        };
+        if people::insert_billing_link(&mut tx, external_id, Some(&account), None, now).await? {
+            // Events that waited for this id now name the account.
+            for pending in
+                people::take_pending_billing(&mut tx, &unresolved_key(external_id)).await?
+            {
+                if let Some(billing) = stored_billing(&pending, now) {
+                    apply_billing(&state, &mut tx, &account, &billing, now).await?;
+                }
+            }
+        }
+    }
+    let answer = match &mapped.outcome {
+        Err(reason) => WebhookAnswer::Ignored {
+            outcome: "ignored",
+            reason: Ignored::code(*reason),
+        },
+        Ok(billing) => match resolve(&mut tx, &billing.account).await? {
+            Some(account) => apply_billing(&state, &mut tx, &account, billing, now).await?,
+            None => {
+                let (AccountRef::Customer(id) | AccountRef::Charge(id) | AccountRef::Account(id)) =
+                    &billing.account;
+                let body = serde_json::to_string(billing).map_err(ApiError::internal)?;
+                people::insert_pending_billing(
+                    &mut tx,
+                    &billing.event_id,
+                    &unresolved_key(id),
+                    &body,
+                    now,
+                )
+                .await?;
+                WebhookAnswer::Other { outcome: "pending" }
+            }
+        },
+    };
     tx.commit().await.map_err(retryable)?;
-    Ok(Json(WebhookAnswer::Applied(applied)))
+    Ok(Json(answer))
+}
+
+/// The host's account a billing reference names, if known.
+async fn resolve(tx: &mut Tx, account: &AccountRef) -> Result<Option<String>, sqlx::Error> {
+    match account {
+        AccountRef::Account(id) => Ok(Some(id.clone())),
+        AccountRef::Customer(id) | AccountRef::Charge(id) => people::billing_link(tx, id).await,
+    }
 }
 
 /// Core's refusal is the caller's problem (422); anything else is ours.

@@ -130,7 +130,14 @@ pub async fn report(
 /// Counts the groups again from the stored rows when the experiment's
 /// design (name, holdout, variants) is not the one they were counted
 /// for, or they were never counted (a database from before lift). One
-/// process does it; the others wait for its marker.
+/// process does it; the others wait for its marker. Every process must
+/// run the same design: one still on the old design keeps adding to the
+/// old groups (restart them together when the experiment changes).
+///
+/// Counted: registered people (`users`); asks and shares come from the
+/// widget's events, which a host may send for a person before it
+/// registers them, so a group's asked/shared can include people not yet
+/// in its users.
 pub async fn recount(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
     let marker = format!("lift:{}", design_fingerprint(nudge));
     let mut tx = db.begin().await?;
@@ -145,6 +152,16 @@ pub async fn recount(db: &Db, nudge: &NudgeConfig) -> Result<(), sqlx::Error> {
         .await?;
     if done.is_some() {
         return Ok(());
+    }
+    if db.backend == Backend::Postgres {
+        // Writers of other processes wait while the counters are rebuilt
+        // (else a write between the delete and the reads would count
+        // twice). Taken in the order writers take rows (a person, their
+        // counts, their asks, the tallies), so neither waits on the other
+        // in a cycle. SQLite has one writer.
+        sqlx::query("LOCK TABLE users, referrer_counts, ask_counts, lift_counts IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
     }
     sqlx::query("DELETE FROM lift_counts")
         .execute(&mut *tx)

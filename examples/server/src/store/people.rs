@@ -204,6 +204,43 @@ pub async fn insert_pending_billing(
     Ok(())
 }
 
+/// Remembers that a billing system's id (a customer, a charge) names
+/// `account`, or (not known yet) the billing system's `customer`; true
+/// when it is new.
+pub async fn insert_billing_link(
+    conn: &mut AnyConnection,
+    external_id: &str,
+    account: Option<&str>,
+    customer: Option<&str>,
+    now: u64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("INSERT INTO billing_links (external_id, account, customer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (external_id) DO NOTHING")
+        .bind(external_id)
+        .bind(account)
+        .bind(customer)
+        .bind(now as i64)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// The account a billing system's id names, if linked (through its
+/// customer's link for a charge linked to a customer).
+pub async fn billing_link(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT l.account, c.account AS via FROM billing_links l LEFT JOIN billing_links c ON c.external_id = l.customer WHERE l.external_id = $1")
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let account: Option<String> = row.try_get("account")?;
+    let via: Option<String> = row.try_get("via")?;
+    Ok(account.or(via))
+}
+
 /// Takes (reads and deletes, in one statement) an account's pending
 /// billing events, oldest first.
 pub async fn take_pending_billing(

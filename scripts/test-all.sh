@@ -77,6 +77,9 @@ step "the whole loop in a real browser against the reference backend"
 cargo build -q -p referral-server
 (cd tests/e2e && node demo.mjs)
 
+step "Stripe's webhooks, signed by Stripe's own library (npm stripe), against the reference backend"
+(cd tests/e2e && node stripe.mjs)
+
 step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
 bash examples/server/tests/run-postgres.sh
 

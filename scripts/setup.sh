@@ -2,8 +2,8 @@
 # Installs what the build and the tests need. Idempotent: each step is
 # skipped when its result is already there. Sourced by scripts/test-all.sh
 # (everything) and by scripts/run-demo.sh with SETUP_MODE=demo (only what
-# the main command needs: the wasm target, wasm-bindgen, binaryen,
-# esbuild); safe to run on its own.
+# the main command needs: the wasm target, wasm-bindgen, and binaryen and
+# esbuild from tools/package.json); safe to run on its own.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TERM_COLOR=never
@@ -16,9 +16,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages: JNA and Gson for the Kotlin tests, Chromium + driver for
-# browser tests, PostgreSQL for the server's second database.
-APT_PACKAGES=(libjna-java libgoogle-gson-java chromium chromium-driver postgresql)
+# Debian packages: a JDK (java, and jar for the SDK's jar), JNA and Gson for
+# the Kotlin tests, Chromium + driver for browser tests, PostgreSQL for the
+# server's second database.
+APT_PACKAGES=(default-jdk-headless libjna-java libgoogle-gson-java chromium chromium-driver postgresql)
 [ "$SETUP_MODE" = demo ] && APT_PACKAGES=()
 missing=()
 for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
@@ -42,38 +43,46 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-# Python: a venv with maturin (builds the wheel) and pytest.
-if [ "$SETUP_MODE" != demo ] && { [ ! -x "$ROOT/.venv/bin/maturin" ] || [ ! -x "$ROOT/.venv/bin/pytest" ]; }; then
-  say "python venv with maturin, pytest, flask"
+# Python: a venv with maturin (builds the wheels), zig (links them against
+# glibc 2.17 for manylinux2014), auditwheel (checks their tags) and pytest.
+PY_TOOLS=("maturin>=1.7,<2" "ziglang==0.17.1" "auditwheel==6.8.2" pytest flask)
+if [ "$SETUP_MODE" != demo ] && { [ ! -x "$ROOT/.venv/bin/maturin" ] || [ ! -x "$ROOT/.venv/bin/pytest" ] \
+    || [ ! -x "$ROOT/.venv/bin/auditwheel" ] || ! "$ROOT/.venv/bin/python" -c 'import ziglang' 2>/dev/null; }; then
+  say "python venv with maturin, ziglang, auditwheel, pytest, flask"
   python3 -m venv "$ROOT/.venv"
   "$ROOT/.venv/bin/pip" install -q --upgrade pip
-  "$ROOT/.venv/bin/pip" install -q "maturin>=1.7,<2" pytest flask
+  "$ROOT/.venv/bin/pip" install -q "${PY_TOOLS[@]}"
 fi
 export MATURIN="$ROOT/.venv/bin/maturin"
 
-# Kotlin compiler from the npm registry (no other source is reachable).
-KOTLIN_DIR="$ROOT/target/tools/node_modules/kotlin-compiler"
-if [ "$SETUP_MODE" != demo ] && [ ! -x "$KOTLIN_DIR/bin/kotlinc-jvm" ]; then
-  say "npm install kotlin-compiler"
-  mkdir -p "$ROOT/target/tools"
-  (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent kotlin-compiler@2.4.20 >/dev/null)
-  chmod +x "$KOTLIN_DIR/bin/"*
-fi
-export KOTLINC="$KOTLIN_DIR/bin/kotlinc-jvm"
-
-# wasm-opt from npm's binaryen (Debian's binaryen 108 breaks modules that
-# current rustc emits).
-if [ ! -x "$ROOT/target/tools/node_modules/binaryen/bin/wasm-opt" ]; then
-  say "npm install binaryen"
-  mkdir -p "$ROOT/target/tools"
-  (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent binaryen@132.0.0 >/dev/null)
+# The aarch64 wheel is cross-compiled (zig links it).
+if [ "$SETUP_MODE" != demo ] && ! rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
+  say "rustup target add aarch64-unknown-linux-gnu"
+  rustup target add aarch64-unknown-linux-gnu
 fi
 
-# esbuild bundles and minifies the widget's JS for plain pages.
-if [ ! -x "$ROOT/target/tools/node_modules/.bin/esbuild" ]; then
-  say "npm install esbuild"
-  mkdir -p "$ROOT/target/tools"
-  (cd "$ROOT/target/tools" && npm install --no-audit --no-fund --silent esbuild@0.28.2 >/dev/null)
+# The npm-distributed build tools, pinned in tools/package.json and
+# tools/package-lock.json: binaryen's wasm-opt (Debian's binaryen 108 breaks
+# modules that current rustc emits) and esbuild build the widget; the Kotlin
+# compiler (a dev dependency: not for the main command) builds the JVM jar.
+# `npm ci` runs again only when the lock or the mode changes.
+TOOLS_DIR="$ROOT/tools"
+TOOLS_STAMP="$TOOLS_DIR/node_modules/.setup-stamp"
+tools_lock="$(sha256sum "$TOOLS_DIR/package-lock.json" | cut -d' ' -f1)"
+if [ "$SETUP_MODE" = demo ]; then
+  grep -qxE "$tools_lock (all|demo)" "$TOOLS_STAMP" 2>/dev/null || {
+    say "npm ci --omit=dev in tools/ (binaryen, esbuild)"
+    (cd "$TOOLS_DIR" && npm ci --omit=dev --no-audit --no-fund --silent >/dev/null)
+    echo "$tools_lock demo" > "$TOOLS_STAMP"
+  }
+else
+  grep -qxF "$tools_lock all" "$TOOLS_STAMP" 2>/dev/null || {
+    say "npm ci in tools/ (binaryen, esbuild, kotlin-compiler)"
+    (cd "$TOOLS_DIR" && npm ci --no-audit --no-fund --silent >/dev/null)
+    chmod +x "$TOOLS_DIR/node_modules/kotlin-compiler/bin/"*
+    echo "$tools_lock all" > "$TOOLS_STAMP"
+  }
+  export KOTLINC="$TOOLS_DIR/node_modules/kotlin-compiler/bin/kotlinc-jvm"
 fi
 
 # The browser tests' npm packages (playwright-core drives Debian's Chromium;

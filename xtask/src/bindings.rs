@@ -5,7 +5,12 @@
 //! - Kotlin into `target/bindings/kotlin` (compiled by `test-bindings`),
 //! - Swift into `ffi/swift/Sources` (committed: no Swift compiler here, so
 //!   `--check` fails when the committed sources are stale),
-//! - the Python wheel with maturin into `target/wheels`.
+//! - the Python wheels with maturin into `target/wheels`: manylinux2014
+//!   (glibc 2.17) for x86_64 and, when its rustup target is installed,
+//!   aarch64, linked by zig (PyPI `ziglang`) and checked with `auditwheel`,
+//! - a self-contained jar in `target/bindings/kotlin`: the generated Kotlin
+//!   compiled, the native libraries as resources where JNA looks
+//!   (`linux-x86-64/libreferral_ffi.so`, `linux-aarch64/…`), and its POM.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,6 +89,249 @@ fn maturin() -> String {
     std::env::var("MATURIN").unwrap_or_else(|_| "maturin".to_owned())
 }
 
+/// A tool installed beside maturin (scripts/setup.sh puts maturin, zig
+/// and auditwheel in one venv), else from `PATH`.
+fn venv_tool(name: &str) -> PathBuf {
+    let maturin = PathBuf::from(maturin());
+    match maturin.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
+        _ => PathBuf::from(name),
+    }
+}
+
+/// `PATH` with maturin's venv first, so maturin finds `python3 -m ziglang`.
+fn path_with_venv() -> std::ffi::OsString {
+    let mut dirs = vec![venv_tool("python3")
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// The Linux wheels: (rust target, wheel platform tag, auditwheel's tag,
+/// JNA's resource directory for the jar).
+pub const WHEEL_TARGETS: [(&str, &str, &str, &str); 2] = [
+    (
+        "x86_64-unknown-linux-gnu",
+        "manylinux2014_x86_64",
+        "manylinux_2_17_x86_64",
+        "linux-x86-64",
+    ),
+    (
+        "aarch64-unknown-linux-gnu",
+        "manylinux2014_aarch64",
+        "manylinux_2_17_aarch64",
+        "linux-aarch64",
+    ),
+];
+
+fn rust_target_installed(target: &str) -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == target)
+        })
+}
+
+/// The wheel for `tag` in `target/wheels`.
+pub fn wheel_for(root: &Path, tag: &str) -> Result<PathBuf, String> {
+    std::fs::read_dir(root.join("target/wheels"))
+        .map_err(|e| format!("target/wheels: {e} (run `cargo xtask bindings` first)"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "whl")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(tag))
+        })
+        .ok_or_else(|| format!("no {tag} wheel in target/wheels"))
+}
+
+/// `auditwheel show` must find the wheel consistent with manylinux2014
+/// (glibc 2.17) or older.
+fn audit_wheel(wheel: &Path, expected: &str) -> Result<(), String> {
+    let output = Command::new(venv_tool("auditwheel"))
+        .arg("show")
+        .arg(wheel)
+        .output()
+        .map_err(|e| format!("auditwheel: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let tag = flat
+        .split("consistent with the following platform tag: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or_else(|| format!("auditwheel show {}: {flat}", wheel.display()))?;
+    let glibc_minor = |t: &str| -> Option<u32> { t.split('_').nth(2)?.parse().ok() };
+    let arch = |t: &str| t.splitn(4, '_').nth(3).map(str::to_owned);
+    match (glibc_minor(tag), glibc_minor(expected)) {
+        (Some(got), Some(max)) if got <= max && arch(tag) == arch(expected) => {
+            println!("auditwheel: {} is {tag}", wheel.display());
+            Ok(())
+        }
+        _ => Err(format!(
+            "{}: auditwheel says {tag}, expected {expected} or older",
+            wheel.display()
+        )),
+    }
+}
+
+/// manylinux2014 wheels, linked by zig against glibc 2.17's symbols.
+/// Returns the targets built (aarch64 only when its rustup target is
+/// installed).
+fn build_wheels(root: &Path) -> Result<Vec<&'static str>, String> {
+    let dir = root.join("target/wheels");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|x| x == "whl") {
+            std::fs::remove_file(entry.path()).map_err(|e| e.to_string())?;
+        }
+    }
+    let mut built = Vec::new();
+    for (target, tag, audit_tag, _) in WHEEL_TARGETS {
+        if target != "x86_64-unknown-linux-gnu" && !rust_target_installed(target) {
+            println!("skipping the {tag} wheel: `rustup target add {target}` to build it");
+            continue;
+        }
+        run_cmd(
+            Command::new(maturin())
+                .current_dir(root)
+                .env("PATH", path_with_venv())
+                .args([
+                    "build",
+                    "--release",
+                    "-m",
+                    "ffi/Cargo.toml",
+                    "--zig",
+                    "--target",
+                    target,
+                    "--compatibility",
+                    "manylinux2014",
+                    "-o",
+                    "target/wheels",
+                    // The release profile strips debug info, which zig's
+                    // linker takes as strip everything; uniffi-bindgen
+                    // reads the bindings' metadata from the symbol table.
+                    "--",
+                    "-C",
+                    "strip=none",
+                ]),
+        )?;
+        audit_wheel(&wheel_for(root, tag)?, audit_tag)?;
+        built.push(target);
+    }
+    Ok(built)
+}
+
+/// The JVM library: one jar with the compiled bindings and each built
+/// native library where JNA's loader finds it on the classpath, and a POM
+/// naming its dependencies (JNA, the Kotlin standard library).
+fn build_jar(root: &Path, targets: &[&str]) -> Result<PathBuf, String> {
+    let version = env!("CARGO_PKG_VERSION");
+    let out = root.join("target/bindings/kotlin");
+    let classes = root.join("target/bindings/jar-classes");
+    let _ = std::fs::remove_dir_all(&classes);
+    std::fs::create_dir_all(&classes).map_err(|e| e.to_string())?;
+    run_cmd(
+        Command::new(crate::test_bindings::kotlinc(root))
+            .args([
+                "-nowarn",
+                "-cp",
+                &crate::test_bindings::kotlin_classpath(root),
+            ])
+            .arg(out.join("dev/referralsdk/referral_ffi.kt"))
+            .arg("-d")
+            .arg(&classes),
+    )?;
+    for (target, _, _, resource_dir) in WHEEL_TARGETS {
+        if !targets.contains(&target) {
+            continue;
+        }
+        // The zig-linked library of the wheel (glibc 2.17), not the host's.
+        let lib = root.join(format!("target/{target}/release/libreferral_ffi.so"));
+        let dest = classes.join(resource_dir);
+        std::fs::create_dir_all(&dest).map_err(|e| e.to_string())?;
+        std::fs::copy(&lib, dest.join("libreferral_ffi.so"))
+            .map_err(|e| format!("{}: {e}", lib.display()))?;
+    }
+    let jar = jar_path(root);
+    let _ = std::fs::remove_file(&jar);
+    run_cmd(
+        Command::new("jar")
+            .arg("--create")
+            .arg("--file")
+            .arg(&jar)
+            .arg("-C")
+            .arg(&classes)
+            .arg("."),
+    )?;
+    let kotlin = crate::test_bindings::kotlin_version(root)?;
+    std::fs::write(
+        out.join(format!("referral-sdk-{version}.pom")),
+        pom(version, &kotlin),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(jar)
+}
+
+/// The jar's JNA version: Debian's, which the tests run with.
+pub const JNA_VERSION: &str = "5.13.0";
+
+fn pom(version: &str, kotlin: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by `cargo xtask bindings` beside referral-sdk-{version}.jar. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.referralsdk</groupId>
+  <artifactId>referral-sdk</artifactId>
+  <version>{version}</version>
+  <packaging>jar</packaging>
+  <name>referral-sdk</name>
+  <description>Signed referral codes, share links, nudges, attribution and rewards: Kotlin/JVM bindings over the Rust core, with the native library for linux-x86-64 (and linux-aarch64) inside.</description>
+  <licenses>
+    <license>
+      <name>Apache-2.0</name>
+      <url>https://www.apache.org/licenses/LICENSE-2.0</url>
+    </license>
+  </licenses>
+  <dependencies>
+    <dependency>
+      <groupId>net.java.dev.jna</groupId>
+      <artifactId>jna</artifactId>
+      <version>{jna}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.jetbrains.kotlin</groupId>
+      <artifactId>kotlin-stdlib</artifactId>
+      <version>{kotlin}</version>
+    </dependency>
+  </dependencies>
+</project>
+"#,
+        jna = JNA_VERSION,
+    )
+}
+
+/// The jar `cargo xtask bindings` wrote.
+pub fn jar_path(root: &Path) -> PathBuf {
+    root.join(format!(
+        "target/bindings/kotlin/referral-sdk-{}.jar",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
 pub fn run(root: &Path, check: bool) -> Result<(), String> {
     build_cdylib(root)?;
     if check {
@@ -109,14 +357,11 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
     }
     generate_swift(root, &root.join("ffi/swift/Sources"))?;
     bindgen(root, "kotlin", &root.join("target/bindings/kotlin"))?;
-    run_cmd(Command::new(maturin()).current_dir(root).args([
-        "build",
-        "--release",
-        "-m",
-        "ffi/Cargo.toml",
-        "-o",
-        "target/wheels",
-    ]))?;
-    println!("Swift: ffi/swift/Sources, Kotlin: target/bindings/kotlin, wheel: target/wheels");
+    let targets = build_wheels(root)?;
+    let jar = build_jar(root, &targets)?;
+    println!(
+        "Swift: ffi/swift/Sources, Kotlin: {} (+ .pom), wheels: target/wheels",
+        jar.display()
+    );
     Ok(())
 }

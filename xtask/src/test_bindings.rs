@@ -17,30 +17,48 @@ fn python() -> String {
 
 pub fn kotlinc(root: &Path) -> String {
     std::env::var("KOTLINC").unwrap_or_else(|_| {
-        root.join("target/tools/node_modules/kotlin-compiler/bin/kotlinc-jvm")
+        root.join("tools/node_modules/kotlin-compiler/bin/kotlinc-jvm")
             .display()
             .to_string()
     })
+}
+
+fn kotlin_compiler_dir(root: &Path) -> std::path::PathBuf {
+    let kotlinc = std::path::PathBuf::from(kotlinc(root));
+    kotlinc
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.join("tools/node_modules/kotlin-compiler"))
+}
+
+/// The Kotlin version the bindings are compiled with (the npm
+/// `kotlin-compiler` package's), for the jar's POM.
+pub fn kotlin_version(root: &Path) -> Result<String, String> {
+    let path = kotlin_compiler_dir(root).join("package.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    json["version"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{}: no version", path.display()))
 }
 
 pub fn kotlin_classpath(root: &Path) -> String {
     [
         "/usr/share/java/jna.jar".to_owned(),
         "/usr/share/java/gson.jar".to_owned(),
-        root.join("target/tools/node_modules/kotlin-compiler/lib/kotlin-stdlib.jar")
+        kotlin_compiler_dir(root)
+            .join("lib/kotlin-stdlib.jar")
             .display()
             .to_string(),
     ]
     .join(":")
 }
 
+/// The x86_64 manylinux2014 wheel: the one this machine can install.
 fn wheel(root: &Path) -> Result<std::path::PathBuf, String> {
-    std::fs::read_dir(root.join("target/wheels"))
-        .map_err(|e| format!("target/wheels: {e} (run `cargo xtask bindings` first)"))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| "no wheel in target/wheels".to_owned())
+    crate::bindings::wheel_for(root, crate::bindings::WHEEL_TARGETS[0].1)
 }
 
 fn run_python(root: &Path) -> Result<(), String> {
@@ -68,13 +86,27 @@ fn run_python(root: &Path) -> Result<(), String> {
     )
 }
 
+/// The classpath of a program using the SDK as a JVM developer would: the
+/// jar `cargo xtask bindings` built (bindings and native library) and its
+/// dependencies. No `-Djna.library.path`: JNA finds the library in the jar.
+fn sdk_classpath(root: &Path) -> Result<String, String> {
+    let jar = crate::bindings::jar_path(root);
+    if !jar.exists() {
+        return Err(format!(
+            "{}: run `cargo xtask bindings` first",
+            jar.display()
+        ));
+    }
+    Ok(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+}
+
 fn run_kotlin(root: &Path) -> Result<(), String> {
     let jar = root.join("target/kotlin/tests.jar");
     std::fs::create_dir_all(root.join("target/kotlin")).map_err(|e| e.to_string())?;
+    let classpath = sdk_classpath(root)?;
     run_cmd(
         Command::new(kotlinc(root))
-            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
-            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .args(["-nowarn", "-cp", &classpath])
             .arg(root.join("ffi/kotlin/tests/VectorTests.kt"))
             .arg(root.join("ffi/kotlin/tests/DecisionTests.kt"))
             .arg(root.join("ffi/kotlin/tests/UserTokenTests.kt"))
@@ -84,12 +116,8 @@ fn run_kotlin(root: &Path) -> Result<(), String> {
     )?;
     run_cmd(
         Command::new("java")
-            .arg(format!(
-                "-Djna.library.path={}",
-                root.join("target/release").display()
-            ))
             .arg("-cp")
-            .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+            .arg(format!("{}:{classpath}", jar.display()))
             .arg("dev.referralsdk.tests.VectorTestsKt")
             .arg(root),
     )
@@ -147,21 +175,17 @@ fn verify_foreign_codes(root: &Path) -> Result<(), String> {
 /// share target for every channel.
 fn run_kotlin_example(root: &Path) -> Result<(), String> {
     let jar = root.join("target/kotlin/example.jar");
+    let classpath = sdk_classpath(root)?;
     run_cmd(
         Command::new(kotlinc(root))
-            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
-            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .args(["-nowarn", "-cp", &classpath])
             .arg(root.join("examples/kotlin-host/Main.kt"))
             .arg("-d")
             .arg(&jar),
     )?;
     let output = Command::new("java")
-        .arg(format!(
-            "-Djna.library.path={}",
-            root.join("target/release").display()
-        ))
         .arg("-cp")
-        .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+        .arg(format!("{}:{classpath}", jar.display()))
         .arg("dev.referralsdk.example.MainKt")
         .arg(root.join("examples/nudge/config.toml"))
         .output()
@@ -204,10 +228,10 @@ pub fn bench(root: &Path) -> Result<(), String> {
     println!("\n## Python ({})", python());
     run_cmd(Command::new(&venv_python).arg(root.join("ffi/python/bench/bench_calls.py")))?;
     let jar = root.join("target/kotlin/bench.jar");
+    let classpath = sdk_classpath(root)?;
     run_cmd(
         Command::new(kotlinc(root))
-            .args(["-nowarn", "-cp", &kotlin_classpath(root)])
-            .arg(root.join("target/bindings/kotlin/dev/referralsdk/referral_ffi.kt"))
+            .args(["-nowarn", "-cp", &classpath])
             .arg(root.join("ffi/kotlin/bench/Bench.kt"))
             .arg("-d")
             .arg(&jar),
@@ -215,12 +239,8 @@ pub fn bench(root: &Path) -> Result<(), String> {
     println!("\n## Kotlin (JVM)");
     run_cmd(
         Command::new("java")
-            .arg(format!(
-                "-Djna.library.path={}",
-                root.join("target/release").display()
-            ))
             .arg("-cp")
-            .arg(format!("{}:{}", jar.display(), kotlin_classpath(root)))
+            .arg(format!("{}:{classpath}", jar.display()))
             .arg("dev.referralsdk.bench.BenchKt"),
     )
 }

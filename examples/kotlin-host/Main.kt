@@ -2,7 +2,10 @@
 // It reads a signed code minted by its backend (here: minted locally with a
 // demo key, as a backend would), peeks it for display, and builds the share
 // targets for every channel, then runs a user through the nudge engine.
-// Run by `cargo xtask test-bindings`.
+// Run by `cargo xtask test-bindings` as a JVM developer would: compiled and
+// run against the SDK's jar (bindings and native library inside) with JNA
+// and the Kotlin standard library, no -Djna.library.path:
+//   java -cp example.jar:referral-sdk-0.1.0.jar:jna.jar:kotlin-stdlib.jar dev.referralsdk.example.MainKt
 package dev.referralsdk.example
 
 import dev.referralsdk.*

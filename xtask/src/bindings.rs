@@ -101,10 +101,13 @@ fn venv_tool(name: &str) -> PathBuf {
 
 /// `PATH` with maturin's venv first, so maturin finds `python3 -m ziglang`.
 fn path_with_venv() -> std::ffi::OsString {
-    let mut dirs = vec![venv_tool("python3")
+    let maturin = PathBuf::from(maturin());
+    let mut dirs: Vec<PathBuf> = maturin
         .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
         .map(Path::to_path_buf)
-        .unwrap_or_default()];
+        .into_iter()
+        .collect();
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }

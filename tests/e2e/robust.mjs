@@ -125,6 +125,38 @@ await test("a share template with an unknown placeholder shows an error state", 
   assert(out.errors.length >= 1, "no referral-error");
 });
 
+await test("the panel's module fetched on intent; when it fails, an error state, and the next open loads it", async (page) => {
+  const panelFetches = [];
+  page.on("request", (r) => r.url().includes("referral_panel_bg.wasm") && panelFetches.push(r.url()));
+  let failPanel = true;
+  await page.route("**/referral_panel_bg.wasm", (route) => (failPanel ? route.abort() : route.continue()));
+  await page.goto(`${server.origin}/pages/plain.html?user=panel-${Date.now()}`);
+  await until(page, () => !!document.querySelector("referral-widget")?.shadowRoot?.querySelector(".launcher"), "the launcher");
+  await new Promise((r) => setTimeout(r, 300));
+  assert(panelFetches.length === 0, "the panel's module was fetched by the first load");
+  const first = await page.evaluate(async () => {
+    const w = document.querySelector("referral-widget");
+    const errors = [];
+    w.addEventListener("referral-error", (e) => errors.push(e.detail.code));
+    await w.open();
+    const panel = w.shadowRoot.querySelector(".panel");
+    const out = { open: panel.open, error: !!panel.querySelector('[part="error"]'), errors };
+    w.close();
+    return out;
+  });
+  assert(first.open && first.error && first.errors.join() === "module_unavailable", JSON.stringify(first));
+  page.warnings.length = 0;
+  failPanel = false;
+  await page.hover("referral-widget");
+  const second = await page.evaluate(async () => {
+    const w = document.querySelector("referral-widget");
+    await w.open();
+    const panel = w.shadowRoot.querySelector(".panel");
+    return { open: panel.open, link: panel.querySelector('[part="link"]')?.value || "", qr: !!panel.querySelector('[part="qr"] path') };
+  });
+  assert(second.open && second.link.includes("ref=") && second.qr, JSON.stringify(second));
+});
+
 await test("two widgets on one page count each event once and ask once", async (page) => {
   await page.goto(`${server.origin}/pages/two.html`);
   await page.evaluate(() => localStorage.clear());

@@ -6,9 +6,8 @@
 import { loadCore } from "./core.js";
 import { CSS } from "./styles.js";
 import { EventQueue } from "./events.js";
-import { RTL, fill, strings } from "./strings.js";
+import { RTL, strings } from "./strings.js";
 
-const CHANNELS = ["email", "linkedin", "x", "whatsapp", "sms"];
 const STORAGE_PREFIX = "referral-widget:v1:";
 let sheet = null;
 
@@ -380,13 +379,6 @@ export class ReferralWidget extends HTMLElement {
     }
   }
 
-  link(channel) {
-    const o = this.options;
-    const utm = o.utmCampaign ? { source: "referral", campaign: o.utmCampaign } : null;
-    const code = (o.codes && o.codes[channel]) || (this.fetchedCodes && this.fetchedCodes[channel]) || this.code;
-    return this.panelCore.referralUrl({ base_url: o.shareBaseUrl || location.origin + "/", param: o.linkParam, utm }, code, channel);
-  }
-
   vars() {
     const o = this.options;
     return { referrer_name: o.referrerName || "", product: o.product || "", reward: o.reward || "" };
@@ -434,104 +426,6 @@ export class ReferralWidget extends HTMLElement {
     if (o.floating) this.setAttribute("floating", "");
   }
 
-  buildDialog() {
-    const t = this.t;
-    const o = this.options;
-    const values = this.values;
-    const titleId = `${this.uid}-title`;
-    const link = this.link("link");
-    // A URL reads left to right in every language.
-    const input = el("input", { readonly: true, value: link, "aria-label": t.linkLabel, part: "link", dir: "ltr" });
-    input.value = link;
-    const copy = el("button", { class: "primary", type: "button", part: "copy", text: t.copy, onclick: () => this.copy(input) });
-    const message = { subject: t.subject, body: t.body };
-    if (o.message) Object.assign(message, o.message);
-    const shares = el("div", { class: "shares", role: "group", "aria-label": t.shareOn });
-    for (const channel of CHANNELS) {
-      const action = this.panelCore.shareAction(channel, this.link(channel), message, values);
-      if (action.kind !== "open") continue;
-      shares.append(el("a", {
-        href: action.url, target: "_blank", rel: "noopener noreferrer", part: `share share-${channel}`,
-        "data-channel": channel, text: t[channel], onclick: () => this.events.push("share", { channel }),
-      }));
-    }
-    if (navigator.share) {
-      const action = this.panelCore.shareAction("native_share", this.link("native_share"), message, values);
-      shares.append(el("button", {
-        type: "button", part: "share share-native", "data-channel": "native_share", text: t.native_share,
-        onclick: () => {
-          this.events.push("share", { channel: "native_share" });
-          navigator.share({ title: action.title, text: action.text, url: action.url }).catch(() => {});
-        },
-      }));
-    }
-    const qr = this.panelCore.qr(this.link("qr"));
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", `0 0 ${qr.size} ${qr.size}`);
-    svg.setAttribute("class", "qr");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", t.qr);
-    svg.setAttribute("part", "qr");
-    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    path.setAttribute("d", qr.path);
-    path.setAttribute("fill", "#000");
-    svg.append(path);
-    const stats = el("div", { class: "stats", part: "stats", hidden: true });
-    if (o.statsUrl) this.loadStats(stats);
-    const dialog = el("div", { class: "dialog", part: "dialog", dir: this.dir, lang: o.locale || "en" },
-      el("button", { class: "close", type: "button", part: "close", "aria-label": t.close, text: "×", onclick: () => this.close() }),
-      el("h2", { id: titleId, text: fill(t.title, values) }),
-      el("p", { text: fill(t.intro, values).trim() }),
-      el("div", { class: "row" }, input, copy),
-      el("p", { text: t.shareOn }),
-      shares,
-      svg,
-      stats,
-    );
-    dialog.addEventListener("keydown", (e) => this.trap(e));
-    this.panel.setAttribute("role", "dialog");
-    this.panel.setAttribute("aria-modal", "true");
-    this.panel.replaceChildren(dialog);
-    this.dialog = dialog;
-  }
-
-  async loadStats(box) {
-    try {
-      const target = new URL(this.options.statsUrl, location.href);
-      if (target.origin !== location.origin) return;
-      const res = await fetch(target, { credentials: "same-origin", headers: await this.authHeaders() });
-      if (!res.ok) return;
-      const s = await res.json();
-      const t = this.t;
-      box.replaceChildren(el("p", { text: t.progress }));
-      for (const key of ["invites", "signups", "rewards"]) {
-        box.append(el("div", {}, el("strong", { text: String(Number(s[key]) || 0) }), el("span", { text: t[key] })));
-      }
-      box.hidden = false;
-    } catch {
-      // Stats are a nicety: the panel works without them.
-    }
-  }
-
-  focusables() {
-    return [...this.dialog.querySelectorAll("button, a[href], input")].filter((n) => !n.hidden);
-  }
-
-  trap(e) {
-    if (e.key !== "Tab") return;
-    const items = this.focusables();
-    const first = items[0];
-    const last = items[items.length - 1];
-    const active = this.root.activeElement;
-    if (e.shiftKey && active === first) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && active === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  }
-
   // The panel's module (links, share actions, QR codes): fetched once,
   // when the panel is about to open (the launcher hovered, focused or
   // pressed, an ask shown, or open() called), so a page's first load
@@ -569,7 +463,7 @@ export class ReferralWidget extends HTMLElement {
   show({ quiet = false } = {}) {
     try {
       if (!this.panelCore) throw this.panelError;
-      this.buildDialog();
+      this.panelCore.buildDialog(this, el);
     } catch (error) {
       // A bad share template (or any other refusal) shows an error state.
       this.fail(error);
@@ -609,25 +503,6 @@ export class ReferralWidget extends HTMLElement {
       this.deferredAsk = null;
       this.showNudge(ask);
     }
-  }
-
-  async copy(input) {
-    const text = input.value;
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      ok = true;
-    } catch {
-      input.focus();
-      input.select();
-      try {
-        ok = document.execCommand("copy");
-      } catch {
-        ok = false;
-      }
-    }
-    this.announce(ok ? this.t.copied : this.t.copyFailed);
-    if (ok) this.events.push("copy", { channel: "link" });
   }
 
   announce(text) {

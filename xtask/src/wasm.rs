@@ -246,6 +246,7 @@ pub fn run(root: &Path) -> Result<(), String> {
             "core.js",
             "referral_panel.js",
             "panel.js",
+            "panel-strings.js",
             "referral-widget.js",
             "styles.js",
             "strings.js",

@@ -18,6 +18,7 @@
 uniffi::setup_scaffolding!();
 
 mod attribution;
+mod billing;
 mod codes;
 mod error;
 mod lift;
@@ -27,6 +28,7 @@ mod share;
 mod user_token;
 
 pub use attribution::*;
+pub use billing::*;
 pub use codes::*;
 pub use error::ReferralError;
 pub use lift::*;

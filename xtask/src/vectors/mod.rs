@@ -3,6 +3,7 @@
 //! the file is what core does today; CI regenerates it and fails on a diff.
 
 mod attribution;
+mod billing;
 mod codes;
 mod lift;
 mod nudge;
@@ -38,6 +39,7 @@ pub fn generate() -> Result<Value, String> {
     sections.insert("funnel".into(), attribution::funnel_cases());
     sections.insert("user_tokens".into(), user_tokens::cases()?);
     sections.insert("lift".into(), lift::cases()?);
+    sections.insert("billing".into(), billing::cases()?);
     Ok(Value::Object(sections))
 }
 

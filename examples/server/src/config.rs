@@ -155,6 +155,19 @@ pub struct ServeArgs {
     /// The Stripe metadata key holding the host's account id.
     #[arg(long, env = "STRIPE_ACCOUNT_KEY", default_value = "account_id")]
     pub stripe_account_key: String,
+    /// Outbound webhooks may go to http:// URLs and to loopback, private and
+    /// link-local addresses (tests, the demo). Never in production.
+    #[arg(long, env = "ALLOW_PRIVATE_WEBHOOK_URLS", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_webhook_urls: bool,
+    /// Attempts per outbound webhook delivery before it is marked failed.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub webhook_max_attempts: u32,
+    /// The first retry's delay; each next one doubles (with jitter, capped at an hour).
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub webhook_retry_base_ms: u64,
+    /// How often the delivery worker looks for due deliveries and ended holds.
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
 }
 
 impl ServeArgs {

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod outbound;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;

@@ -96,6 +96,8 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
     }
     let public_url = settings.public_url.clone();
     let state = AppState::new(db.clone(), settings, Clock::default());
+    // Outbound webhooks: the delivery worker and the payable scan.
+    referral_server::outbound::start(state.clone());
     let listener = tokio::net::TcpListener::bind(args.address())
         .await
         .map_err(|e| format!("{}: {e}", args.address()))?;

@@ -195,6 +195,8 @@ pub struct Settings {
     pub user_token_ttl_secs: u64,
     /// The demo host's API key for the server API (demo mode only).
     pub demo_api_key: Option<String>,
+    /// Outbound webhooks (`crate::outbound`).
+    pub outbound: crate::outbound::OutboundSettings,
 }
 
 impl Settings {
@@ -278,6 +280,12 @@ impl Settings {
             session_hours: args.session_hours,
             user_token_ttl_secs: args.user_token_ttl_secs,
             demo_api_key: None,
+            outbound: crate::outbound::OutboundSettings {
+                allow_private_urls: args.allow_private_webhook_urls,
+                max_attempts: args.webhook_max_attempts,
+                retry_base_ms: args.webhook_retry_base_ms,
+                poll_ms: args.webhook_poll_ms,
+            },
         })
     }
 }

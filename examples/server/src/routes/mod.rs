@@ -6,12 +6,13 @@
 //! | browser API (the widget) | user token | `/api/v1/me/…` |
 //! | public | none, rate limited | `/r/{code}`, `/api/v1/referrer`, `/api/v1/nudge-config`, `/pkg/…` |
 //! | billing | webhook signature | `/api/v1/webhooks/billing` |
-//! | admin | admin session + CSRF | `/admin`, `/api/admin/…` |
+//! | admin | admin session + CSRF | `/admin`, `/api/admin/…` (outbound webhooks: `/api/admin/webhooks…`, `/api/admin/webhook-deliveries…`) |
 
 pub mod admin;
 pub mod assets;
 pub mod events;
 pub mod nudge_state;
+pub mod outbound;
 pub mod referrer;
 pub mod signups;
 pub mod users;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(referrer::router(state.clone()))
         .merge(webhooks::router())
         .merge(admin::router(state.clone()))
+        .merge(outbound::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -23,6 +23,7 @@ use super::users::{check_display_name, check_external_id, email_facts};
 use super::webhooks::{ledger_refusal, stored_billing};
 use crate::auth::ApiKey;
 use crate::error::{unique_violation, ApiError, ApiResult, Json};
+use crate::outbound;
 use crate::store::{access, aggregates, ledger, people, random_id, sha256_hex};
 use crate::AppState;
 
@@ -289,6 +290,19 @@ async fn signup(
         )
         .await
         .map_err(ledger_refusal)?;
+        // The outbound notifications, in this transaction (the outbox).
+        let notice = serde_json::json!({
+            "referral_id": referral_id,
+            "referrer_id": a.referrer_account,
+            "friend_id": body.user_id,
+            "channel": channel,
+            "review": a.review,
+            "flags": a.flags,
+        });
+        if a.review {
+            outbound::emit(&mut tx, "referral.flagged", notice.clone(), now).await?;
+        }
+        outbound::emit(&mut tx, "referral.attributed", notice, now).await?;
         bumps.stage(
             Stage::Signup,
             &a.referrer_account,

@@ -150,6 +150,8 @@ struct Change {
     /// Core's funnel stages in this referrer's ledger, after minus before.
     paid_delta: i64,
     reward_delta: i64,
+    /// The outbound webhooks it causes (`crate::outbound`).
+    notices: crate::outbound::LedgerNotices,
 }
 
 fn apply_in_memory(
@@ -157,9 +159,15 @@ fn apply_in_memory(
     mut ledger: Ledger,
     event: &LedgerEvent,
     referrer: &str,
+    now: u64,
 ) -> Result<Change, LedgerStoreError> {
     let before = LedgerStages::of(&ledger);
     let applied = ledger.apply(program, event)?;
+    let reversed: &[String] = match &applied {
+        Applied::Reversed { entries } => entries,
+        _ => &[],
+    };
+    let notices = crate::outbound::ledger_notices(&ledger, applied.created(), reversed, now);
     let after = LedgerStages::of(&ledger);
     let text = serde_json::to_string(&ledger).map_err(|e| corrupt(referrer, e))?;
     // The referral whose view changed (a payout names only its entry).
@@ -190,6 +198,7 @@ fn apply_in_memory(
         view,
         paid_delta: after.paid as i64 - before.paid as i64,
         reward_delta: after.rewards as i64 - before.rewards as i64,
+        notices,
     })
 }
 
@@ -220,7 +229,7 @@ pub async fn apply(
     let ledger = lock_referrer(db, conn, &referrer, now).await?;
     let change = {
         let (program, event, who) = (program.clone(), event.clone(), referrer.clone());
-        tokio::task::spawn_blocking(move || apply_in_memory(&program, ledger, &event, &who))
+        tokio::task::spawn_blocking(move || apply_in_memory(&program, ledger, &event, &who, now))
             .await
             .map_err(|_| LedgerStoreError::Cancelled)??
     };
@@ -257,6 +266,8 @@ pub async fn apply(
             .execute(&mut *conn)
             .await?;
     }
+    // Its notifications, in this same transaction (the outbox).
+    crate::outbound::write_ledger_notices(conn, &referrer, change.notices, now).await?;
     if change.reward_delta != 0 {
         bumps.stage(Stage::Reward, &referrer, None, None, change.reward_delta);
     }

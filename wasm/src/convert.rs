@@ -207,9 +207,11 @@ impl<'a> Obj<'a> {
     /// `"7d"`, `"12h"`, `"30m"`, `"90s"` or whole seconds, as core's `Span`.
     fn span(&self, key: &str) -> Option<Span> {
         let problem = match self.get(key, false)? {
-            Json::Str(text) => match Span::parse(text) {
-                Ok(span) => return Some(span),
-                Err(_) => "expected a duration such as \"7d\"",
+            // `read`, not `parse`: the same reading without building a
+            // message (no core::fmt in the module; issue 17).
+            Json::Str(text) => match Span::read(text) {
+                Some(span) => return Some(span),
+                None => "expected a duration such as \"7d\"",
             },
             Json::UInt(seconds) => return Some(Span(*seconds)),
             Json::NegInt(_) => "negative duration",

@@ -189,7 +189,7 @@ pub fn is_locale_tag(tag: &str) -> bool {
 
 fn check_messages(path: &str, messages: &Messages) -> Result<(), ConfigError> {
     for (i, (tag, _)) in messages.0.iter().enumerate() {
-        let field = || format!("{path}.messages.{tag}");
+        let field = || [path, ".messages.", tag].concat();
         if !is_locale_tag(tag) {
             return Err(ConfigError::at(
                 field(),
@@ -202,7 +202,7 @@ fn check_messages(path: &str, messages: &Messages) -> Result<(), ConfigError> {
         {
             return Err(ConfigError::at(
                 field(),
-                format!("duplicate locale \"{tag}\""),
+                ["duplicate locale \"", tag, "\""].concat(),
             ));
         }
     }
@@ -419,6 +419,22 @@ impl ConfigError {
     }
 }
 
+/// `n` in decimal. Validation builds its paths and messages by joining
+/// strings, without `format!`, so the browser's module links no formatting
+/// machinery for them (issue 17); the text is the same.
+fn decimal(n: usize) -> String {
+    let mut digits = Vec::new();
+    let mut n = n;
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
+}
+
 /// Most asks the rolling-cap ring remembers; bounds the state.
 pub const MAX_ASKS_CAP: u32 = 16;
 
@@ -436,42 +452,50 @@ impl NudgeConfig {
         if self.moments.len() > super::state::MAX_EVENT_COUNTS {
             return Err(ConfigError::at(
                 "moments",
-                format!("at most {} success moments", super::state::MAX_EVENT_COUNTS),
+                [
+                    "at most ",
+                    &decimal(super::state::MAX_EVENT_COUNTS),
+                    " success moments",
+                ]
+                .concat(),
             ));
         }
         // Uniqueness by scanning the earlier entries (at most 256 moments),
         // and no ordered set is linked into the browser module.
         for (i, moment) in self.moments.iter().enumerate() {
-            let path = format!("moments[{i}]");
+            let path = ["moments[", &decimal(i), "]"].concat();
             if moment.name.trim().is_empty() {
-                return Err(ConfigError::at(format!("{path}.name"), "must not be empty"));
+                return Err(ConfigError::at(
+                    [&path, ".name"].concat(),
+                    "must not be empty",
+                ));
             }
             if self.moments.iter().take(i).any(|m| m.name == moment.name) {
                 return Err(ConfigError::at(
-                    format!("{path}.name"),
-                    format!("duplicate moment name \"{}\"", moment.name),
+                    [&path, ".name"].concat(),
+                    ["duplicate moment name \"", &moment.name, "\""].concat(),
                 ));
             }
             if moment.event.trim().is_empty() {
                 return Err(ConfigError::at(
-                    format!("{path}.event"),
+                    [&path, ".event"].concat(),
                     "must not be empty",
                 ));
             }
             if moment.occurrence == Some(0) {
                 return Err(ConfigError::at(
-                    format!("{path}.occurrence"),
+                    [&path, ".occurrence"].concat(),
                     "is 1-based: use 1 for the first",
                 ));
             }
             if self.suppression.friction_events.contains(&moment.event) {
                 return Err(ConfigError::at(
-                    format!("{path}.event"),
-                    format!("\"{}\" is also a friction event", moment.event),
+                    [&path, ".event"].concat(),
+                    ["\"", &moment.event, "\" is also a friction event"].concat(),
                 ));
             }
             for (j, predicate) in moment.when.iter().enumerate() {
-                let field = format!("{path}.when[{j}].value");
+                let field = [&path, ".when[", &decimal(j), "].value"].concat();
                 match (predicate.op, &predicate.value) {
                     (Operator::OneOf, PredicateValue::Many(values)) if !values.is_empty() => {}
                     (Operator::OneOf, _) => {
@@ -491,14 +515,14 @@ impl NudgeConfig {
             if let Some(span) = moment.defer_within {
                 if span == Span::ZERO || span > MAX_DEFER {
                     return Err(ConfigError::at(
-                        format!("{path}.defer_within"),
+                        [&path, ".defer_within"].concat(),
                         "must be more than 0s and at most 30d",
                     ));
                 }
                 // The waiting ask names its moment in the stored state.
                 if moment.name.len() > super::state::MAX_NAME_LEN {
                     return Err(ConfigError::at(
-                        format!("{path}.name"),
+                        [&path, ".name"].concat(),
                         "a moment that may wait: at most 64 bytes",
                     ));
                 }
@@ -513,18 +537,21 @@ impl NudgeConfig {
                         .any(|v| v.name == variant.name);
                 if taken {
                     return Err(ConfigError::at(
-                        format!("{path}.variants[{j}].name"),
-                        format!("duplicate or reserved variant name \"{}\"", variant.name),
+                        [&path, ".variants[", &decimal(j), "].name"].concat(),
+                        ["duplicate or reserved variant name \"", &variant.name, "\""].concat(),
                     ));
                 }
-                check_messages(&format!("{path}.variants[{j}]"), &variant.messages)?;
+                check_messages(
+                    &[&path, ".variants[", &decimal(j), "]"].concat(),
+                    &variant.messages,
+                )?;
             }
         }
         let s = &self.suppression;
         if s.max_asks_per_30_days == 0 || s.max_asks_per_30_days > MAX_ASKS_CAP {
             return Err(ConfigError::at(
                 "suppression.max_asks_per_30_days",
-                format!("must be 1 to {MAX_ASKS_CAP}"),
+                ["must be 1 to ", &decimal(MAX_ASKS_CAP as usize)].concat(),
             ));
         }
         if s.cooldown_after_dismissed < s.cooldown_after_shown {
@@ -581,6 +608,13 @@ impl NudgeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_writes_like_display() {
+        for n in [0, 1, 9, 10, 99, 100, 256, 1_000_007, usize::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
 
     fn messages(tags: &[&str]) -> Messages {
         Messages::new(

@@ -25,36 +25,54 @@ impl Span {
     }
 
     pub fn parse(text: &str) -> Result<Span, String> {
+        let trimmed = text.trim();
+        Span::read_checked(text).map_err(|problem| match problem {
+            Problem::NoUnit => format!("\"{trimmed}\" needs a unit: s, m, h or d"),
+            Problem::NoNumber => {
+                format!("\"{trimmed}\" is not a non-negative duration like \"7d\"")
+            }
+            Problem::TooLarge => format!("\"{trimmed}\" is too large"),
+            Problem::UnknownUnit(unit) => {
+                format!("unknown unit \"{unit}\" in \"{trimmed}\": use s, m, h or d")
+            }
+        })
+    }
+
+    /// [`Span::parse`] without its message: the same reading, and no
+    /// formatting machinery linked (the browser's module, which reports
+    /// the field instead, uses it; issue 17).
+    pub fn read(text: &str) -> Option<Span> {
+        Span::read_checked(text).ok()
+    }
+
+    fn read_checked(text: &str) -> Result<Span, Problem<'_>> {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("\"{text}\" needs a unit: s, m, h or d"))?;
+            .ok_or(Problem::NoUnit)?;
         // `split` is at an ASCII digit's end: checked, never fails.
         let (number, unit) = text.split_at_checked(split).unwrap_or((text, ""));
         if number.is_empty() {
-            return Err(format!(
-                "\"{text}\" is not a non-negative duration like \"7d\""
-            ));
+            return Err(Problem::NoNumber);
         }
-        let value: u64 = number
-            .parse()
-            .map_err(|_| format!("\"{text}\" is too large"))?;
+        let value: u64 = number.parse().map_err(|_| Problem::TooLarge)?;
         let scale = match unit {
             "s" => 1,
             "m" => 60,
             "h" => 3_600,
             "d" => 86_400,
-            _ => {
-                return Err(format!(
-                    "unknown unit \"{unit}\" in \"{text}\": use s, m, h or d"
-                ))
-            }
+            _ => return Err(Problem::UnknownUnit(unit)),
         };
-        value
-            .checked_mul(scale)
-            .map(Span)
-            .ok_or_else(|| format!("\"{text}\" is too large"))
+        value.checked_mul(scale).map(Span).ok_or(Problem::TooLarge)
     }
+}
+
+/// Why a duration's text was refused ([`Span::parse`] words it).
+enum Problem<'a> {
+    NoUnit,
+    NoNumber,
+    TooLarge,
+    UnknownUnit(&'a str),
 }
 
 impl fmt::Display for Span {
@@ -107,6 +125,28 @@ impl<'de> Deserialize<'de> for Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_is_parse_without_the_message() {
+        for text in [
+            "7d",
+            " 12h ",
+            "30m",
+            "90s",
+            "0s",
+            "d",
+            "7",
+            "7w",
+            "-1d",
+            "",
+            "7dd",
+            "18446744073709551615s",
+            "18446744073709551615d",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(Span::read(text), Span::parse(text).ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn parses_units_and_refuses_negatives() {

@@ -423,16 +423,15 @@ impl ConfigError {
 /// strings, without `format!`, so the browser's module links no formatting
 /// machinery for them (issue 17); the text is the same.
 fn decimal(n: usize) -> String {
-    let mut digits = Vec::new();
-    let mut n = n;
-    loop {
-        digits.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
+    fn push(out: &mut String, n: usize) {
+        if n >= 10 {
+            push(out, n / 10);
         }
+        out.push(char::from(b'0' + (n % 10) as u8));
     }
-    digits.iter().rev().map(|&d| char::from(d)).collect()
+    let mut out = String::new();
+    push(&mut out, n);
+    out
 }
 
 /// Most asks the rolling-cap ring remembers; bounds the state.

@@ -88,7 +88,7 @@ fi
 # The browser tests' npm packages (playwright-core drives Debian's Chromium;
 # no browser is downloaded), TypeScript, which checks the package's types,
 # and Stripe's library, which signs the Stripe webhook tests.
-if [ "$SETUP_MODE" != demo ] && { [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$ROOT/tests/e2e/node_modules/.bin/tsc" ] || [ ! -d "$ROOT/tests/e2e/node_modules/stripe" ]; }; then
+if [ "$SETUP_MODE" != demo ] && { [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ] || [ ! -x "$ROOT/tests/e2e/node_modules/.bin/tsc" ] || [ ! -d "$ROOT/tests/e2e/node_modules/stripe" ] || [ ! -d "$ROOT/tests/e2e/node_modules/standardwebhooks" ]; }; then
   say "npm ci in tests/e2e"
   (cd "$ROOT/tests/e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent >/dev/null)
 fi

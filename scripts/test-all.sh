@@ -80,6 +80,9 @@ cargo build -q -p referral-server
 step "Stripe's webhooks, signed by Stripe's own library (npm stripe), against the reference backend"
 (cd tests/e2e && node stripe.mjs)
 
+step "outbound webhooks from the reference backend, verified by the official Standard Webhooks library (npm standardwebhooks)"
+(cd tests/e2e && node outbound.mjs)
+
 step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
 bash examples/server/tests/run-postgres.sh
 

@@ -28,14 +28,18 @@ fn esbuild(root: &Path) -> PathBuf {
         .unwrap_or_else(|_| root.join("tools/node_modules/.bin/esbuild"))
 }
 
-/// Gzipped bytes (gzip -9) a page may load for the widget (`widget.min.js`
-/// and `referral_wasm_bg.wasm`) and for the landing capture
-/// (`capture.min.js` and `referral_capture_bg.wasm`). The capture's is
-/// issue 17's goal. The widget's goal is 30,000 B and is not met (see
-/// BENCHMARKS.md, issue 17, for the floor): its budget is a ratchet at
-/// today's size, so nothing grows unnoticed; lower it as the size comes down.
-pub const WIDGET_BUDGET: usize = 58_000;
+/// Gzipped bytes (gzip -9) a page may load first for the widget
+/// (`widget.min.js` and `referral_wasm_bg.wasm`), what the panel fetches
+/// when it is about to open (`panel.min.js` and `referral_panel_bg.wasm`),
+/// and the landing capture (`capture.min.js` and
+/// `referral_capture_bg.wasm`). The capture's is issue 17's goal. The
+/// widget's goal is 30,000 B for the first load and is not met (see
+/// BENCHMARKS.md, issue 17, for the floor): its budget and the panel's are
+/// ratchets just above today's sizes, so nothing grows unnoticed; lower them
+/// as the sizes come down.
+pub const WIDGET_BUDGET: usize = 45_000;
 pub const WIDGET_GOAL: usize = 30_000;
+pub const PANEL_BUDGET: usize = 25_000;
 pub const CAPTURE_BUDGET: usize = 3_000;
 
 fn compressed_len(program: &str, args: &[&str], bytes: &[u8]) -> Result<usize, String> {
@@ -232,7 +236,7 @@ pub fn run(root: &Path) -> Result<(), String> {
         &["referral_wasm_bg.wasm", "widget.min.js"],
         "what the widget loads first (bundle)",
     )?;
-    loads(
+    let panel = loads(
         &["referral_panel_bg.wasm", "panel.min.js"],
         "what the panel fetches when it is about to open (bundle)",
     )?;
@@ -260,11 +264,12 @@ pub fn run(root: &Path) -> Result<(), String> {
     let mut over = Vec::new();
     for (what, size, budget) in [
         ("the widget", widget, WIDGET_BUDGET),
+        ("the panel", panel, PANEL_BUDGET),
         ("the landing capture", capture, CAPTURE_BUDGET),
     ] {
         println!("{what}: {size} B gzipped, budget {budget} B");
         if what == "the widget" && size > WIDGET_GOAL {
-            println!("the widget: goal {WIDGET_GOAL} B gzipped, not met");
+            println!("the widget: goal {WIDGET_GOAL} B gzipped for the first load, not met");
         }
         if size > budget {
             over.push(format!(

@@ -94,6 +94,18 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         );
     }
+    if args.demo {
+        // The demo host subscribes to its own service's webhooks on
+        // loopback (demo mode allows private webhook URLs).
+        let ip = match args.bind {
+            ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+            ip => ip,
+        };
+        let base = format!("http://{}", std::net::SocketAddr::new(ip, args.port));
+        demo::subscribe_outbound(&db, &base, now())
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+    }
     let public_url = settings.public_url.clone();
     let state = AppState::new(db.clone(), settings, Clock::default());
     // Outbound webhooks: the delivery worker and the payable scan.

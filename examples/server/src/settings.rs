@@ -281,7 +281,8 @@ impl Settings {
             user_token_ttl_secs: args.user_token_ttl_secs,
             demo_api_key: None,
             outbound: crate::outbound::OutboundSettings {
-                allow_private_urls: args.allow_private_webhook_urls,
+                // The demo host's receiver is on loopback.
+                allow_private_urls: args.allow_private_webhook_urls || args.demo,
                 max_attempts: args.webhook_max_attempts,
                 retry_base_ms: args.webhook_retry_base_ms,
                 poll_ms: args.webhook_poll_ms,

@@ -529,3 +529,78 @@ async fn several_workers_deliver_each_message_once() {
     assert_eq!(per_id.len(), N);
     assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
 }
+
+/// The loop closed: in demo mode the demo host subscribes to its own
+/// service; when Bo signs up with Anna's link, Anna's app says so.
+#[tokio::test]
+async fn the_demo_host_thanks_the_referrer() {
+    let s = service(&[
+        "--demo",
+        "--rate-auth-per-minute",
+        "10000",
+        "--rate-per-minute",
+        "10000",
+        "--webhook-poll-ms",
+        "20",
+    ])
+    .await;
+    // The service on a real port, as the binary serves it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router = s.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    referral_server::demo::subscribe_outbound(
+        &s.state.db,
+        &format!("http://127.0.0.1:{port}"),
+        Clock::real_now(),
+    )
+    .await
+    .unwrap();
+    outbound::start(s.state.clone());
+    let account = |email: &str, code: Option<String>| {
+        Call::new("POST", "/demo/api/accounts")
+            .header("origin", ORIGIN)
+            .json(&json!({ "email": email, "password": "a long demo password", "code": code }))
+    };
+    let anna = account("anna@annaco.example", None).send(&s.router).await;
+    assert!(anna.status.is_success(), "{}", anna.text);
+    let cookie = anna.cookie("demo_session").unwrap();
+    let me = Call::new("GET", "/demo/api/me")
+        .header("cookie", &cookie)
+        .send(&s.router)
+        .await;
+    assert_eq!(me.body["thanks"], json!([]));
+    let code = s.links(me.body["user_id"].as_str().unwrap()).await["codes"]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bo = account("bo@boco.example", Some(code)).send(&s.router).await;
+    assert!(bo.status.is_success(), "{}", bo.text);
+    for _ in 0..400 {
+        let thanks = Call::new("GET", "/demo/api/thanks")
+            .header("cookie", &cookie)
+            .send(&s.router)
+            .await;
+        if thanks.body["thanks"] == json!(["Your friend Bo joined — thank you!"]) {
+            // A forged notification is refused.
+            let forged = Call::new("POST", "/demo/hooks/referral")
+                .header("webhook-id", "msg_x")
+                .header("webhook-timestamp", Clock::real_now().to_string())
+                .header("webhook-signature", "v1,AAAA")
+                .raw(r#"{"type":"referral.attributed","data":{}}"#)
+                .send(&s.router)
+                .await;
+            assert_eq!(forged.error(), "bad_signature");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no thanks");
+}

@@ -36,6 +36,29 @@ pub struct Demo {
     /// The service, called in-process with the demo host's API key.
     service: Router,
     api_key: String,
+    /// "Your friend Bo joined — thank you!" per referrer, from the
+    /// service's `referral.attributed` webhooks (in memory: a demo).
+    thanks: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
+}
+
+/// The demo host's subscription to its own service's outbound webhooks.
+pub const DEMO_ENDPOINT_ID: &str = "we_demo_host";
+
+/// Subscribes the demo host's receiver (`/demo/hooks/referral` at `base`,
+/// a loopback URL: demo mode allows private webhook URLs) to
+/// `referral.attributed`, keeping its secret across restarts.
+pub async fn subscribe_outbound(db: &Db, base: &str, now: u64) -> Result<(), sqlx::Error> {
+    let url = format!("{}/demo/hooks/referral", base.trim_end_matches('/'));
+    let secrets = serde_json::json!([{ "secret": crate::outbound::new_secret() }]).to_string();
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO webhook_endpoints (id, url, event_types, secrets, created_at) VALUES ($1, $2, '[\"referral.attributed\"]', $3, $4) ON CONFLICT (id) DO UPDATE SET url = excluded.url")
+        .bind(DEMO_ENDPOINT_ID)
+        .bind(url)
+        .bind(secrets)
+        .bind(now as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// A fresh API key for the demo host (earlier ones are revoked).
@@ -53,6 +76,7 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         app: app.clone(),
         service,
         api_key,
+        thanks: Default::default(),
     };
     let limited_auth = Router::new()
         .route("/demo/api/accounts", post(create_account))
@@ -74,6 +98,8 @@ pub fn router(app: AppState, service: Router, api_key: String) -> Router {
         .route("/demo/api/session", axum::routing::delete(sign_out))
         .route("/demo/api/advance-time", post(advance_time))
         .route("/demo/api/simulate", post(simulate))
+        .route("/demo/hooks/referral", post(referral_hook))
+        .route("/demo/api/thanks", get(thanks))
         .merge(limited_auth)
         .merge(limited_tokens)
         .with_state(demo)
@@ -324,6 +350,9 @@ struct Me {
     /// service's browser API.
     user_token: String,
     expires_at: u64,
+    /// Thanks for friends who joined (the loop closed by the service's
+    /// `referral.attributed` webhook).
+    thanks: Vec<String>,
 }
 
 /// The signed-in demo user, with a fresh user token minted by core.
@@ -347,13 +376,102 @@ async fn me(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Me>> {
             now,
         )
         .map_err(ApiError::internal)?;
+    let thanks = demo
+        .thanks
+        .lock()
+        .map(|t| t.get(&session.subject).cloned().unwrap_or_default())
+        .unwrap_or_default();
     Ok(Json(Me {
+        thanks,
         in_holdout: referral_core::nudge::in_holdout(&settings.nudge, &session.subject),
         user_id: session.subject,
         name: display_name(&email),
         user_token,
         expires_at: now + ttl,
     }))
+}
+
+#[derive(Serialize)]
+struct Thanks {
+    thanks: Vec<String>,
+}
+
+/// The signed-in user's thanks (polled by the demo app; no token minted,
+/// so not rate limited like `/demo/api/me`).
+async fn thanks(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Thanks>> {
+    let session = auth::session_from(&demo.app, &parts, DEMO_COOKIE, DEMO_SESSION).await?;
+    let thanks = demo
+        .thanks
+        .lock()
+        .map(|t| t.get(&session.subject).cloned().unwrap_or_default())
+        .unwrap_or_default();
+    Ok(Json(Thanks { thanks }))
+}
+
+/// The demo host's webhook receiver: checks the Standard Webhooks
+/// signature with its endpoint's secrets and a 5-minute timestamp
+/// tolerance, then thanks the referrer of each `referral.attributed`.
+async fn referral_hook(
+    State(demo): State<Demo>,
+    headers: HeaderMap,
+    body: String,
+) -> ApiResult<StatusCode> {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (id, ts, signatures) = (
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+    );
+    let refused = || ApiError::unauthorized("bad_signature", "webhook signature not valid");
+    let ts: u64 = ts.parse().map_err(|_| refused())?;
+    if ts.abs_diff(Clock::real_now()) > 300 {
+        return Err(refused());
+    }
+    let mut conn = demo.app.db.pool.acquire().await?;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT secrets FROM webhook_endpoints WHERE id = $1")
+            .bind(DEMO_ENDPOINT_ID)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let secrets: Vec<crate::outbound::StoredSecret> = stored
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let valid = secrets.iter().any(|s| {
+        crate::outbound::sign(&s.secret, &id, ts, &body).is_some_and(|expected| {
+            signatures.split(' ').any(|sig| {
+                use subtle::ConstantTimeEq;
+                bool::from(sig.as_bytes().ct_eq(expected.as_bytes()))
+            })
+        })
+    });
+    if !valid {
+        return Err(refused());
+    }
+    let event: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| ApiError::bad("invalid_json", "not JSON"))?;
+    if event["type"] == "referral.attributed" {
+        let referrer = event["data"]["referrer_id"].as_str().unwrap_or_default();
+        let friend = event["data"]["friend_id"].as_str().unwrap_or_default();
+        let name = access::demo_user_email(&mut conn, friend)
+            .await?
+            .map(|email| display_name(&email))
+            .and_then(|n| n.split(' ').next().map(str::to_owned))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "someone".to_owned());
+        if let Ok(mut thanks) = demo.thanks.lock() {
+            let list = thanks.entry(referrer.to_owned()).or_default();
+            list.push(format!("Your friend {name} joined — thank you!"));
+            let excess = list.len().saturating_sub(5);
+            list.drain(..excess);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,18 @@ async function start() {
   $("sign-out").hidden = false;
   $("who").textContent = `Signed in as ${user.name}`;
   $("holdout-note").hidden = !user.in_holdout;
+  // The loop closed: the service's referral.attributed webhook reached
+  // this host's backend, which thanks the referrer.
+  const showThanks = (u) => {
+    const thanks = u?.thanks ?? [];
+    $("thanks").textContent = thanks[thanks.length - 1] ?? "";
+    $("thanks").hidden = thanks.length === 0;
+  };
+  showThanks(user);
+  setInterval(async () => {
+    const res = await fetch("/demo/api/thanks", { credentials: "same-origin" });
+    if (res.ok) showThanks(await res.json());
+  }, 3000);
   mount($("invite"), {
     userToken,
     codeUrl: "/api/v1/me/referral",

@@ -252,6 +252,72 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
         }
     }
     runLiftVectors(vectors, check)
+    runBillingVectors(vectors, check)
+}
+
+private fun billingAccount(j: JsonObject): BillingAccount = when (j["by"].asString) {
+    "account" -> BillingAccount.Account(j["id"].asString)
+    "customer" -> BillingAccount.Customer(j["id"].asString)
+    else -> BillingAccount.Charge(j["id"].asString)
+}
+
+private fun money(j: JsonElement?): Money? =
+    if (j == null || j.isJsonNull) null else j.asJsonObject.let { Money(it["amount_minor"].asLong, it["currency"].asString) }
+
+private fun billingFact(j: JsonObject): BillingFact = when (j["kind"].asString) {
+    "payment" -> BillingFact.Payment(money(j["amount"])!!, money(j["acv"]))
+    "refund" -> BillingFact.Refund
+    "chargeback" -> BillingFact.Chargeback
+    else -> BillingFact.Cancellation
+}
+
+fun runBillingVectors(vectors: JsonObject, check: (String, () -> Unit) -> Unit) {
+    val billing = vectors["billing"].asJsonObject
+    for (case in billing["stripe_events"].asJsonArray.map { it.asJsonObject }) {
+        check("stripe event ${case["name"].asString}") {
+            val expected = case["expected"].asJsonObject
+            val call = { stripeMapEvent(case["body"].asString, case["live_mode"].asBoolean, case["account_key"].asString) }
+            if (expected.has("error")) {
+                try { call(); throw AssertionError("accepted") }
+                catch (e: ReferralException.InvalidInput) { if (e.reason != expected["error"].asString) throw AssertionError(e.reason) }
+                return@check
+            }
+            val b = expected["billing"]
+            val want = StripeMapped(
+                expected["event_id"].asString, expected["event_type"].asString,
+                expected["links"].asJsonArray.map { l -> l.asJsonArray.let { StripeLink(it[0].asString, billingAccount(it[1].asJsonObject)) } },
+                if (b.isJsonNull) null else b.asJsonObject.let {
+                    BillingEvent(it["event_id"].asString, billingAccount(it["account"].asJsonObject), billingFact(it["fact"].asJsonObject), it["at"].asLong.toULong())
+                },
+                expected.str("ignored"),
+            )
+            val got = call()
+            if (got != want) throw AssertionError("$got != $want")
+        }
+    }
+    for (case in billing["stripe_signatures"].asJsonArray.map { it.asJsonObject }) {
+        check("stripe signature ${case["name"].asString}") {
+            val expected = case["expected"].asJsonObject
+            val call = {
+                stripeVerifySignature(case["header"].asString, case["body"].asString.toByteArray(),
+                    case["secrets"].asJsonArray.map { it.asString }, case["now"].asLong.toULong(), case["tolerance_secs"].asLong.toULong())
+            }
+            if (expected.has("timestamp")) {
+                val t = call()
+                if (t != expected["timestamp"].asLong.toULong()) throw AssertionError("$t")
+            } else {
+                try { call(); throw AssertionError("accepted") }
+                catch (e: ReferralException.InvalidInput) { if (e.reason != expected["error"].asString) throw AssertionError(e.reason) }
+            }
+        }
+    }
+    check("billing: the first-year value rule") {
+        for (c in billing["first_year_value"].asJsonArray.map { it.asJsonObject }) {
+            val interval = BillingInterval.valueOf(c["interval"].asString.uppercase())
+            val got = billingFirstYearValue(c["amount_minor"].asLong, interval, c["count"].asLong.toUInt())
+            if (got != c["expected"].asLong) throw AssertionError("${c}: $got")
+        }
+    }
 }
 
 private fun JsonObject.interval(key: String): JsonObject? = if (has(key) && !get(key).isJsonNull) getAsJsonObject(key) else null

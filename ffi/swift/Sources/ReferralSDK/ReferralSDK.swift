@@ -1872,6 +1872,68 @@ public func FfiConverterTypeBeneficiaryBalance_lower(_ value: BeneficiaryBalance
 }
 
 
+public struct BillingEvent: Equatable, Hashable {
+    public var eventId: String
+    public var account: BillingAccount
+    public var fact: BillingFact
+    public var at: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(eventId: String, account: BillingAccount, fact: BillingFact, at: UInt64) {
+        self.eventId = eventId
+        self.account = account
+        self.fact = fact
+        self.at = at
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BillingEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBillingEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BillingEvent {
+        return
+            try BillingEvent(
+                eventId: FfiConverterString.read(from: &buf), 
+                account: FfiConverterTypeBillingAccount.read(from: &buf), 
+                fact: FfiConverterTypeBillingFact.read(from: &buf), 
+                at: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BillingEvent, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.eventId, into: &buf)
+        FfiConverterTypeBillingAccount.write(value.account, into: &buf)
+        FfiConverterTypeBillingFact.write(value.fact, into: &buf)
+        FfiConverterUInt64.write(value.at, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingEvent_lift(_ buf: RustBuffer) throws -> BillingEvent {
+    return try FfiConverterTypeBillingEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingEvent_lower(_ value: BillingEvent) -> RustBuffer {
+    return FfiConverterTypeBillingEvent.lower(value)
+}
+
+
 public struct Cap: Equatable, Hashable {
     public var period: Period
     public var maxRewards: UInt32?
@@ -2480,6 +2542,498 @@ public func FfiConverterTypeLedgerEntry_lower(_ value: LedgerEntry) -> RustBuffe
 }
 
 
+public struct LiftComparison: Equatable, Hashable {
+    public var absolute: LiftInterval
+    public var relative: LiftRelativeInterval?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(absolute: LiftInterval, relative: LiftRelativeInterval?) {
+        self.absolute = absolute
+        self.relative = relative
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftComparison: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftComparison: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftComparison {
+        return
+            try LiftComparison(
+                absolute: FfiConverterTypeLiftInterval.read(from: &buf), 
+                relative: FfiConverterOptionTypeLiftRelativeInterval.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftComparison, into buf: inout [UInt8]) {
+        FfiConverterTypeLiftInterval.write(value.absolute, into: &buf)
+        FfiConverterOptionTypeLiftRelativeInterval.write(value.relative, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftComparison_lift(_ buf: RustBuffer) throws -> LiftComparison {
+    return try FfiConverterTypeLiftComparison.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftComparison_lower(_ value: LiftComparison) -> RustBuffer {
+    return FfiConverterTypeLiftComparison.lower(value)
+}
+
+
+public struct LiftGroupReport: Equatable, Hashable {
+    public var tally: LiftGroupTally
+    public var referrerRate: LiftInterval?
+    public var signupsPerUser: LiftInterval?
+    public var paidPerUser: LiftInterval?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(tally: LiftGroupTally, referrerRate: LiftInterval?, signupsPerUser: LiftInterval?, paidPerUser: LiftInterval?) {
+        self.tally = tally
+        self.referrerRate = referrerRate
+        self.signupsPerUser = signupsPerUser
+        self.paidPerUser = paidPerUser
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftGroupReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftGroupReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftGroupReport {
+        return
+            try LiftGroupReport(
+                tally: FfiConverterTypeLiftGroupTally.read(from: &buf), 
+                referrerRate: FfiConverterOptionTypeLiftInterval.read(from: &buf), 
+                signupsPerUser: FfiConverterOptionTypeLiftInterval.read(from: &buf), 
+                paidPerUser: FfiConverterOptionTypeLiftInterval.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftGroupReport, into buf: inout [UInt8]) {
+        FfiConverterTypeLiftGroupTally.write(value.tally, into: &buf)
+        FfiConverterOptionTypeLiftInterval.write(value.referrerRate, into: &buf)
+        FfiConverterOptionTypeLiftInterval.write(value.signupsPerUser, into: &buf)
+        FfiConverterOptionTypeLiftInterval.write(value.paidPerUser, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftGroupReport_lift(_ buf: RustBuffer) throws -> LiftGroupReport {
+    return try FfiConverterTypeLiftGroupReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftGroupReport_lower(_ value: LiftGroupReport) -> RustBuffer {
+    return FfiConverterTypeLiftGroupReport.lower(value)
+}
+
+
+public struct LiftGroupTally: Equatable, Hashable {
+    public var users: UInt64
+    public var asked: UInt64
+    public var shared: UInt64
+    public var referrers: UInt64
+    public var signups: UInt64
+    public var signupsSquared: UInt64
+    public var paid: UInt64
+    public var paidSquared: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(users: UInt64, asked: UInt64, shared: UInt64, referrers: UInt64, signups: UInt64, signupsSquared: UInt64, paid: UInt64, paidSquared: UInt64) {
+        self.users = users
+        self.asked = asked
+        self.shared = shared
+        self.referrers = referrers
+        self.signups = signups
+        self.signupsSquared = signupsSquared
+        self.paid = paid
+        self.paidSquared = paidSquared
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftGroupTally: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftGroupTally: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftGroupTally {
+        return
+            try LiftGroupTally(
+                users: FfiConverterUInt64.read(from: &buf), 
+                asked: FfiConverterUInt64.read(from: &buf), 
+                shared: FfiConverterUInt64.read(from: &buf), 
+                referrers: FfiConverterUInt64.read(from: &buf), 
+                signups: FfiConverterUInt64.read(from: &buf), 
+                signupsSquared: FfiConverterUInt64.read(from: &buf), 
+                paid: FfiConverterUInt64.read(from: &buf), 
+                paidSquared: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftGroupTally, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.users, into: &buf)
+        FfiConverterUInt64.write(value.asked, into: &buf)
+        FfiConverterUInt64.write(value.shared, into: &buf)
+        FfiConverterUInt64.write(value.referrers, into: &buf)
+        FfiConverterUInt64.write(value.signups, into: &buf)
+        FfiConverterUInt64.write(value.signupsSquared, into: &buf)
+        FfiConverterUInt64.write(value.paid, into: &buf)
+        FfiConverterUInt64.write(value.paidSquared, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftGroupTally_lift(_ buf: RustBuffer) throws -> LiftGroupTally {
+    return try FfiConverterTypeLiftGroupTally.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftGroupTally_lower(_ value: LiftGroupTally) -> RustBuffer {
+    return FfiConverterTypeLiftGroupTally.lower(value)
+}
+
+
+public struct LiftInterval: Equatable, Hashable {
+    public var estimate: Double
+    public var low: Double
+    public var high: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(estimate: Double, low: Double, high: Double) {
+        self.estimate = estimate
+        self.low = low
+        self.high = high
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftInterval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftInterval: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftInterval {
+        return
+            try LiftInterval(
+                estimate: FfiConverterDouble.read(from: &buf), 
+                low: FfiConverterDouble.read(from: &buf), 
+                high: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftInterval, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.estimate, into: &buf)
+        FfiConverterDouble.write(value.low, into: &buf)
+        FfiConverterDouble.write(value.high, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftInterval_lift(_ buf: RustBuffer) throws -> LiftInterval {
+    return try FfiConverterTypeLiftInterval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftInterval_lower(_ value: LiftInterval) -> RustBuffer {
+    return FfiConverterTypeLiftInterval.lower(value)
+}
+
+
+public struct LiftOptions: Equatable, Hashable {
+    public var holdoutBasisPoints: UInt32
+    public var minRelativeLift: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(holdoutBasisPoints: UInt32, minRelativeLift: Double) {
+        self.holdoutBasisPoints = holdoutBasisPoints
+        self.minRelativeLift = minRelativeLift
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftOptions {
+        return
+            try LiftOptions(
+                holdoutBasisPoints: FfiConverterUInt32.read(from: &buf), 
+                minRelativeLift: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftOptions, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.holdoutBasisPoints, into: &buf)
+        FfiConverterDouble.write(value.minRelativeLift, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftOptions_lift(_ buf: RustBuffer) throws -> LiftOptions {
+    return try FfiConverterTypeLiftOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftOptions_lower(_ value: LiftOptions) -> RustBuffer {
+    return FfiConverterTypeLiftOptions.lower(value)
+}
+
+
+public struct LiftRelativeInterval: Equatable, Hashable {
+    public var estimate: Double?
+    public var low: Double
+    public var high: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(estimate: Double?, low: Double, high: Double) {
+        self.estimate = estimate
+        self.low = low
+        self.high = high
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftRelativeInterval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftRelativeInterval: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftRelativeInterval {
+        return
+            try LiftRelativeInterval(
+                estimate: FfiConverterOptionDouble.read(from: &buf), 
+                low: FfiConverterDouble.read(from: &buf), 
+                high: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftRelativeInterval, into buf: inout [UInt8]) {
+        FfiConverterOptionDouble.write(value.estimate, into: &buf)
+        FfiConverterDouble.write(value.low, into: &buf)
+        FfiConverterDouble.write(value.high, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftRelativeInterval_lift(_ buf: RustBuffer) throws -> LiftRelativeInterval {
+    return try FfiConverterTypeLiftRelativeInterval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftRelativeInterval_lower(_ value: LiftRelativeInterval) -> RustBuffer {
+    return FfiConverterTypeLiftRelativeInterval.lower(value)
+}
+
+
+public struct LiftReport: Equatable, Hashable {
+    public var treatment: LiftGroupReport
+    public var holdout: LiftGroupReport
+    public var referrerRate: LiftComparison?
+    public var signupsPerUser: LiftComparison?
+    public var paidPerUser: LiftComparison?
+    public var verdict: LiftVerdict
+    public var summary: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(treatment: LiftGroupReport, holdout: LiftGroupReport, referrerRate: LiftComparison?, signupsPerUser: LiftComparison?, paidPerUser: LiftComparison?, verdict: LiftVerdict, summary: String) {
+        self.treatment = treatment
+        self.holdout = holdout
+        self.referrerRate = referrerRate
+        self.signupsPerUser = signupsPerUser
+        self.paidPerUser = paidPerUser
+        self.verdict = verdict
+        self.summary = summary
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftReport {
+        return
+            try LiftReport(
+                treatment: FfiConverterTypeLiftGroupReport.read(from: &buf), 
+                holdout: FfiConverterTypeLiftGroupReport.read(from: &buf), 
+                referrerRate: FfiConverterOptionTypeLiftComparison.read(from: &buf), 
+                signupsPerUser: FfiConverterOptionTypeLiftComparison.read(from: &buf), 
+                paidPerUser: FfiConverterOptionTypeLiftComparison.read(from: &buf), 
+                verdict: FfiConverterTypeLiftVerdict.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftReport, into buf: inout [UInt8]) {
+        FfiConverterTypeLiftGroupReport.write(value.treatment, into: &buf)
+        FfiConverterTypeLiftGroupReport.write(value.holdout, into: &buf)
+        FfiConverterOptionTypeLiftComparison.write(value.referrerRate, into: &buf)
+        FfiConverterOptionTypeLiftComparison.write(value.signupsPerUser, into: &buf)
+        FfiConverterOptionTypeLiftComparison.write(value.paidPerUser, into: &buf)
+        FfiConverterTypeLiftVerdict.write(value.verdict, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftReport_lift(_ buf: RustBuffer) throws -> LiftReport {
+    return try FfiConverterTypeLiftReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftReport_lower(_ value: LiftReport) -> RustBuffer {
+    return FfiConverterTypeLiftReport.lower(value)
+}
+
+
+public struct LiftTallies: Equatable, Hashable {
+    public var treatment: LiftGroupTally
+    public var holdout: LiftGroupTally
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(treatment: LiftGroupTally, holdout: LiftGroupTally) {
+        self.treatment = treatment
+        self.holdout = holdout
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiftTallies: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftTallies: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftTallies {
+        return
+            try LiftTallies(
+                treatment: FfiConverterTypeLiftGroupTally.read(from: &buf), 
+                holdout: FfiConverterTypeLiftGroupTally.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiftTallies, into buf: inout [UInt8]) {
+        FfiConverterTypeLiftGroupTally.write(value.treatment, into: &buf)
+        FfiConverterTypeLiftGroupTally.write(value.holdout, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftTallies_lift(_ buf: RustBuffer) throws -> LiftTallies {
+    return try FfiConverterTypeLiftTallies.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftTallies_lower(_ value: LiftTallies) -> RustBuffer {
+    return FfiConverterTypeLiftTallies.lower(value)
+}
+
+
 public struct LinkOptions: Equatable, Hashable {
     public var baseUrl: String
     /**
@@ -2773,6 +3327,64 @@ public func FfiConverterTypeMoneyLine_lift(_ buf: RustBuffer) throws -> MoneyLin
 #endif
 public func FfiConverterTypeMoneyLine_lower(_ value: MoneyLine) -> RustBuffer {
     return FfiConverterTypeMoneyLine.lower(value)
+}
+
+
+public struct NudgeDeferral: Equatable, Hashable {
+    public var since: UInt64
+    public var heldBy: String
+    public var askedOn: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(since: UInt64, heldBy: String, askedOn: String) {
+        self.since = since
+        self.heldBy = heldBy
+        self.askedOn = askedOn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NudgeDeferral: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNudgeDeferral: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NudgeDeferral {
+        return
+            try NudgeDeferral(
+                since: FfiConverterUInt64.read(from: &buf), 
+                heldBy: FfiConverterString.read(from: &buf), 
+                askedOn: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NudgeDeferral, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.since, into: &buf)
+        FfiConverterString.write(value.heldBy, into: &buf)
+        FfiConverterString.write(value.askedOn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeDeferral_lift(_ buf: RustBuffer) throws -> NudgeDeferral {
+    return try FfiConverterTypeNudgeDeferral.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNudgeDeferral_lower(_ value: NudgeDeferral) -> RustBuffer {
+    return FfiConverterTypeNudgeDeferral.lower(value)
 }
 
 
@@ -3200,6 +3812,135 @@ public func FfiConverterTypeStageLine_lower(_ value: StageLine) -> RustBuffer {
 }
 
 
+/**
+ * An id Stripe uses (a customer, a charge) and the account it names.
+ */
+public struct StripeLink: Equatable, Hashable {
+    public var stripeId: String
+    public var account: BillingAccount
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(stripeId: String, account: BillingAccount) {
+        self.stripeId = stripeId
+        self.account = account
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StripeLink: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStripeLink: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StripeLink {
+        return
+            try StripeLink(
+                stripeId: FfiConverterString.read(from: &buf), 
+                account: FfiConverterTypeBillingAccount.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StripeLink, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.stripeId, into: &buf)
+        FfiConverterTypeBillingAccount.write(value.account, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStripeLink_lift(_ buf: RustBuffer) throws -> StripeLink {
+    return try FfiConverterTypeStripeLink.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStripeLink_lower(_ value: StripeLink) -> RustBuffer {
+    return FfiConverterTypeStripeLink.lower(value)
+}
+
+
+/**
+ * What a Stripe event means: the billing event, or `ignored` with
+ * core's reason (`unhandled_type`, `wrong_mode`, `not_paid`,
+ * `zero_amount`, `partial_refund`, `subscription_checkout`,
+ * `no_account`). Reshapes core's `Result` into two options.
+ */
+public struct StripeMapped: Equatable, Hashable {
+    public var eventId: String
+    public var eventType: String
+    public var links: [StripeLink]
+    public var billing: BillingEvent?
+    public var ignored: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(eventId: String, eventType: String, links: [StripeLink], billing: BillingEvent?, ignored: String?) {
+        self.eventId = eventId
+        self.eventType = eventType
+        self.links = links
+        self.billing = billing
+        self.ignored = ignored
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StripeMapped: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStripeMapped: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StripeMapped {
+        return
+            try StripeMapped(
+                eventId: FfiConverterString.read(from: &buf), 
+                eventType: FfiConverterString.read(from: &buf), 
+                links: FfiConverterSequenceTypeStripeLink.read(from: &buf), 
+                billing: FfiConverterOptionTypeBillingEvent.read(from: &buf), 
+                ignored: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StripeMapped, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.eventId, into: &buf)
+        FfiConverterString.write(value.eventType, into: &buf)
+        FfiConverterSequenceTypeStripeLink.write(value.links, into: &buf)
+        FfiConverterOptionTypeBillingEvent.write(value.billing, into: &buf)
+        FfiConverterOptionString.write(value.ignored, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStripeMapped_lift(_ buf: RustBuffer) throws -> StripeMapped {
+    return try FfiConverterTypeStripeMapped.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStripeMapped_lower(_ value: StripeMapped) -> RustBuffer {
+    return FfiConverterTypeStripeMapped.lower(value)
+}
+
+
 public struct Tier: Equatable, Hashable {
     public var fromCount: UInt32
     public var reward: RewardRule
@@ -3309,6 +4050,72 @@ public func FfiConverterTypeTypedCodeClaims_lift(_ buf: RustBuffer) throws -> Ty
 #endif
 public func FfiConverterTypeTypedCodeClaims_lower(_ value: TypedCodeClaims) -> RustBuffer {
     return FfiConverterTypeTypedCodeClaims.lower(value)
+}
+
+
+public struct UserOutcome: Equatable, Hashable {
+    public var holdout: Bool
+    public var asked: Bool
+    public var shared: Bool
+    public var referredSignups: UInt32
+    public var referredPaid: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(holdout: Bool, asked: Bool, shared: Bool, referredSignups: UInt32, referredPaid: UInt32) {
+        self.holdout = holdout
+        self.asked = asked
+        self.shared = shared
+        self.referredSignups = referredSignups
+        self.referredPaid = referredPaid
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserOutcome {
+        return
+            try UserOutcome(
+                holdout: FfiConverterBool.read(from: &buf), 
+                asked: FfiConverterBool.read(from: &buf), 
+                shared: FfiConverterBool.read(from: &buf), 
+                referredSignups: FfiConverterUInt32.read(from: &buf), 
+                referredPaid: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserOutcome, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.holdout, into: &buf)
+        FfiConverterBool.write(value.asked, into: &buf)
+        FfiConverterBool.write(value.shared, into: &buf)
+        FfiConverterUInt32.write(value.referredSignups, into: &buf)
+        FfiConverterUInt32.write(value.referredPaid, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserOutcome_lift(_ buf: RustBuffer) throws -> UserOutcome {
+    return try FfiConverterTypeUserOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserOutcome_lower(_ value: UserOutcome) -> RustBuffer {
+    return FfiConverterTypeUserOutcome.lower(value)
 }
 
 
@@ -3741,6 +4548,252 @@ public func FfiConverterTypeAttributionOutcome_lift(_ buf: RustBuffer) throws ->
 #endif
 public func FfiConverterTypeAttributionOutcome_lower(_ value: AttributionOutcome) -> RustBuffer {
     return FfiConverterTypeAttributionOutcome.lower(value)
+}
+
+
+
+
+public enum BillingAccount: Equatable, Hashable {
+    
+    case account(String
+    )
+    case customer(String
+    )
+    case charge(String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension BillingAccount: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBillingAccount: FfiConverterRustBuffer {
+    typealias SwiftType = BillingAccount
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BillingAccount {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .account(try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .customer(try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .charge(try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: BillingAccount, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .account(v1):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(v1, into: &buf)
+            
+        
+        case let .customer(v1):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(v1, into: &buf)
+            
+        
+        case let .charge(v1):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(v1, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingAccount_lift(_ buf: RustBuffer) throws -> BillingAccount {
+    return try FfiConverterTypeBillingAccount.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingAccount_lower(_ value: BillingAccount) -> RustBuffer {
+    return FfiConverterTypeBillingAccount.lower(value)
+}
+
+
+
+
+public enum BillingFact: Equatable, Hashable {
+    
+    case payment(amount: Money, acv: Money?
+    )
+    case refund
+    case chargeback
+    case cancellation
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension BillingFact: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBillingFact: FfiConverterRustBuffer {
+    typealias SwiftType = BillingFact
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BillingFact {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .payment(amount: try FfiConverterTypeMoney.read(from: &buf), acv: try FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+        
+        case 2: return .refund
+        
+        case 3: return .chargeback
+        
+        case 4: return .cancellation
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: BillingFact, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .payment(amount,acv):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            FfiConverterOptionTypeMoney.write(acv, into: &buf)
+            
+        
+        case .refund:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .chargeback:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .cancellation:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingFact_lift(_ buf: RustBuffer) throws -> BillingFact {
+    return try FfiConverterTypeBillingFact.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingFact_lower(_ value: BillingFact) -> RustBuffer {
+    return FfiConverterTypeBillingFact.lower(value)
+}
+
+
+
+
+public enum BillingInterval: Equatable, Hashable {
+    
+    case day
+    case week
+    case month
+    case year
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension BillingInterval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBillingInterval: FfiConverterRustBuffer {
+    typealias SwiftType = BillingInterval
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BillingInterval {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .day
+        
+        case 2: return .week
+        
+        case 3: return .month
+        
+        case 4: return .year
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: BillingInterval, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .day:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .week:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .month:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .year:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingInterval_lift(_ buf: RustBuffer) throws -> BillingInterval {
+    return try FfiConverterTypeBillingInterval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBillingInterval_lower(_ value: BillingInterval) -> RustBuffer {
+    return FfiConverterTypeBillingInterval.lower(value)
 }
 
 
@@ -4336,6 +5389,101 @@ public func FfiConverterTypeLedgerEvent_lower(_ value: LedgerEvent) -> RustBuffe
 
 
 
+
+public enum LiftVerdict: Equatable, Hashable {
+    
+    case noHoldout
+    case notEnoughData(moreHoldoutUsers: UInt64?, moreTreatmentUsers: UInt64?, detectableLift: Double?
+    )
+    case lift
+    case harm
+    case noDetectableLift(detectableLift: Double
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LiftVerdict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiftVerdict: FfiConverterRustBuffer {
+    typealias SwiftType = LiftVerdict
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiftVerdict {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .noHoldout
+        
+        case 2: return .notEnoughData(moreHoldoutUsers: try FfiConverterOptionUInt64.read(from: &buf), moreTreatmentUsers: try FfiConverterOptionUInt64.read(from: &buf), detectableLift: try FfiConverterOptionDouble.read(from: &buf)
+        )
+        
+        case 3: return .lift
+        
+        case 4: return .harm
+        
+        case 5: return .noDetectableLift(detectableLift: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LiftVerdict, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .noHoldout:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .notEnoughData(moreHoldoutUsers,moreTreatmentUsers,detectableLift):
+            writeInt(&buf, Int32(2))
+            FfiConverterOptionUInt64.write(moreHoldoutUsers, into: &buf)
+            FfiConverterOptionUInt64.write(moreTreatmentUsers, into: &buf)
+            FfiConverterOptionDouble.write(detectableLift, into: &buf)
+            
+        
+        case .lift:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .harm:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .noDetectableLift(detectableLift):
+            writeInt(&buf, Int32(5))
+            FfiConverterDouble.write(detectableLift, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftVerdict_lift(_ buf: RustBuffer) throws -> LiftVerdict {
+    return try FfiConverterTypeLiftVerdict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiftVerdict_lower(_ value: LiftVerdict) -> RustBuffer {
+    return FfiConverterTypeLiftVerdict.lower(value)
+}
+
+
+
 /**
  * Ask, or stay quiet with a machine-readable `reason` and its details.
  */
@@ -4349,7 +5497,12 @@ public enum NudgeDecision: Equatable, Hashable {
         /**
          * The locale tag of the translation shown, as the config writes it
          * (`ar` for a person in `ar-EG`); none for the default message.
-         */locale: String? = nil
+         */locale: String? = nil, 
+        /**
+         * Set when the moment was held back by a passing rule and is
+         * asked now: since when, by what, and at which event. `event` and
+         * `occurrence` are then the held-back event's.
+         */deferred: NudgeDeferral? = nil
     )
     case quiet(
         /**
@@ -4388,7 +5541,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .ask(moment: try FfiConverterString.read(from: &buf), variant: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf), event: try FfiConverterString.read(from: &buf), occurrence: try FfiConverterUInt32.read(from: &buf), bypassed: try FfiConverterSequenceString.read(from: &buf), locale: try FfiConverterOptionString.read(from: &buf)
+        case 1: return .ask(moment: try FfiConverterString.read(from: &buf), variant: try FfiConverterString.read(from: &buf), message: try FfiConverterString.read(from: &buf), event: try FfiConverterString.read(from: &buf), occurrence: try FfiConverterUInt32.read(from: &buf), bypassed: try FfiConverterSequenceString.read(from: &buf), locale: try FfiConverterOptionString.read(from: &buf), deferred: try FfiConverterOptionTypeNudgeDeferral.read(from: &buf)
         )
         
         case 2: return .quiet(reason: try FfiConverterString.read(from: &buf), rule: try FfiConverterOptionString.read(from: &buf), frictionEvent: try FfiConverterOptionString.read(from: &buf), secondsAgo: try FfiConverterOptionUInt64.read(from: &buf), until: try FfiConverterOptionUInt64.read(from: &buf)
@@ -4402,7 +5555,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .ask(moment,variant,message,event,occurrence,bypassed,locale):
+        case let .ask(moment,variant,message,event,occurrence,bypassed,locale,deferred):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(moment, into: &buf)
             FfiConverterString.write(variant, into: &buf)
@@ -4411,6 +5564,7 @@ public struct FfiConverterTypeNudgeDecision: FfiConverterRustBuffer {
             FfiConverterUInt32.write(occurrence, into: &buf)
             FfiConverterSequenceString.write(bypassed, into: &buf)
             FfiConverterOptionString.write(locale, into: &buf)
+            FfiConverterOptionTypeNudgeDeferral.write(deferred, into: &buf)
             
         
         case let .quiet(reason,rule,frictionEvent,secondsAgo,until):
@@ -5791,6 +6945,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
     typealias SwiftType = Bool?
 
@@ -5839,6 +7017,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeBillingEvent: FfiConverterRustBuffer {
+    typealias SwiftType = BillingEvent?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBillingEvent.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBillingEvent.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCap: FfiConverterRustBuffer {
     typealias SwiftType = Cap?
 
@@ -5863,6 +7065,78 @@ fileprivate struct FfiConverterOptionTypeCap: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLiftComparison: FfiConverterRustBuffer {
+    typealias SwiftType = LiftComparison?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLiftComparison.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLiftComparison.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLiftInterval: FfiConverterRustBuffer {
+    typealias SwiftType = LiftInterval?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLiftInterval.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLiftInterval.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLiftRelativeInterval: FfiConverterRustBuffer {
+    typealias SwiftType = LiftRelativeInterval?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLiftRelativeInterval.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLiftRelativeInterval.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeMoney: FfiConverterRustBuffer {
     typealias SwiftType = Money?
 
@@ -5879,6 +7153,30 @@ fileprivate struct FfiConverterOptionTypeMoney: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeMoney.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeNudgeDeferral: FfiConverterRustBuffer {
+    typealias SwiftType = NudgeDeferral?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNudgeDeferral.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNudgeDeferral.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6332,6 +7630,31 @@ fileprivate struct FfiConverterSequenceTypeStageLine: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeStripeLink: FfiConverterRustBuffer {
+    typealias SwiftType = [StripeLink]
+
+    public static func write(_ value: [StripeLink], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStripeLink.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StripeLink] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StripeLink]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStripeLink.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTier: FfiConverterRustBuffer {
     typealias SwiftType = [Tier]
 
@@ -6349,6 +7672,31 @@ fileprivate struct FfiConverterSequenceTypeTier: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeTier.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUserOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = [UserOutcome]
+
+    public static func write(_ value: [UserOutcome], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUserOutcome.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UserOutcome] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UserOutcome]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUserOutcome.read(from: &buf))
         }
         return seq
     }
@@ -6489,6 +7837,64 @@ public func normalizeEmail(email: String)throws  -> String  {
 })
 }
 /**
+ * A payment's first-year value: periods per year ÷ `count`, at least the
+ * payment (core's rule, documented in one place).
+ */
+public func billingFirstYearValue(amountMinor: Int64, interval: BillingInterval, count: UInt32) -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_billing_first_year_value(
+        FfiConverterInt64.lower(amountMinor),
+        FfiConverterTypeBillingInterval_lower(interval),
+        FfiConverterUInt32.lower(count),uniffiCallStatus
+    )
+})
+}
+/**
+ * The ledger event for a billing event on the account's referral.
+ */
+public func billingLedgerEvent(billing: BillingEvent, referralId: String) -> LedgerEvent  {
+    return try!  FfiConverterTypeLedgerEvent_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_billing_ledger_event(
+        FfiConverterTypeBillingEvent_lower(billing),
+        FfiConverterString.lower(referralId),uniffiCallStatus
+    )
+})
+}
+/**
+ * Reads a Stripe webhook event (its body). Errors: `InvalidInput`
+ * (`invalid_event`, `invalid_field`).
+ */
+public func stripeMapEvent(body: String, liveMode: Bool, accountKey: String)throws  -> StripeMapped  {
+    return try  FfiConverterTypeStripeMapped_lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_stripe_map_event(
+        FfiConverterString.lower(body),
+        FfiConverterBool.lower(liveMode),
+        FfiConverterString.lower(accountKey),uniffiCallStatus
+    )
+})
+}
+/**
+ * Checks a `Stripe-Signature` header against the endpoint's secrets
+ * (`whsec_…`, several while one is rolled) within `tolerance_secs` of
+ * `now`; returns the signed timestamp. Errors: `InvalidInput`
+ * (`malformed_signature`, `stale_signature`, `bad_signature`).
+ */
+public func stripeVerifySignature(header: String, body: Data, secrets: [String], now: UInt64, toleranceSecs: UInt64)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeReferralError_lift) {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_stripe_verify_signature(
+        FfiConverterString.lower(header),
+        FfiConverterData.lower(body),
+        FfiConverterSequenceString.lower(secrets),
+        FfiConverterUInt64.lower(now),
+        FfiConverterUInt64.lower(toleranceSecs),uniffiCallStatus
+    )
+})
+}
+/**
  * Parses a stable channel name; `None` for an unknown one.
  */
 public func channelFromName(name: String) -> Channel?  {
@@ -6531,6 +7937,41 @@ public func peekUnverified(code: String)throws  -> Claims  {
         uniffiCallStatus in
     uniffi_referral_ffi_fn_func_peek_unverified(
         FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
+/**
+ * Treatment against holdout: rates with 95 % intervals, the lift, and a
+ * verdict in words.
+ */
+public func liftReport(tallies: LiftTallies, options: LiftOptions) -> LiftReport  {
+    return try!  FfiConverterTypeLiftReport_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_lift_report(
+        FfiConverterTypeLiftTallies_lower(tallies),
+        FfiConverterTypeLiftOptions_lower(options),uniffiCallStatus
+    )
+})
+}
+/**
+ * Per-user outcomes summed into treatment and holdout tallies.
+ */
+public func liftTallies(outcomes: [UserOutcome]) -> LiftTallies  {
+    return try!  FfiConverterTypeLiftTallies_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_lift_tallies(
+        FfiConverterSequenceTypeUserOutcome.lower(outcomes),uniffiCallStatus
+    )
+})
+}
+/**
+ * The verdict's stable code (`lift`, `not_enough_data`, …).
+ */
+public func liftVerdictCode(verdict: LiftVerdict) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_referral_ffi_fn_func_lift_verdict_code(
+        FfiConverterTypeLiftVerdict_lower(verdict),uniffiCallStatus
     )
 })
 }
@@ -6596,6 +8037,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_referral_ffi_checksum_func_normalize_email() != 20413) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_referral_ffi_checksum_func_billing_first_year_value() != 15801) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_billing_ledger_event() != 49625) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_stripe_map_event() != 47678) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_stripe_verify_signature() != 49370) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_referral_ffi_checksum_func_channel_from_name() != 20060) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6606,6 +8059,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_func_peek_unverified() != 18806) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_lift_report() != 4670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_lift_tallies() != 21309) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_referral_ffi_checksum_func_lift_verdict_code() != 60433) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_referral_ffi_checksum_func_funnel() != 64981) {

@@ -454,6 +454,26 @@ int8_t uniffi_referral_ffi_fn_func_is_disposable_domain(RustBuffer domain, RustC
 RustBuffer uniffi_referral_ffi_fn_func_normalize_email(RustBuffer email, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_BILLING_FIRST_YEAR_VALUE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_BILLING_FIRST_YEAR_VALUE
+int64_t uniffi_referral_ffi_fn_func_billing_first_year_value(int64_t amount_minor, RustBuffer interval, uint32_t count, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_BILLING_LEDGER_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_BILLING_LEDGER_EVENT
+RustBuffer uniffi_referral_ffi_fn_func_billing_ledger_event(RustBuffer billing, RustBuffer referral_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_STRIPE_MAP_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_STRIPE_MAP_EVENT
+RustBuffer uniffi_referral_ffi_fn_func_stripe_map_event(RustBuffer body, int8_t live_mode, RustBuffer account_key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_STRIPE_VERIFY_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_STRIPE_VERIFY_SIGNATURE
+uint64_t uniffi_referral_ffi_fn_func_stripe_verify_signature(RustBuffer header, RustBuffer body, RustBuffer secrets, uint64_t now, uint64_t tolerance_secs, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_CHANNEL_FROM_NAME
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_CHANNEL_FROM_NAME
 RustBuffer uniffi_referral_ffi_fn_func_channel_from_name(RustBuffer name, RustCallStatus *_Nonnull out_status
@@ -472,6 +492,21 @@ RustBuffer uniffi_referral_ffi_fn_func_hmac_sha256(RustBuffer key, RustBuffer me
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_PEEK_UNVERIFIED
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_PEEK_UNVERIFIED
 RustBuffer uniffi_referral_ffi_fn_func_peek_unverified(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_REPORT
+RustBuffer uniffi_referral_ffi_fn_func_lift_report(RustBuffer tallies, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_TALLIES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_TALLIES
+RustBuffer uniffi_referral_ffi_fn_func_lift_tallies(RustBuffer outcomes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_VERDICT_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_LIFT_VERDICT_CODE
+RustBuffer uniffi_referral_ffi_fn_func_lift_verdict_code(RustBuffer verdict, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_FN_FUNC_FUNNEL
@@ -767,6 +802,30 @@ uint16_t uniffi_referral_ffi_checksum_func_normalize_email(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_BILLING_FIRST_YEAR_VALUE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_BILLING_FIRST_YEAR_VALUE
+uint16_t uniffi_referral_ffi_checksum_func_billing_first_year_value(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_BILLING_LEDGER_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_BILLING_LEDGER_EVENT
+uint16_t uniffi_referral_ffi_checksum_func_billing_ledger_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_STRIPE_MAP_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_STRIPE_MAP_EVENT
+uint16_t uniffi_referral_ffi_checksum_func_stripe_map_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_STRIPE_VERIFY_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_STRIPE_VERIFY_SIGNATURE
+uint16_t uniffi_referral_ffi_checksum_func_stripe_verify_signature(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_CHANNEL_FROM_NAME
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_CHANNEL_FROM_NAME
 uint16_t uniffi_referral_ffi_checksum_func_channel_from_name(void
@@ -788,6 +847,24 @@ uint16_t uniffi_referral_ffi_checksum_func_hmac_sha256(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_PEEK_UNVERIFIED
 #define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_PEEK_UNVERIFIED
 uint16_t uniffi_referral_ffi_checksum_func_peek_unverified(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_REPORT
+uint16_t uniffi_referral_ffi_checksum_func_lift_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_TALLIES
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_TALLIES
+uint16_t uniffi_referral_ffi_checksum_func_lift_tallies(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_VERDICT_CODE
+#define UNIFFI_FFIDEF_UNIFFI_REFERRAL_FFI_CHECKSUM_FUNC_LIFT_VERDICT_CODE
+uint16_t uniffi_referral_ffi_checksum_func_lift_verdict_code(void
     
 );
 #endif

@@ -470,6 +470,15 @@ pub async fn scan_payable(state: &AppState) -> Result<usize, sqlx::Error> {
     let mut done = 0;
     for _ in 0..100 {
         let now = state.clock.now();
+        // A read first: no write transaction (SQLite's one writer) when
+        // nothing is due.
+        let due = sqlx::query("SELECT 1 AS one FROM payable_watch WHERE next_check <= $1 LIMIT 1")
+            .bind(now as i64)
+            .fetch_optional(&state.db.read)
+            .await?;
+        if due.is_none() {
+            break;
+        }
         let mut tx = state.db.begin().await?;
         let select = match state.db.backend {
             Backend::Postgres => "SELECT entry_id, referrer FROM payable_watch WHERE next_check <= $1 ORDER BY next_check LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -535,6 +544,13 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    let due = sqlx::query("SELECT 1 AS one FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1")
+        .bind(now)
+        .fetch_optional(&state.db.read)
+        .await?;
+    if due.is_none() {
+        return Ok(0);
+    }
     let claim = format!(
         "UPDATE outbound_deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at LIMIT 16{lock}) RETURNING id, event_id, endpoint_id, attempts"
     );
@@ -573,7 +589,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
 }
 
 async fn deliver_one(state: &AppState, c: Claimed) -> Result<(), sqlx::Error> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.read.acquire().await?;
     let event = sqlx::query("SELECT body FROM outbound_events WHERE id = $1")
         .bind(&c.event_id)
         .fetch_optional(&mut *conn)

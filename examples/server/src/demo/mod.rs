@@ -433,7 +433,7 @@ async fn referral_hook(
     if ts.abs_diff(Clock::real_now()) > 300 {
         return Err(refused());
     }
-    let mut conn = demo.app.db.pool.acquire().await?;
+    let mut conn = demo.app.db.read.acquire().await?;
     let stored: Option<String> =
         sqlx::query_scalar("SELECT secrets FROM webhook_endpoints WHERE id = $1")
             .bind(DEMO_ENDPOINT_ID)

@@ -268,14 +268,32 @@ fn build_jar(root: &Path, targets: &[&str]) -> Result<PathBuf, String> {
     }
     let jar = jar_path(root);
     let _ = std::fs::remove_file(&jar);
+    // A stable module name for JPMS users (the jar has no module-info).
+    let manifest = root.join("target/bindings/jar-manifest.txt");
+    std::fs::write(&manifest, "Automatic-Module-Name: dev.referralsdk\n")
+        .map_err(|e| e.to_string())?;
     run_cmd(
         Command::new("jar")
             .arg("--create")
             .arg("--file")
             .arg(&jar)
+            .arg("--manifest")
+            .arg(&manifest)
             .arg("-C")
             .arg(&classes)
             .arg("."),
+    )?;
+    // The generated source beside it, as Maven's `-sources` jar (for IDEs).
+    let sources = out.join(format!("referral-sdk-{version}-sources.jar"));
+    let _ = std::fs::remove_file(&sources);
+    run_cmd(
+        Command::new("jar")
+            .arg("--create")
+            .arg("--file")
+            .arg(&sources)
+            .arg("-C")
+            .arg(&out)
+            .arg("dev"),
     )?;
     let kotlin = crate::test_bindings::kotlin_version(root)?;
     std::fs::write(

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod events;
 pub mod nudge_state;
 pub mod outbound;
+pub mod privacy;
 pub mod referrer;
 pub mod signups;
 pub mod users;
@@ -30,6 +31,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(users::router(state.clone()))
+        .merge(privacy::router())
         .merge(signups::router())
         .merge(events::router(state.clone()))
         .merge(nudge_state::router(state.clone()))

@@ -28,7 +28,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             super::browser_write,
         ));
     Router::new()
-        .route("/api/v1/users/{id}", put(identify))
+        .route(
+            "/api/v1/users/{id}",
+            put(identify).delete(super::privacy::erase),
+        )
         .route("/api/v1/users/{id}/referral", get(user_referral))
         .merge(browser)
 }

@@ -205,6 +205,11 @@ await step("a friend opens the link, lands, browses, signs up and is attributed"
   boAccount = await friend.evaluate(() => document.getElementById("result").dataset.account);
   await friend.context().close();
 });
+await step("the loop closed: the service's referral.attributed webhook reaches the host, which thanks A", async () => {
+  const thanks = await until(anna, () => document.getElementById("thanks").textContent, "the thanks", 15000);
+  assert(thanks === "Your friend Bo joined — thank you!", thanks);
+  assert(await anna.isVisible("#thanks"), "the thanks is hidden");
+});
 await step("a self-referral from A's company lands in the review queue", async () => {
   const colleague = await (await browser.newContext()).newPage();
   await colleague.goto(link);
@@ -255,6 +260,14 @@ await step("a refund webhook reverses it", async () => {
   assert(out.outcome === "reversed", JSON.stringify(out));
   const s = await stats();
   assert(s.entries[0].status === "reversed", JSON.stringify(s));
+});
+await step("the admin page lists the outbound webhook deliveries, each with a Redeliver button", async () => {
+  await admin.goto(`${origin}/admin`);
+  await until(admin, () => document.getElementById("webhooks").dataset.loaded === "true", "the webhooks section");
+  const row = await admin.textContent("#webhook-deliveries tr");
+  assert(row.includes("referral.attributed") && row.includes("delivered"), row);
+  await admin.click("#webhook-deliveries tr button");
+  await until(admin, () => document.querySelectorAll("#webhook-deliveries tr:first-child li").length >= 2, "the redelivery's attempt");
 });
 await step("the admin page shows the funnel and the review queue", async () => {
   // A leaves the app: the widget sends what it queued as the page goes.

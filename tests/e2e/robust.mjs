@@ -4,7 +4,7 @@
 // options, and events that must outlive a failing server or a page load.
 // Prints "N passed, M failed".
 import { launchChromium, until } from "./browser.mjs";
-import { start } from "./server.mjs";
+import { CODE, start } from "./server.mjs";
 
 const server = await start();
 const browser = await launchChromium();
@@ -155,6 +155,32 @@ await test("the panel's module fetched on intent; when it fails, an error state,
     return { open: panel.open, link: panel.querySelector('[part="link"]')?.value || "", qr: !!panel.querySelector('[part="qr"] path') };
   });
   assert(second.open && second.link.includes("ref=") && second.qr, JSON.stringify(second));
+});
+
+await test("without a nudge config the engine's module is not fetched; a refused code is named by core", async (page) => {
+  const engineFetches = [];
+  page.on("request", (r) => r.url().endsWith("/referral_wasm_bg.wasm") && engineFetches.push(r.url()));
+  await page.goto(`${server.origin}/pages/launch-plain.html`);
+  const out = await page.evaluate(async (code) => {
+    await import("/pkg/widget.min.js");
+    const w = window.referral.mount(document.body, { code, shareBaseUrl: "https://app.example.com/join" });
+    await new Promise((r) => w.addEventListener("referral-ready", r, { once: true }));
+    return { launcher: !!w.shadowRoot.querySelector(".launcher") };
+  }, CODE);
+  assert(out.launcher, "no launcher");
+  await new Promise((r) => setTimeout(r, 300));
+  assert(engineFetches.length === 0, `the engine's module was fetched: ${engineFetches.join(", ")}`);
+  const refused = await page.evaluate(async () => {
+    const errors = [];
+    const w = document.createElement("referral-widget");
+    w.addEventListener("referral-error", (e) => errors.push(e.detail.code));
+    w.options = { code: "not-a-code", shareBaseUrl: "https://app.example.com/join" };
+    document.body.append(w);
+    await new Promise((r) => w.addEventListener("referral-ready", r, { once: true }));
+    return { errors, launcher: !!w.shadowRoot.querySelector(".launcher") };
+  });
+  assert(refused.errors.join() === "malformed" && !refused.launcher, JSON.stringify(refused));
+  page.warnings.length = 0;
 });
 
 await test("two widgets on one page count each event once and ask once", async (page) => {

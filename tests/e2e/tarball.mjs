@@ -42,7 +42,7 @@ async function test(name, body) {
 }
 
 await test("the tarball holds both modules and their wasm", async () => {
-  for (const file of ["widget.min.js", "panel.min.js", "capture.min.js", "referral_wasm_bg.wasm", "referral_panel_bg.wasm", "referral_capture_bg.wasm", "index.d.ts", "widget.d.ts", "capture.d.ts", "stub.js"]) {
+  for (const file of ["widget.min.js", "engine.min.js", "panel.min.js", "capture.min.js", "referral_wasm_bg.wasm", "referral_panel_bg.wasm", "referral_capture_bg.wasm", "index.d.ts", "widget.d.ts", "capture.d.ts", "stub.js"]) {
     if (!installed.includes(file)) throw new Error(`${file} is not in the installed package (${installed.join(", ")})`);
   }
 });

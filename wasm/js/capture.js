@@ -6,31 +6,21 @@
 // SPA navigation and signup/OAuth redirects. No wasm-bindgen glue: the module
 // has two plain exports.
 
+import { loadCheck } from "./check.js";
+
 const KEY = "referral:captured";
 const STASH = "referral:stash";
 const COOKIE = "referral_code=";
 const DAY = 86400;
 let settings = { param: "ref", windowDays: 90, cookieDomain: null, consent: "granted" };
 let pending = null;
-let checker = null;
 
 const now = () => Math.floor(Date.now() / 1000);
 
-// `(code) => boolean`: core's `code::check` on the code's UTF-8 bytes. A
-// failed load is not remembered: the next capture tries again.
+// `(code) => boolean`: core's `code::check` on the code's UTF-8 bytes
+// (./check.js, shared with the widget).
 function loadChecker() {
-  checker ||= fetch(settings.wasmUrl || new URL("referral_capture_bg.wasm", import.meta.url))
-    .then((response) => response.arrayBuffer())
-    .then((bytes) => WebAssembly.instantiate(bytes))
-    .then(({ instance }) => (code) => {
-      /** @type {{ memory: WebAssembly.Memory, input(): number, input_len(): number, check(len: number): number }} */
-      const wasm = /** @type {any} */ (instance.exports);
-      const buffer = new Uint8Array(wasm.memory.buffer, wasm.input(), wasm.input_len());
-      const { read, written } = new TextEncoder().encodeInto(code, buffer);
-      return read === code.length && wasm.check(written) === 1;
-    });
-  checker.catch(() => (checker = null));
-  return checker;
+  return loadCheck(settings.wasmUrl || undefined);
 }
 
 function writeCookie(record) {

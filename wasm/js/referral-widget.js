@@ -3,7 +3,7 @@
 // DOM, plus success-moment nudges. Every rule (peeking the code, links,
 // share targets, QR, when to ask) is the WebAssembly core's; this file only
 // draws and wires the DOM. User-supplied text is only ever set as text.
-import { loadCore } from "./core.js";
+import { loadCheck } from "./check.js";
 import { CSS } from "./styles.js";
 import { EventQueue } from "./events.js";
 import { RTL, strings } from "./strings.js";
@@ -53,6 +53,12 @@ const storage = {
     }
   },
 };
+
+// The nudge engine's module, fetched only when there is a nudge config (or
+// to name why a code was refused): not in the first load.
+const loadCore = (wasmUrl) => import("./core.js").then((m) => m.loadCore(wasmUrl));
+
+const unavailable = (error) => Object.assign(new Error(`the widget's module did not load: ${error?.message || error}`), { code: "module_unavailable" });
 
 function warn(message, detail) {
   try {
@@ -173,31 +179,32 @@ export class ReferralWidget extends HTMLElement {
     const o = this.options;
     this.fetchedCodes = null;
     this.nudgesReady = false;
-    // The code, the nudge config and the module load in parallel; the
-    // launcher does not wait for the nudge config.
+    // The code, the nudge config and the modules load in parallel; the
+    // launcher waits only for the code and core's small code check, not for
+    // the nudge config or the nudge engine's module, which is fetched only
+    // when there is a nudge config.
     const codeLoad = !o.code && o.codeUrl ? this.loadCode(o.codeUrl, run) : null;
     const configLoad = !o.nudgeConfig && o.nudgeConfigUrl ? this.fetchConfig(o.nudgeConfigUrl).catch((failed) => ({ failed })) : null;
-    let core;
+    const engineLoad = o.nudgeConfig || configLoad ? loadCore(o.wasmUrl).catch((failed) => ({ failed })) : null;
+    let check;
     try {
-      core = await loadCore(o.wasmUrl);
+      check = await loadCheck(o.checkWasmUrl || (o.wasmUrl ? new URL("referral_capture_bg.wasm", new URL(o.wasmUrl, location.href)).href : undefined));
     } catch (error) {
-      this.fail(Object.assign(new Error(`the widget's module did not load: ${error?.message || error}`), { code: "module_unavailable" }));
+      this.fail(unavailable(error));
       return;
     }
     if (run !== this.run) return;
-    this.core = core;
     this.t = strings(o.locale, o.strings);
     this.dir = RTL.has((o.locale || "en").split("-")[0]) ? "rtl" : "ltr";
     this.events = new EventQueue(o.eventsUrl, { auth: () => this.authHeaders(), user: o.userId || "" });
     const code = o.code || (codeLoad && (await codeLoad));
     if (run !== this.run) return;
-    try {
-      this.claims = code ? core.peek(code) : null;
-    } catch (error) {
-      this.claims = null;
-      this.fail(error);
-    }
-    this.code = this.claims ? code : null;
+    const valid = !!code && check(code);
+    // A refused code: the engine's peek names core's reason (`malformed`,
+    // `unsupported_version`); a rare path, worth its fetch.
+    if (code && !valid) await this.explain(code);
+    if (run !== this.run) return;
+    this.code = valid ? code : null;
     const wasOpen = this.panel?.open;
     const shownAsk = this.nudge && !this.nudge.hidden ? this.lastAsk : null;
     this.render();
@@ -209,8 +216,8 @@ export class ReferralWidget extends HTMLElement {
       this.events.push("impression", { surface: "launcher" });
     }
     this.dispatchEvent(new CustomEvent("referral-ready"));
-    if (o.nudgeConfig || configLoad) {
-      await this.setupNudges(o.nudgeConfig || configLoad, run);
+    if (engineLoad) {
+      await this.setupNudges(engineLoad, o.nudgeConfig || configLoad, run);
       if (run !== this.run) return;
       // The person's state from the backend first (a few seconds at most),
       // so an opt-out on another device holds before anything is asked.
@@ -366,11 +373,14 @@ export class ReferralWidget extends HTMLElement {
     }, { tries: 3 });
   }
 
-  async setupNudges(configOrLoad, run) {
+  async setupNudges(engineLoad, configOrLoad, run) {
     try {
+      const core = await engineLoad;
+      if (core.failed) throw unavailable(core.failed);
+      this.core = core;
       const config = await configOrLoad;
       if (config && config.failed) throw config.failed;
-      const engine = this.core.nudgeEngine(config);
+      const engine = core.nudgeEngine(config);
       if (run !== this.run) return;
       this.engine = engine;
     } catch (error) {
@@ -424,6 +434,15 @@ export class ReferralWidget extends HTMLElement {
     this.root.append(this.launcher, this.panel, this.nudge, this.live);
     this.values = values;
     if (o.floating) this.setAttribute("floating", "");
+  }
+
+  // Why core refuses `code`, reported as a referral-error.
+  async explain(code) {
+    try {
+      (await loadCore(this.options.wasmUrl)).peek(code);
+    } catch (error) {
+      this.fail(error?.name === "ReferralError" ? error : unavailable(error));
+    }
   }
 
   // The panel's module (links, share actions, QR codes): fetched once,

@@ -47,8 +47,16 @@ export interface WidgetOptions {
    */
   stateUrl?: string;
   floating?: boolean;
-  /** Where referral_wasm_bg.wasm lives, if not next to the module. */
+  /**
+   * Where referral_wasm_bg.wasm (the nudge engine, fetched only when there
+   * is a nudge config) lives, if not next to the module.
+   */
   wasmUrl?: string;
+  /**
+   * Where referral_capture_bg.wasm (core's code check, loaded first) lives:
+   * by default next to `wasmUrl` if that is set, else next to the module.
+   */
+  checkWasmUrl?: string;
   /**
    * Where referral_panel_bg.wasm (the panel's links, share actions and QR
    * codes, fetched when the panel is about to open) lives: by default next

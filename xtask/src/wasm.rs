@@ -29,16 +29,18 @@ fn esbuild(root: &Path) -> PathBuf {
 }
 
 /// Gzipped bytes (gzip -9) a page may load first for the widget
-/// (`widget.min.js` and `referral_wasm_bg.wasm`), what the panel fetches
-/// when it is about to open (`panel.min.js` and `referral_panel_bg.wasm`),
-/// and the landing capture (`capture.min.js` and
-/// `referral_capture_bg.wasm`). The capture's is issue 17's goal. The
-/// widget's goal is 30,000 B for the first load and is not met (see
-/// BENCHMARKS.md, issue 17, for the floor): its budget and the panel's are
-/// ratchets just above today's sizes, so nothing grows unnoticed; lower them
-/// as the sizes come down.
-pub const WIDGET_BUDGET: usize = 45_000;
+/// (`widget.min.js` and core's code check, `referral_capture_bg.wasm`), what
+/// it fetches alongside when there is a nudge config (`engine.min.js` and
+/// `referral_wasm_bg.wasm`), what the panel fetches when it is about to open
+/// (`panel.min.js` and `referral_panel_bg.wasm`), and the landing capture
+/// (`capture.min.js` and `referral_capture_bg.wasm`). The capture's is issue
+/// 17's goal, and the widget's 30,000 B goal is met by the first load but
+/// not with a nudge config (see BENCHMARKS.md, issue 17, for the floor); the
+/// widget's three budgets are ratchets just above today's sizes, so nothing
+/// grows unnoticed; lower them as the sizes come down.
+pub const WIDGET_BUDGET: usize = 10_600;
 pub const WIDGET_GOAL: usize = 30_000;
+pub const ENGINE_BUDGET: usize = 36_800;
 pub const PANEL_BUDGET: usize = 25_000;
 pub const CAPTURE_BUDGET: usize = 3_000;
 

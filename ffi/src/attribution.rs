@@ -23,14 +23,16 @@ pub enum Touch {
     FirstTouch,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type CapturedReferral = core_::CapturedReferral;
+#[uniffi::remote(Record)]
 pub struct CapturedReferral {
     pub code: String,
     pub captured_at: u64,
     pub method: CaptureMethod,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type Signup = core_::Signup;
+#[uniffi::remote(Record)]
 pub struct Signup {
     pub account_id: String,
     pub email: String,
@@ -49,7 +51,8 @@ pub struct ReferrerInfo {
     pub rewards_this_month: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type AttributionPolicy = core_::AttributionPolicy;
+#[uniffi::remote(Record)]
 pub struct AttributionPolicy {
     pub window_secs: u64,
     pub touch: Touch,
@@ -57,7 +60,8 @@ pub struct AttributionPolicy {
     pub max_rewards_per_month: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type SetAside = core_::SetAside;
+#[uniffi::remote(Record)]
 pub struct SetAside {
     pub code: String,
     pub reason: String,
@@ -113,15 +117,6 @@ pub enum AttributionOutcome {
     },
 }
 
-fn set_aside(list: Vec<core_::SetAside>) -> Vec<SetAside> {
-    list.into_iter()
-        .map(|s| SetAside {
-            code: s.code,
-            reason: s.reason,
-        })
-        .collect()
-}
-
 impl From<core_::Attribution> for AttributionOutcome {
     fn from(a: core_::Attribution) -> Self {
         match a {
@@ -138,20 +133,21 @@ impl From<core_::Attribution> for AttributionOutcome {
                 competing: a.competing,
                 flags: a.flags,
                 review: a.review,
-                set_aside: set_aside(a.set_aside),
+                set_aside: a.set_aside,
             },
             core_::Attribution::NotAttributed {
                 reason,
                 set_aside: aside,
             } => AttributionOutcome::NotAttributed {
                 reason: reason.code().to_owned(),
-                set_aside: set_aside(aside),
+                set_aside: aside,
             },
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type TypedCodeClaims = referral_core::keyring::TypedCodeClaims;
+#[uniffi::remote(Record)]
 pub struct TypedCodeClaims {
     pub key_id: u32,
     pub program_id: u32,
@@ -169,27 +165,6 @@ impl Verifier {
         referrers: Vec<ReferrerInfo>,
         account_with_same_normalized_email: Option<String>,
     ) -> Result<AttributionOutcome, ReferralError> {
-        let policy = core_::AttributionPolicy {
-            window_secs: policy.window_secs,
-            touch: policy.touch,
-            allow_same_company_domain: policy.allow_same_company_domain,
-            max_rewards_per_month: policy.max_rewards_per_month,
-        };
-        let captures: Vec<core_::CapturedReferral> = captures
-            .into_iter()
-            .map(|c| core_::CapturedReferral {
-                code: c.code,
-                captured_at: c.captured_at,
-                method: c.method,
-            })
-            .collect();
-        let signup = core_::Signup {
-            account_id: signup.account_id,
-            email: signup.email,
-            company_domain: signup.company_domain,
-            at: signup.at,
-            network_prefix_hash: signup.network_prefix_hash,
-        };
         let referrers = referrers
             .into_iter()
             .map(|r| {
@@ -220,25 +195,14 @@ impl Verifier {
         text: &str,
         program_id: u32,
     ) -> Result<TypedCodeClaims, ReferralError> {
-        let claims = self.core().keyring.verify_typed_code(text, program_id)?;
-        Ok(TypedCodeClaims {
-            key_id: claims.key_id,
-            program_id: claims.program_id,
-            referrer: claims.referrer,
-        })
+        Ok(self.core().keyring.verify_typed_code(text, program_id)?)
     }
 }
 
 /// The default attribution policy: 90-day window, last touch.
 #[uniffi::export]
 pub fn default_attribution_policy() -> AttributionPolicy {
-    let p = core_::AttributionPolicy::default();
-    AttributionPolicy {
-        window_secs: p.window_secs,
-        touch: p.touch,
-        allow_same_company_domain: p.allow_same_company_domain,
-        max_rewards_per_month: p.max_rewards_per_month,
-    }
+    AttributionPolicy::default()
 }
 
 /// Lower case, no `+tag`, no dots for Gmail: look this up for duplicates.

@@ -135,21 +135,12 @@ impl std::fmt::Debug for KeyEntry {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type VerifyPolicy = core_::VerifyPolicy;
+#[uniffi::remote(Record)]
 pub struct VerifyPolicy {
     pub program_id: u32,
     pub max_age_secs: u64,
     pub max_clock_skew_secs: u64,
-}
-
-impl From<VerifyPolicy> for core_::VerifyPolicy {
-    fn from(p: VerifyPolicy) -> Self {
-        core_::VerifyPolicy {
-            program_id: p.program_id,
-            max_age_secs: p.max_age_secs,
-            max_clock_skew_secs: p.max_clock_skew_secs,
-        }
-    }
 }
 
 /// A keyring plus a program's policy: mints and verifies codes.
@@ -168,7 +159,7 @@ impl Verifier {
                 .map(|k| (k.key_id, k.secret.as_slice(), k.status)),
         )?;
         Ok(Arc::new(Verifier {
-            inner: core_::Verifier::new(keyring, policy.into()),
+            inner: core_::Verifier::new(keyring, policy),
         }))
     }
 

@@ -4,31 +4,20 @@ use referral_core as core_;
 
 use crate::{Channel, ReferralError};
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type Utm = core_::Utm;
+#[uniffi::remote(Record)]
 pub struct Utm {
     pub source: String,
     pub campaign: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type LinkOptions = core_::LinkOptions;
+#[uniffi::remote(Record)]
 pub struct LinkOptions {
     pub base_url: String,
     /// Query parameter for the code; `ref` is the convention.
     pub param: String,
     pub utm: Option<Utm>,
-}
-
-impl From<LinkOptions> for core_::LinkOptions {
-    fn from(o: LinkOptions) -> Self {
-        core_::LinkOptions {
-            base_url: o.base_url,
-            param: o.param,
-            utm: o.utm.map(|u| core_::Utm {
-                source: u.source,
-                campaign: u.campaign,
-            }),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
@@ -62,7 +51,7 @@ pub fn referral_url(
     code: &str,
     channel: Channel,
 ) -> Result<String, ReferralError> {
-    Ok(core_::referral_url(&options.into(), code, channel)?)
+    Ok(core_::referral_url(&options, code, channel)?)
 }
 
 /// A pre-written message (subject + body templates), checked when built.

@@ -6,8 +6,9 @@ use referral_core as core_;
 
 use crate::{ReferralError, Verifier};
 
+pub type UserTokenRequest = core_::UserTokenRequest;
 /// What to put in a new user token.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct UserTokenRequest {
     /// The host's id for the signed-in user (1 to 128 UTF-8 bytes).
     pub subject: String,
@@ -17,18 +18,9 @@ pub struct UserTokenRequest {
     pub ttl_secs: u64,
 }
 
-impl From<UserTokenRequest> for core_::UserTokenRequest {
-    fn from(r: UserTokenRequest) -> Self {
-        core_::UserTokenRequest {
-            subject: r.subject,
-            audience: r.audience,
-            ttl_secs: r.ttl_secs,
-        }
-    }
-}
-
+pub type UserTokenPolicy = core_::UserTokenPolicy;
 /// How the service checks user tokens.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct UserTokenPolicy {
     /// The audience this service accepts.
     pub audience: String,
@@ -36,17 +28,9 @@ pub struct UserTokenPolicy {
     pub max_clock_skew_secs: u64,
 }
 
-impl From<UserTokenPolicy> for core_::UserTokenPolicy {
-    fn from(p: UserTokenPolicy) -> Self {
-        core_::UserTokenPolicy {
-            audience: p.audience,
-            max_clock_skew_secs: p.max_clock_skew_secs,
-        }
-    }
-}
-
+pub type UserTokenClaims = core_::UserTokenClaims;
 /// A verified user token's claims.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct UserTokenClaims {
     pub key_id: u32,
     pub subject: String,
@@ -55,18 +39,6 @@ pub struct UserTokenClaims {
     pub issued_at: u64,
     /// Unix seconds; the token is refused from this second on.
     pub expires_at: u64,
-}
-
-impl From<core_::UserTokenClaims> for UserTokenClaims {
-    fn from(c: core_::UserTokenClaims) -> Self {
-        UserTokenClaims {
-            key_id: c.key_id,
-            subject: c.subject,
-            audience: c.audience,
-            issued_at: c.issued_at,
-            expires_at: c.expires_at,
-        }
-    }
 }
 
 #[uniffi::export]
@@ -79,7 +51,7 @@ impl Verifier {
         request: UserTokenRequest,
         now: u64,
     ) -> Result<String, ReferralError> {
-        Ok(self.core().keyring.mint_user_token(&request.into(), now)?)
+        Ok(self.core().keyring.mint_user_token(&request, now)?)
     }
 
     /// Verifies a user token at `now` against `policy`; the error's
@@ -91,10 +63,6 @@ impl Verifier {
         policy: UserTokenPolicy,
         now: u64,
     ) -> Result<UserTokenClaims, ReferralError> {
-        Ok(self
-            .core()
-            .keyring
-            .verify_user_token(token, &policy.into(), now)?
-            .into())
+        Ok(self.core().keyring.verify_user_token(token, &policy, now)?)
     }
 }

@@ -212,6 +212,11 @@ pub struct Referral {
     pub acv: Option<Money>,
     #[serde(default)]
     pub payments: u32,
+    /// Rejected as fraud by a person (a `fraud_confirmed` reversal): its
+    /// rewards are reversed, it earns no new ones, and it cannot be
+    /// approved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
 }
 
 /// What applying one event did. `outcome.code()` is the stable reason.
@@ -288,6 +293,10 @@ pub enum LedgerError {
     CurrencyMismatch { expected: String, found: String },
     #[error("invalid event: {0}")]
     InvalidEvent(&'static str),
+    /// A referral rejected as fraud (`Reversal` with `fraud_confirmed`)
+    /// cannot be approved.
+    #[error("referral {0:?} was rejected as fraud")]
+    ReferralRejected(String),
 }
 
 impl LedgerError {
@@ -300,6 +309,7 @@ impl LedgerError {
             LedgerError::MissingAcv => "missing_acv",
             LedgerError::CurrencyMismatch { .. } => "currency_mismatch",
             LedgerError::InvalidEvent(_) => "invalid_event",
+            LedgerError::ReferralRejected(_) => "referral_rejected",
         }
     }
 }
@@ -686,6 +696,7 @@ impl Ledger {
                         qualified_at: None,
                         acv: None,
                         payments: 0,
+                        rejected: false,
                     },
                 );
                 if program.qualifying_event == QualifyingEvent::Signup {
@@ -707,6 +718,11 @@ impl Ledger {
                 let referral = self.referral_mut(referral_id)?;
                 if let Some(acv) = acv {
                     referral.acv = Some(acv.clone());
+                }
+                if referral.rejected {
+                    return Ok(Applied::NotQualifying {
+                        detail: "referral rejected as fraud".to_owned(),
+                    });
                 }
                 if *kind != program.qualifying_event {
                     return Ok(Applied::NotQualifying {
@@ -739,6 +755,11 @@ impl Ledger {
                 referral.payments += 1;
                 if let Some(acv) = acv {
                     referral.acv = Some(acv.clone());
+                }
+                if referral.rejected {
+                    return Ok(Applied::NotQualifying {
+                        detail: "referral rejected as fraud".to_owned(),
+                    });
                 }
                 let first = referral.payments == 1;
                 let mut outcome =
@@ -805,7 +826,11 @@ impl Ledger {
                 Ok(outcome)
             }
             LedgerEvent::Approved { referral_id, .. } => {
+                // A review decision is final: rejected stays rejected.
                 let referral = self.referral_mut(referral_id)?;
+                if referral.rejected {
+                    return Err(LedgerError::ReferralRejected(referral_id.clone()));
+                }
                 referral.approved = true;
                 Ok(Applied::Approved)
             }
@@ -827,6 +852,9 @@ impl Ledger {
                     if *at > window_end {
                         return Ok(Applied::OutsideClawback);
                     }
+                }
+                if *reason == ReversalReason::FraudConfirmed {
+                    self.referral_mut(referral_id)?.rejected = true;
                 }
                 let mut reversed = Vec::new();
                 for entry in self

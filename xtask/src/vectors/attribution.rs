@@ -361,6 +361,22 @@ pub fn rewards() -> Result<Value, String> {
             at: T0 + 200 * DAY,
             reason: ReversalReason::Churn,
         },
+        // A flagged referral a person rejects as fraud: its rewards are
+        // reversed, it cannot be approved after, and it earns no more.
+        attributed("r4", "ben", true, T0 + 6 * DAY),
+        pay("inv-4", "r4", T0 + 6 * DAY),
+        LedgerEvent::Reversal {
+            event_id: "reject-4".into(),
+            referral_id: "r4".into(),
+            at: T0 + 7 * DAY,
+            reason: ReversalReason::FraudConfirmed,
+        },
+        LedgerEvent::Approved {
+            event_id: "ok-4".into(),
+            referral_id: "r4".into(),
+            at: T0 + 8 * DAY,
+        },
+        pay("inv-4b", "r4", T0 + 37 * DAY),
     ];
     let mut ledger = Ledger::new();
     // The same events through the per-referrer ledger: the file is only

@@ -281,10 +281,19 @@ await step("the admin page shows the funnel and the review queue", async () => {
   const signups = await admin.textContent('text[data-stage="signup"]');
   const shares = await admin.textContent('text[data-stage="share"]');
   const rows = await admin.locator("#review tr").count();
-  const flags = await admin.textContent("#review tr td:last-child");
+  const flags = await admin.textContent("#review tr td:nth-child(4)");
   assert(signups === "2" && Number(shares) >= 1 && rows === 1, `signups ${signups}, shares ${shares}, review rows ${rows}`);
   assert(flags === "same_company_domain", flags);
   await admin.screenshot({ path: join(shots, "demo-4-admin.png"), fullPage: true });
+});
+await step("the admin rejects the flagged referral with a reason; the audit log shows who and why", async () => {
+  await admin.fill("#review tr input", "same company, self-referral");
+  await admin.click('#review tr button[data-decision="reject"]');
+  await until(admin, () => /rejected$/.test(document.getElementById("review-status").textContent), "the decision");
+  await until(admin, () => document.querySelectorAll("#review tr").length === 0, "the queue emptied");
+  await until(admin, () => document.querySelector("#audit tr")?.textContent.includes("referral.reject"), "the audit entry");
+  const row = await admin.textContent("#audit tr");
+  assert(row.includes("admin@acme.example") && row.includes("same company, self-referral"), row);
 });
 await step("the admin simulates customers and sees the lift against the holdout, drawn", async () => {
   await admin.click("#simulate");

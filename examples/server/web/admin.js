@@ -124,11 +124,50 @@ async function showFunnel() {
   $("review").replaceChildren(
     ...review_queue.map((item) => {
       const tr = document.createElement("tr");
-      tr.append(cell(item.referral_id), cell(item.friend), cell(item.referrer), cell(item.flags.join(", ")));
+      const reason = document.createElement("input");
+      reason.maxLength = 500;
+      reason.setAttribute("aria-label", `Reason for ${item.referral_id}`);
+      const decide = (decision, label) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.dataset.decision = decision;
+        button.addEventListener("click", async () => {
+          const res = await send("POST", `/api/admin/referrals/${encodeURIComponent(item.referral_id)}/decision`, { decision, reason: reason.value });
+          const body = await res.json();
+          $("review-status").textContent = res.ok ? `${item.referral_id}: ${body.decision}` : `Error: ${body.message}`;
+          if (res.ok) await Promise.all([showFunnel(), showAudit()]);
+        });
+        return button;
+      };
+      const reasonCell = document.createElement("td");
+      reasonCell.append(reason);
+      const actions = document.createElement("td");
+      actions.append(decide("approve", "Approve"), " ", decide("reject", "Reject"));
+      tr.append(cell(item.referral_id), cell(item.friend), cell(item.referrer), cell(item.flags.join(", ")), reasonCell, actions);
       return tr;
     }),
   );
 }
+
+async function showAudit() {
+  const entries = await (await fetch("/api/admin/audit")).json();
+  $("audit").replaceChildren(
+    ...entries.map((e) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(new Date(e.at * 1000).toISOString().replace("T", " ").slice(0, 19)), cell(e.admin), cell(e.action), cell(e.subject), cell(e.reason));
+      return tr;
+    }),
+  );
+}
+
+$("by-hand").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const res = await send("POST", "/api/admin/referrals", { friend: $("by-hand-friend").value, referrer: $("by-hand-referrer").value, reason: $("by-hand-reason").value });
+  const body = await res.json();
+  $("by-hand-status").textContent = res.ok ? `Attributed: ${body.referral_id}` : `Error: ${body.message}`;
+  if (res.ok) await Promise.all([showFunnel(), showAudit()]);
+});
 
 async function showKeys() {
   const keys = await (await fetch("/api/admin/api-keys")).json();
@@ -186,5 +225,5 @@ if (session.demo) {
   });
 }
 
-await Promise.all([showFunnel(), showKeys()]);
+await Promise.all([showFunnel(), showKeys(), showAudit()]);
 document.body.dataset.loaded = "true";

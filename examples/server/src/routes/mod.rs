@@ -15,6 +15,7 @@ pub mod nudge_state;
 pub mod outbound;
 pub mod privacy;
 pub mod referrer;
+pub mod review;
 pub mod signups;
 pub mod users;
 pub mod webhooks;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(referrer::router(state.clone()))
         .merge(webhooks::router())
         .merge(admin::router(state.clone()))
+        .merge(review::router())
         .merge(outbound::router())
         .merge(assets::router())
         .method_not_allowed_fallback(method_not_allowed)

@@ -285,7 +285,7 @@ pub struct ReviewItem {
 }
 
 pub async fn review_queue(conn: &mut AnyConnection) -> Result<Vec<ReviewItem>, sqlx::Error> {
-    sqlx::query("SELECT id, friend_account, referrer_account, flags FROM referrals WHERE review = 1 ORDER BY created_at, id LIMIT 500")
+    sqlx::query("SELECT id, friend_account, referrer_account, flags FROM referrals WHERE review = 1 AND decision IS NULL ORDER BY created_at, id LIMIT 500")
         .fetch_all(conn)
         .await?
         .iter()

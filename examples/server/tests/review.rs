@@ -1,0 +1,215 @@
+//! Review decisions: a flagged referral approved (its rewards go on) or
+//! rejected (reversed as fraud, for good), a signup attributed by hand,
+//! each in the audit log with who, when and why; admins only, with CSRF.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{service, Call, ORIGIN};
+use serde_json::{json, Value};
+
+async fn flagged(s: &common::Service, referrer: &str, friend: &str) -> String {
+    let domain = format!("{referrer}co.example");
+    assert_eq!(
+        s.register(referrer, &format!("{referrer}@{domain}"), "Anna")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let code = s.links(referrer).await["codes"]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A colleague at the same company: attributed for review.
+    let signup = s
+        .signup(json!({ "user_id": friend, "email": format!("{friend}@{domain}"), "code": code }))
+        .await;
+    assert_eq!(
+        signup.body["reason"], "attributed_for_review",
+        "{}",
+        signup.text
+    );
+    signup.body["referral_id"].as_str().unwrap().to_owned()
+}
+
+async fn statuses(s: &common::Service, referrer: &str) -> Vec<Value> {
+    Call::new("GET", "/api/v1/me/stats")
+        .bearer(&s.user_token(referrer))
+        .send(&s.router)
+        .await
+        .body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
+    let s = service(&[]).await;
+    let (cookie, csrf) = s.admin().await;
+    let admin = |method: &'static str, uri: String, body: Value| {
+        Call::new(method, uri)
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("origin", ORIGIN)
+            .json(&body)
+    };
+    let approve_me = flagged(&s, "anna", "bo").await;
+    let reject_me = flagged(&s, "cy", "di").await;
+    for friend in ["bo", "di"] {
+        let paid = s
+            .webhook(json!({ "id": format!("pay-{friend}"), "type": "payment", "account_id": friend, "amount_minor": 9900, "currency": "USD" }))
+            .await;
+        assert_eq!(paid.body["outcome"], "rewarded", "{}", paid.text);
+    }
+    assert_eq!(statuses(&s, "anna").await, vec![json!("pending")]);
+    let queue = |s: &common::Service| {
+        Call::new("GET", "/api/admin/funnel").header("cookie", cookie.clone())
+    };
+    assert_eq!(
+        queue(&s).send(&s.router).await.body["review_queue"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Without the CSRF token, or without a session: refused.
+    let forged = Call::new(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+    )
+    .header("cookie", &cookie)
+    .header("origin", ORIGIN)
+    .json(&json!({ "decision": "approve", "reason": "known colleague" }))
+    .send(&s.router)
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    let anonymous = Call::new(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+    )
+    .json(&json!({ "decision": "approve", "reason": "x" }))
+    .send(&s.router)
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let no_reason = admin(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+        json!({ "decision": "approve", "reason": " " }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(no_reason.error(), "invalid_reason");
+
+    // Approve: the held-for-review reward goes on (held, then payable).
+    let approved = admin(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+        json!({ "decision": "approve", "reason": "a different team, checked" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    assert_eq!(approved.body["applied"]["outcome"], "approved");
+    assert_eq!(statuses(&s, "anna").await, vec![json!("held")]);
+    let again = admin(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+        json!({ "decision": "approve", "reason": "again" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(
+        again.body["applied"]["outcome"], "duplicate",
+        "{}",
+        again.text
+    );
+    let flip = admin(
+        "POST",
+        format!("/api/admin/referrals/{approve_me}/decision"),
+        json!({ "decision": "reject", "reason": "changed my mind" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(
+        (flip.status, flip.error()),
+        (StatusCode::CONFLICT, "already_decided")
+    );
+
+    // Reject: reversed as fraud, and it earns nothing more.
+    let rejected = admin(
+        "POST",
+        format!("/api/admin/referrals/{reject_me}/decision"),
+        json!({ "decision": "reject", "reason": "same person, two accounts" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(
+        rejected.body["applied"]["outcome"], "reversed",
+        "{}",
+        rejected.text
+    );
+    assert_eq!(statuses(&s, "cy").await, vec![json!("reversed")]);
+    let later = s
+        .webhook(json!({ "id": "pay-di-2", "type": "payment", "account_id": "di", "amount_minor": 9900, "currency": "USD" }))
+        .await;
+    assert_eq!(later.body["outcome"], "not_qualifying", "{}", later.text);
+    assert_eq!(
+        queue(&s).send(&s.router).await.body["review_queue"],
+        json!([])
+    );
+
+    // By hand: a signup the attribution missed.
+    assert_eq!(
+        s.register("ed", "ed@edco.example", "Ed").await.status,
+        StatusCode::OK
+    );
+    let plain = s
+        .signup(json!({ "user_id": "fay", "email": "fay@fayco.example" }))
+        .await;
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.text);
+    let by_hand = admin(
+        "POST",
+        "/api/admin/referrals".into(),
+        json!({ "friend": "fay", "referrer": "ed", "reason": "told us in support ticket 42" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(by_hand.status, StatusCode::OK, "{}", by_hand.text);
+    let twice = admin(
+        "POST",
+        "/api/admin/referrals".into(),
+        json!({ "friend": "fay", "referrer": "ed", "reason": "again" }),
+    )
+    .send(&s.router)
+    .await;
+    assert_eq!(twice.error(), "already_attributed");
+    let paid = s
+        .webhook(json!({ "id": "pay-fay", "type": "payment", "account_id": "fay", "amount_minor": 9900, "currency": "USD" }))
+        .await;
+    assert_eq!(paid.body["outcome"], "rewarded", "{}", paid.text);
+    assert_eq!(statuses(&s, "ed").await, vec![json!("held")]);
+
+    // The audit trail: who, when, what, why, newest first.
+    let audit = Call::new("GET", "/api/admin/audit")
+        .header("cookie", &cookie)
+        .send(&s.router)
+        .await;
+    let entries = audit.body.as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["referral.attribute", "referral.reject", "referral.approve"]
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e["admin"] == common::ADMIN_EMAIL && e["at"].as_i64().unwrap() > 0));
+    assert_eq!(entries[1]["reason"], "same person, two accounts");
+    assert_eq!(entries[1]["subject"], reject_me);
+}

@@ -65,11 +65,9 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
         assert_eq!(paid.body["outcome"], "rewarded", "{}", paid.text);
     }
     assert_eq!(statuses(&s, "anna").await, vec![json!("pending")]);
-    let queue = |s: &common::Service| {
-        Call::new("GET", "/api/admin/funnel").header("cookie", cookie.clone())
-    };
+    let queue = || Call::new("GET", "/api/admin/funnel").header("cookie", cookie.clone());
     assert_eq!(
-        queue(&s).send(&s.router).await.body["review_queue"]
+        queue().send(&s.router).await.body["review_queue"]
             .as_array()
             .unwrap()
             .len(),
@@ -158,7 +156,7 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
         .await;
     assert_eq!(later.body["outcome"], "not_qualifying", "{}", later.text);
     assert_eq!(
-        queue(&s).send(&s.router).await.body["review_queue"],
+        queue().send(&s.router).await.body["review_queue"],
         json!([])
     );
 

@@ -156,7 +156,9 @@ impl LedgerStages {
             rewards: ledger
                 .entries
                 .iter()
-                .filter(|e| e.side == Side::Referrer && e.reversal.is_none())
+                .filter(|e| {
+                    e.side == Side::Referrer && e.reversal.is_none() && e.adjustment.is_none()
+                })
                 .count() as u64,
         }
     }

@@ -233,6 +233,14 @@ pub enum LedgerEvent {
         at: u64,
         reason: ReversalReason,
     },
+    Adjustment {
+        event_id: String,
+        referral_id: String,
+        side: Side,
+        amount: Money,
+        reason: String,
+        at: u64,
+    },
     Paid {
         event_id: String,
         entry_id: String,
@@ -290,6 +298,9 @@ pub struct LedgerEntry {
     pub hold_until: u64,
     pub paid_at: Option<u64>,
     pub reversal_reason: Option<ReversalReason>,
+    /// A manual adjustment's reason (not a reward).
+    #[uniffi(default = None)]
+    pub adjustment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -377,6 +388,7 @@ impl RewardsLedger {
                     hold_until: e.hold_until,
                     paid_at: e.paid_at,
                     reversal_reason: e.reversal.as_ref().map(|r| r.reason),
+                    adjustment: e.adjustment.clone(),
                 })
                 .collect()
         })

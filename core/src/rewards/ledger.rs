@@ -81,6 +81,18 @@ pub enum LedgerEvent {
         at: u64,
         reason: ReversalReason,
     },
+    /// A person's manual adjustment on a referral: an entry of `amount`
+    /// (negative to take back) for the referral's `side`, payable at once,
+    /// with the reason. Not a reward: caps and the velocity count leave it
+    /// out.
+    Adjustment {
+        event_id: String,
+        referral_id: String,
+        side: Side,
+        amount: Money,
+        reason: String,
+        at: u64,
+    },
     /// The host paid (or applied) one entry.
     Paid {
         event_id: String,
@@ -109,7 +121,8 @@ impl LedgerEvent {
             LedgerEvent::Qualified { referral_id, .. }
             | LedgerEvent::Payment { referral_id, .. }
             | LedgerEvent::Approved { referral_id, .. }
-            | LedgerEvent::Reversal { referral_id, .. } => LedgerKey::Referral(referral_id),
+            | LedgerEvent::Reversal { referral_id, .. }
+            | LedgerEvent::Adjustment { referral_id, .. } => LedgerKey::Referral(referral_id),
             LedgerEvent::Paid { entry_id, .. } => LedgerKey::Entry(entry_id),
         }
     }
@@ -122,7 +135,8 @@ impl LedgerEvent {
             | LedgerEvent::Qualified { referral_id, .. }
             | LedgerEvent::Payment { referral_id, .. }
             | LedgerEvent::Approved { referral_id, .. }
-            | LedgerEvent::Reversal { referral_id, .. } => Some(referral_id),
+            | LedgerEvent::Reversal { referral_id, .. }
+            | LedgerEvent::Adjustment { referral_id, .. } => Some(referral_id),
             LedgerEvent::Paid { .. } => None,
         }
     }
@@ -134,6 +148,7 @@ impl LedgerEvent {
             | LedgerEvent::Payment { event_id, .. }
             | LedgerEvent::Approved { event_id, .. }
             | LedgerEvent::Reversal { event_id, .. }
+            | LedgerEvent::Adjustment { event_id, .. }
             | LedgerEvent::Paid { event_id, .. } => event_id,
         }
     }
@@ -185,6 +200,10 @@ pub struct Entry {
     pub paid_at: Option<u64>,
     #[serde(default)]
     pub reversal: Option<Reversal>,
+    /// A manual adjustment's reason (`LedgerEvent::Adjustment`): not a
+    /// reward, so caps and the velocity count leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -501,7 +520,10 @@ impl Ledger {
             .entries
             .iter()
             .filter(|e| {
-                e.side == Side::Referrer && e.beneficiary == referrer && e.reversal.is_none()
+                e.side == Side::Referrer
+                    && e.beneficiary == referrer
+                    && e.reversal.is_none()
+                    && e.adjustment.is_none()
             })
             .filter(|e| in_same_period(cap.period, e.created_at, at))
             .collect();
@@ -609,6 +631,7 @@ impl Ledger {
             recurring: false,
             paid_at: None,
             reversal: None,
+            adjustment: None,
         });
         id
     }
@@ -872,6 +895,45 @@ impl Ledger {
                 }
                 Ok(Applied::Reversed { entries: reversed })
             }
+            LedgerEvent::Adjustment {
+                event_id,
+                referral_id,
+                side,
+                amount,
+                reason,
+                at,
+            } => {
+                if amount.amount_minor == 0 {
+                    return Err(LedgerError::InvalidEvent("an adjustment of zero"));
+                }
+                if reason.trim().is_empty() || reason.len() > 500 {
+                    return Err(LedgerError::InvalidEvent(
+                        "an adjustment needs a reason of at most 500 bytes",
+                    ));
+                }
+                if let Some(expected) = &program.currency {
+                    if amount.currency != *expected {
+                        return Err(LedgerError::CurrencyMismatch {
+                            expected: expected.clone(),
+                            found: amount.currency.clone(),
+                        });
+                    }
+                }
+                let referral = self
+                    .referrals
+                    .get(referral_id)
+                    .cloned()
+                    .ok_or_else(|| LedgerError::UnknownReferral(referral_id.clone()))?;
+                let value = RewardValue::Money {
+                    amount: amount.clone(),
+                    cash: false,
+                };
+                let id = self.push(event_id, *side, &referral, value, *at, *at);
+                if let Some(entry) = self.entries.last_mut() {
+                    entry.adjustment = Some(reason.clone());
+                }
+                Ok(Applied::Rewarded { entries: vec![id] })
+            }
             LedgerEvent::Paid { entry_id, at, .. } => {
                 let index = self
                     .entries
@@ -925,6 +987,7 @@ impl Ledger {
                     && e.beneficiary == referrer
                     && !e.recurring
                     && e.reversal.is_none()
+                    && e.adjustment.is_none()
                     && year_month(e.created_at) == month
             })
             .count();

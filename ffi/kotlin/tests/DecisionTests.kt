@@ -177,6 +177,7 @@ fun runDecisionVectors(vectors: JsonObject, verifier: Verifier, check: (String, 
             "approved" -> LedgerEvent.Approved(id, e["referral_id"].asString, at)
             "reversal" -> LedgerEvent.Reversal(id, e["referral_id"].asString, at, ReversalReason.valueOf(e["reason"].asString.uppercase()))
             "paid" -> LedgerEvent.Paid(id, e["entry_id"].asString, at)
+            "adjustment" -> LedgerEvent.Adjustment(id, e["referral_id"].asString, Side.valueOf(e["side"].asString.uppercase()), money(e["amount"])!!, e["reason"].asString, at)
             else -> throw AssertionError("event ${e["type"]}")
         }
     }

@@ -193,6 +193,9 @@ def ledger_event(e):
         return r.LedgerEvent.APPROVED(event_id=e["event_id"], referral_id=e["referral_id"], at=e["at"])
     if t == "reversal":
         return r.LedgerEvent.REVERSAL(event_id=e["event_id"], referral_id=e["referral_id"], at=e["at"], reason=getattr(r.ReversalReason, e["reason"].upper()))
+    if t == "adjustment":
+        return r.LedgerEvent.ADJUSTMENT(event_id=e["event_id"], referral_id=e["referral_id"], side=getattr(r.Side, e["side"].upper()),
+                                        amount=money(e["amount"]), reason=e["reason"], at=e["at"])
     return r.LedgerEvent.PAID(event_id=e["event_id"], entry_id=e["entry_id"], at=e["at"])
 
 

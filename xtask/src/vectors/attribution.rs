@@ -377,6 +377,41 @@ pub fn rewards() -> Result<Value, String> {
             at: T0 + 8 * DAY,
         },
         pay("inv-4b", "r4", T0 + 37 * DAY),
+        // Manual adjustments with a reason: payable at once, not rewards
+        // (caps and velocity leave them out); refused without a reason,
+        // at zero, or in another currency.
+        LedgerEvent::Adjustment {
+            event_id: "adj-1".into(),
+            referral_id: "r1".into(),
+            side: Side::Referrer,
+            amount: usd(2_500),
+            reason: "goodwill: support ticket 42".into(),
+            at: T0 + 9 * DAY,
+        },
+        LedgerEvent::Adjustment {
+            event_id: "adj-2".into(),
+            referral_id: "r3".into(),
+            side: Side::Friend,
+            amount: usd(-500),
+            reason: "double credit taken back".into(),
+            at: T0 + 9 * DAY,
+        },
+        LedgerEvent::Adjustment {
+            event_id: "adj-3".into(),
+            referral_id: "r1".into(),
+            side: Side::Referrer,
+            amount: usd(0),
+            reason: "nothing".into(),
+            at: T0 + 9 * DAY,
+        },
+        LedgerEvent::Adjustment {
+            event_id: "adj-4".into(),
+            referral_id: "r1".into(),
+            side: Side::Referrer,
+            amount: Money::new(100, "EUR"),
+            reason: "wrong currency".into(),
+            at: T0 + 9 * DAY,
+        },
     ];
     let mut ledger = Ledger::new();
     // The same events through the per-referrer ledger: the file is only

@@ -861,7 +861,8 @@ async fn check(clients: &Clients, url: &str, accounts: &[Account], widget_events
             | LedgerEvent::Payment { referral_id, .. }
             | LedgerEvent::Reversal { referral_id, .. }
             | LedgerEvent::Qualified { referral_id, .. }
-            | LedgerEvent::Approved { referral_id, .. } => referral_id,
+            | LedgerEvent::Approved { referral_id, .. }
+            | LedgerEvent::Adjustment { referral_id, .. } => referral_id,
             LedgerEvent::Paid { .. } => continue,
         };
         let (_, referrer, _) = &referrals[referral];

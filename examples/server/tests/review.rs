@@ -191,6 +191,37 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
     assert_eq!(paid.body["outcome"], "rewarded", "{}", paid.text);
     assert_eq!(statuses(&s, "ed").await, vec![json!("held")]);
 
+    // A manual adjustment: payable at once, a retry is a duplicate.
+    let adjust = |body: Value| {
+        admin(
+            "POST",
+            format!("/api/admin/referrals/{approve_me}/adjustments"),
+            body,
+        )
+    };
+    let goodwill = json!({ "adjustment_id": "a1", "side": "referrer", "amount_minor": 2500, "currency": "usd", "reason": "goodwill after an outage" });
+    let adjusted = adjust(goodwill.clone()).send(&s.router).await;
+    assert_eq!(
+        adjusted.body["applied"]["outcome"], "rewarded",
+        "{}",
+        adjusted.text
+    );
+    assert_eq!(
+        adjust(goodwill).send(&s.router).await.body["applied"]["outcome"],
+        "duplicate"
+    );
+    assert_eq!(
+        statuses(&s, "anna").await,
+        vec![json!("held"), json!("payable")]
+    );
+    let zero = adjust(json!({ "adjustment_id": "a2", "side": "referrer", "amount_minor": 0, "currency": "USD", "reason": "nothing" }))
+        .send(&s.router)
+        .await;
+    assert_eq!(
+        (zero.status, zero.error()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event")
+    );
+
     // The audit trail: who, when, what, why, newest first.
     let audit = Call::new("GET", "/api/admin/audit")
         .header("cookie", &cookie)
@@ -203,11 +234,16 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
         .collect();
     assert_eq!(
         actions,
-        ["referral.attribute", "referral.reject", "referral.approve"]
+        [
+            "referral.adjust",
+            "referral.attribute",
+            "referral.reject",
+            "referral.approve"
+        ]
     );
     assert!(entries
         .iter()
         .all(|e| e["admin"] == common::ADMIN_EMAIL && e["at"].as_i64().unwrap() > 0));
-    assert_eq!(entries[1]["reason"], "same person, two accounts");
-    assert_eq!(entries[1]["subject"], reject_me);
+    assert_eq!(entries[2]["reason"], "same person, two accounts");
+    assert_eq!(entries[2]["subject"], reject_me);
 }

@@ -161,6 +161,21 @@ async function showAudit() {
   );
 }
 
+$("adjust").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const referral = $("adjust-referral").value;
+  const res = await send("POST", `/api/admin/referrals/${encodeURIComponent(referral)}/adjustments`, {
+    // One id per submitted form: a retry of the same request is a duplicate.
+    adjustment_id: crypto.randomUUID(),
+    side: $("adjust-side").value,
+    amount_minor: Number($("adjust-amount").value),
+    currency: $("adjust-currency").value,
+    reason: $("adjust-reason").value,
+  });
+  const body = await res.json();
+  $("adjust-status").textContent = res.ok ? `Adjusted: ${body.applied.entries?.join(", ") ?? body.applied.outcome}` : `Error: ${body.message}`;
+  if (res.ok) await showAudit();
+});
 $("by-hand").addEventListener("submit", async (e) => {
   e.preventDefault();
   const res = await send("POST", "/api/admin/referrals", { friend: $("by-hand-friend").value, referrer: $("by-hand-referrer").value, reason: $("by-hand-reason").value });

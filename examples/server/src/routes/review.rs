@@ -11,6 +11,10 @@
 //!   decision again answers the same; the other one is refused.
 //! - `POST /api/admin/referrals {friend, referrer, reason}`: a signup the
 //!   attribution missed, attributed by hand (core's `Attributed`).
+//! - `POST /api/admin/referrals/{id}/adjustments {adjustment_id, side,
+//!   amount_minor, currency, reason}`: a manual adjustment (core's
+//!   `Adjustment`: signed, payable at once, not a reward); the client's
+//!   `adjustment_id` makes a retry a duplicate.
 //! - `GET /api/admin/audit`: the latest 200 entries.
 
 use axum::extract::{Path, State};
@@ -18,7 +22,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use referral_core::funnel::Stage;
-use referral_core::rewards::{Applied, LedgerEvent, ReversalReason};
+use referral_core::rewards::{Applied, LedgerEvent, Money, ReversalReason, Side};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -33,6 +37,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/referrals/{id}/decision", post(decide))
         .route("/api/admin/referrals", post(attribute_by_hand))
+        .route("/api/admin/referrals/{id}/adjustments", post(adjust))
         .route("/api/admin/audit", get(audit))
 }
 
@@ -332,6 +337,82 @@ async fn attribute_by_hand(
     tx.commit().await.map_err(retryable)?;
     Ok(Json(Attributed {
         referral_id,
+        applied,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Adjust {
+    adjustment_id: String,
+    side: Side,
+    amount_minor: i64,
+    currency: String,
+    reason: String,
+}
+
+async fn adjust(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Json(body): Json<Adjust>,
+) -> ApiResult<Json<Attributed>> {
+    check_reason(&body.reason)?;
+    super::users::check_external_id(&body.adjustment_id)?;
+    let currency = referral_core::billing::currency_code(&body.currency)
+        .ok_or_else(|| ApiError::bad("invalid_currency", "a three-letter ISO 4217 code"))?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let friend: String = sqlx::query(
+        "SELECT friend_account FROM referrals WHERE id = $1 AND referrer_account IS NOT NULL",
+    )
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_referral",
+            "no attributed referral with this id",
+        )
+    })?
+    .try_get("friend_account")?;
+    state.db.lock_account(&mut tx, &friend).await?;
+    let event = LedgerEvent::Adjustment {
+        event_id: format!("adj:{}", body.adjustment_id),
+        referral_id: id.clone(),
+        side: body.side,
+        amount: Money::new(body.amount_minor, &currency),
+        reason: body.reason.clone(),
+        at: now,
+    };
+    let mut bumps = aggregates::Bumps::default();
+    let applied = ledger::apply(
+        &state.db,
+        &mut tx,
+        &mut bumps,
+        &state.settings.program,
+        &event,
+        now,
+    )
+    .await
+    .map_err(ledger_refusal)?;
+    if !matches!(applied, Applied::Duplicate) {
+        write_audit(
+            &mut tx,
+            &admin.email,
+            "referral.adjust",
+            &id,
+            &body.reason,
+            &serde_json::json!({ "side": body.side, "amount_minor": body.amount_minor, "currency": currency, "adjustment_id": body.adjustment_id }),
+            now,
+        )
+        .await?;
+    }
+    bumps.write(&mut tx, &state.settings.nudge).await?;
+    tx.commit().await.map_err(retryable)?;
+    Ok(Json(Attributed {
+        referral_id: id,
         applied,
     }))
 }

@@ -2467,10 +2467,17 @@ public struct LedgerEntry: Equatable, Hashable {
     public var holdUntil: UInt64
     public var paidAt: UInt64?
     public var reversalReason: ReversalReason?
+    /**
+     * A manual adjustment's reason (not a reward).
+     */
+    public var adjustment: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, referralId: String, beneficiary: String, side: Side, value: RewardValue, status: EntryStatus, createdAt: UInt64, holdUntil: UInt64, paidAt: UInt64?, reversalReason: ReversalReason?) {
+    public init(id: String, referralId: String, beneficiary: String, side: Side, value: RewardValue, status: EntryStatus, createdAt: UInt64, holdUntil: UInt64, paidAt: UInt64?, reversalReason: ReversalReason?, 
+        /**
+         * A manual adjustment's reason (not a reward).
+         */adjustment: String? = nil) {
         self.id = id
         self.referralId = referralId
         self.beneficiary = beneficiary
@@ -2481,6 +2488,7 @@ public struct LedgerEntry: Equatable, Hashable {
         self.holdUntil = holdUntil
         self.paidAt = paidAt
         self.reversalReason = reversalReason
+        self.adjustment = adjustment
     }
 
     
@@ -2508,7 +2516,8 @@ public struct FfiConverterTypeLedgerEntry: FfiConverterRustBuffer {
                 createdAt: FfiConverterUInt64.read(from: &buf), 
                 holdUntil: FfiConverterUInt64.read(from: &buf), 
                 paidAt: FfiConverterOptionUInt64.read(from: &buf), 
-                reversalReason: FfiConverterOptionTypeReversalReason.read(from: &buf)
+                reversalReason: FfiConverterOptionTypeReversalReason.read(from: &buf), 
+                adjustment: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2523,6 +2532,7 @@ public struct FfiConverterTypeLedgerEntry: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.holdUntil, into: &buf)
         FfiConverterOptionUInt64.write(value.paidAt, into: &buf)
         FfiConverterOptionTypeReversalReason.write(value.reversalReason, into: &buf)
+        FfiConverterOptionString.write(value.adjustment, into: &buf)
     }
 }
 
@@ -5270,6 +5280,8 @@ public enum LedgerEvent: Equatable, Hashable {
     )
     case reversal(eventId: String, referralId: String, at: UInt64, reason: ReversalReason
     )
+    case adjustment(eventId: String, referralId: String, side: Side, amount: Money, reason: String, at: UInt64
+    )
     case paid(eventId: String, entryId: String, at: UInt64
     )
 
@@ -5308,7 +5320,10 @@ public struct FfiConverterTypeLedgerEvent: FfiConverterRustBuffer {
         case 5: return .reversal(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf), reason: try FfiConverterTypeReversalReason.read(from: &buf)
         )
         
-        case 6: return .paid(eventId: try FfiConverterString.read(from: &buf), entryId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
+        case 6: return .adjustment(eventId: try FfiConverterString.read(from: &buf), referralId: try FfiConverterString.read(from: &buf), side: try FfiConverterTypeSide.read(from: &buf), amount: try FfiConverterTypeMoney.read(from: &buf), reason: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 7: return .paid(eventId: try FfiConverterString.read(from: &buf), entryId: try FfiConverterString.read(from: &buf), at: try FfiConverterUInt64.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -5362,8 +5377,18 @@ public struct FfiConverterTypeLedgerEvent: FfiConverterRustBuffer {
             FfiConverterTypeReversalReason.write(reason, into: &buf)
             
         
-        case let .paid(eventId,entryId,at):
+        case let .adjustment(eventId,referralId,side,amount,reason,at):
             writeInt(&buf, Int32(6))
+            FfiConverterString.write(eventId, into: &buf)
+            FfiConverterString.write(referralId, into: &buf)
+            FfiConverterTypeSide.write(side, into: &buf)
+            FfiConverterTypeMoney.write(amount, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterUInt64.write(at, into: &buf)
+            
+        
+        case let .paid(eventId,entryId,at):
+            writeInt(&buf, Int32(7))
             FfiConverterString.write(eventId, into: &buf)
             FfiConverterString.write(entryId, into: &buf)
             FfiConverterUInt64.write(at, into: &buf)

@@ -19,13 +19,13 @@ pub fn package_dir(root: &Path) -> PathBuf {
 fn wasm_opt(root: &Path) -> PathBuf {
     std::env::var("WASM_OPT")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/tools/node_modules/binaryen/bin/wasm-opt"))
+        .unwrap_or_else(|_| root.join("tools/node_modules/binaryen/bin/wasm-opt"))
 }
 
 fn esbuild(root: &Path) -> PathBuf {
     std::env::var("ESBUILD")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/tools/node_modules/.bin/esbuild"))
+        .unwrap_or_else(|_| root.join("tools/node_modules/.bin/esbuild"))
 }
 
 /// Gzipped bytes (gzip -9) a page may load first for the widget

@@ -9,10 +9,10 @@ pub mod code;
 #[cfg(feature = "signing")]
 mod crockford;
 pub mod fraud;
-pub mod lift;
 pub mod funnel;
 #[cfg(feature = "signing")]
 pub mod keyring;
+pub mod lift;
 pub mod nudge;
 pub mod rewards;
 pub mod share;

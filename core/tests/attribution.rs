@@ -1,4 +1,5 @@
 //! Attribution edges and every fraud flag.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::attribution::{
     attribute, Attribution, AttributionPolicy, CaptureMethod, CapturedReferral, KnownPeople,

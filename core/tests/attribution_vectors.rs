@@ -1,5 +1,6 @@
 //! Replays the shared vector file's attribution, fraud, rewards and funnel
 //! sections (rewards through one ledger and through the per-referrer one).
+#![allow(clippy::unwrap_used)]
 
 use referral_core::attribution::{
     attribute, Attribution, AttributionPolicy, CapturedReferral, KnownPeople, ReferrerInfo, Signup,

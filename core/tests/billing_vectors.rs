@@ -1,7 +1,7 @@
 //! The billing vectors, read back by core: what the Stripe adapter reads
 //! from each event, what the signature check says of each header (made by
 //! Stripe's own library), and the first-year value rule.
-
+#![allow(clippy::unwrap_used)]
 #![cfg(all(feature = "json", feature = "signing"))]
 
 use referral_core::billing::stripe::{map_event, verify_signature, StripeOptions};

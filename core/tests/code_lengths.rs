@@ -1,5 +1,6 @@
 //! The length table in docs/code-format.md, checked. Run with
 //! `cargo test -p referral-core --test code_lengths -- --nocapture` to print it.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::{Channel, Keyring, MintRequest, ReferrerId};
 

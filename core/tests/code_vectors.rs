@@ -1,5 +1,6 @@
 //! Runs the shared vector file's `codes`, `share` and `hmac_rfc4231` sections
 //! against this crate. The Python, Kotlin and WASM tests read the same file.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::keyring::hmac_sha256;
 use referral_core::{

@@ -1,3 +1,5 @@
+// Helpers outside #[test] functions unwrap too: a failure is a failing test.
+#![allow(clippy::unwrap_used)]
 use referral_core::funnel::{funnel, Customer, FunnelEvent, Stage};
 
 fn ev(stage: Stage, at: u64, referrer: &str, channel: Option<&str>) -> FunnelEvent {

@@ -4,6 +4,7 @@
 //!
 //! `FUZZ_ITERATIONS` scales the run (default 1,000,000 per kind);
 //! `FUZZ_SEED` replays a run. A deterministic generator keeps CI repeatable.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::{
     base62, peek, Channel, Keyring, MintRequest, ReferrerId, Verifier, VerifyPolicy,

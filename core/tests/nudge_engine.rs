@@ -1,5 +1,6 @@
 //! The nudge engine: configuration errors, each quiet reason, and the
 //! invariants over random event streams.
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use referral_core::nudge::{

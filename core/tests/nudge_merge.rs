@@ -2,6 +2,7 @@
 //! commutative, associative and idempotent, never un-opts anyone, never
 //! forgets a referral, and never counts an occurrence twice. And a person
 //! who opted out on one device is not asked on another once they meet.
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use referral_core::nudge::{merge_states, FrictionMark, NudgeState, Pending, Profile};

@@ -1,4 +1,5 @@
 //! Replays the shared vector file's `nudge` section.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::nudge::{
     evaluate, merge_states, record, Decision, Event, NudgeConfig, NudgeState, Outcome,

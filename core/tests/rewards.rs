@@ -1,5 +1,6 @@
 //! The rewards ledger: program kinds, holds, clawbacks, tiers, caps, and
 //! property tests over random event sequences.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 

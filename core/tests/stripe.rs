@@ -1,6 +1,6 @@
 //! Stripe's events through core's adapter, built from Stripe's published
 //! object fixtures (`tests/fixtures/stripe/`).
-
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "json")]
 
 use referral_core::billing::stripe::{map_event, Ignored, StripeOptions};

@@ -1,6 +1,7 @@
 //! Runs the shared vector file's `user_tokens` section against this crate,
 //! with the `codes` section's keys. The Python and Kotlin tests read the
 //! same file.
+#![allow(clippy::unwrap_used)]
 
 use referral_core::{KeyStatus, Keyring, UserTokenClaims, UserTokenPolicy, UserTokenRequest};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! exports the widget's JS calls, with the same JSON text: the WASM build
 //! must decide exactly like native for every peek, share, config and nudge
 //! case.
-
+#![allow(clippy::unwrap_used)]
 // The widget's module only: the capture's (`--no-default-features`) has no
 // wasm-bindgen exports; the e2e suite and core's fuzz test cover it.
 #![cfg(all(target_arch = "wasm32", feature = "widget"))]

@@ -113,6 +113,29 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
     assert_eq!(approved.body["applied"]["outcome"], "approved");
     assert_eq!(statuses(&s, "anna").await, vec![json!("held")]);
+    // Announced: the decision, and the rewards it released as held.
+    let announced = |kind: &'static str| {
+        let db = s.state.db.clone();
+        let referral = approve_me.clone();
+        async move {
+            use sqlx::Row;
+            let mut conn = db.pool.acquire().await.unwrap();
+            sqlx::query("SELECT body FROM outbound_events WHERE event_type = $1")
+                .bind(kind)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.get::<String, _>("body").contains(&referral))
+                .count()
+        }
+    };
+    assert_eq!(announced("referral.approved").await, 1);
+    assert_eq!(
+        announced("reward.held").await,
+        2,
+        "the referrer's and the friend's"
+    );
     let again = admin(
         "POST",
         format!("/api/admin/referrals/{approve_me}/decision"),

@@ -167,7 +167,25 @@ fn apply_in_memory(
         Applied::Reversed { entries } => entries,
         _ => &[],
     };
-    let notices = crate::outbound::ledger_notices(&ledger, applied.created(), reversed, now);
+    // An approval releases the entries held for review: announced as new
+    // (held, or payable when their hold is over).
+    let released: Vec<String> = match (&applied, event) {
+        (Applied::Approved, LedgerEvent::Approved { referral_id, .. }) => ledger
+            .entries
+            .iter()
+            .filter(|e| {
+                e.referral_id == *referral_id && e.reversal.is_none() && e.paid_at.is_none()
+            })
+            .map(|e| e.id.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let created: &[String] = if released.is_empty() {
+        applied.created()
+    } else {
+        &released
+    };
+    let notices = crate::outbound::ledger_notices(&ledger, created, reversed, now);
     let after = LedgerStages::of(&ledger);
     let text = serde_json::to_string(&ledger).map_err(|e| corrupt(referrer, e))?;
     // The referral whose view changed (a payout names only its entry).

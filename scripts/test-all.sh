@@ -86,6 +86,9 @@ step "outbound webhooks from the reference backend, verified by the official Sta
 step "reference backend on PostgreSQL (Debian's postgresql, throwaway cluster)"
 bash examples/server/tests/run-postgres.sh
 
+step "the server's OpenAPI contract: schemathesis (PyPI) against a live server on SQLite (every 5xx and every response off the contract fails)"
+bash examples/server/tests/schemathesis.sh
+
 step "main command smoke run: scripts/run-demo.sh serves the demo, then stops"
 bash scripts/smoke-main.sh
 

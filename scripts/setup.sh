@@ -55,6 +55,17 @@ if [ "$SETUP_MODE" != demo ] && { [ ! -x "$ROOT/.venv/bin/maturin" ] || [ ! -x "
 fi
 export MATURIN="$ROOT/.venv/bin/maturin"
 
+# Schemathesis (examples/server/tests/schemathesis.sh checks the server's
+# OpenAPI contract against a live server): pinned, installed when missing
+# or another version.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$SETUP_MODE" != demo ] \
+    && [ "$("$ROOT/.venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  say "schemathesis $SCHEMATHESIS_VERSION in the python venv"
+  [ -x "$ROOT/.venv/bin/pip" ] || python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # The aarch64 wheel is cross-compiled (zig links it).
 if [ "$SETUP_MODE" != demo ] && ! rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
   say "rustup target add aarch64-unknown-linux-gnu"

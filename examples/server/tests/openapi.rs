@@ -515,6 +515,8 @@ async fn responses_fit_the_spec() {
     assert_eq!(name.body, json!({ "name": "Anna Lind" }));
     let bad = checked(spec, &s, Call::new("GET", "/api/v1/referrer?code=nonsense")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let served = checked(spec, &s, Call::new("GET", "/api/openapi.json")).await;
+    assert_eq!(&served.body, spec, "the served document is openapi.json");
     let config = checked(spec, &s, Call::new("GET", "/api/v1/nudge-config")).await;
     assert_eq!(config.status, StatusCode::OK);
     let missing = checked(spec, &s, Call::new("GET", "/static/no-such-file.js")).await;

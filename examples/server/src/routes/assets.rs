@@ -1,5 +1,6 @@
 //! Files: the widget package (`/pkg/…`), the pages' scripts and styles
-//! (`/static/…`), and the nudge configuration the widget loads.
+//! (`/static/…`), the nudge configuration the widget loads, and the API's
+//! contract (`/api/openapi.json`, the file `tests/openapi.rs` checks).
 
 use std::path::Path as FsPath;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/pkg/{file}", get(package_file))
         .route("/pkg/v/{version}/{file}", get(versioned_package_file))
         .route("/api/v1/nudge-config", get(nudge_config))
+        .route("/api/openapi.json", get(openapi))
 }
 
 /// Strict CSP on every page: no inline script or style anywhere.
@@ -147,6 +149,15 @@ async fn static_file(State(state): State<AppState>, Path(file): Path<String>) ->
 
 async fn package_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     serve_from(&state.settings.pkg_dir, &file).await
+}
+
+/// The OpenAPI 3.1 document, built into the binary.
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi.json"),
+    )
+        .into_response()
 }
 
 async fn nudge_config(State(state): State<AppState>) -> Response {

@@ -596,6 +596,21 @@ async fn responses_fit_the_spec() {
     )
     .await;
     assert_eq!(not_referred.body["outcome"], "not_referred");
+    for (i, amount) in [i64::MAX, i64::MIN, 0, -1].into_iter().enumerate() {
+        let extreme = checked(
+            spec,
+            &s,
+            s.webhook_call(&json!({
+                "id": format!("evt-x{i}"), "type": "payment", "account_id": "u-bo", "amount_minor": amount, "currency": "USD",
+            })),
+        )
+        .await;
+        assert!(
+            !extreme.status.is_server_error(),
+            "{amount}: {}",
+            extreme.text
+        );
+    }
     let unknown = checked(
         spec,
         &s,
@@ -761,6 +776,32 @@ async fn responses_fit_the_spec() {
     )
     .await;
     assert_eq!(adjusted.status, StatusCode::OK, "{}", adjusted.text);
+    for (i, amount) in [i64::MAX, i64::MAX, i64::MIN, i64::MIN]
+        .into_iter()
+        .enumerate()
+    {
+        let extreme = checked(
+            spec,
+            &s,
+            adjust(json!({ "adjustment_id": format!("adj-x{i}"), "side": "referrer", "amount_minor": amount, "currency": "USD", "reason": "extreme" })),
+        )
+        .await;
+        assert!(
+            !extreme.status.is_server_error(),
+            "{amount}: {}",
+            extreme.text
+        );
+    }
+    // The ledger still answers, and fits the contract, after them.
+    let anna_token = s.user_token("u-anna");
+    for call in [
+        Call::new("GET", "/api/v1/users/u-anna/export").bearer(&key),
+        Call::new("GET", "/api/v1/me/stats").bearer(&anna_token),
+        read("GET", "/api/admin/funnel"),
+    ] {
+        let reply = checked(spec, &s, call).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
     let bad_currency = checked(
         spec,
         &s,
@@ -769,7 +810,7 @@ async fn responses_fit_the_spec() {
     .await;
     assert_eq!(bad_currency.status, StatusCode::BAD_REQUEST);
     let audit = checked(spec, &s, read("GET", "/api/admin/audit")).await;
-    assert_eq!(audit.body.as_array().unwrap().len(), 3);
+    assert_eq!(audit.body.as_array().unwrap().len(), 7);
 
     // Outbound webhooks.
     let added = checked(

@@ -6,7 +6,9 @@
 # users, signups, export and erase), the public endpoints (tag `public`:
 # landing, referrer name, nudge config, files) and the billing webhooks
 # (tag `billing`: generic and Stripe, each generated body signed by
-# schemathesis_hooks.py with the secrets given to the server), and fails on
+# schemathesis_hooks.py with the secrets given to the server) and the
+# browser API (tag `browser`, with a user token from
+# `referral-server mint-user-token`), and fails on
 # any 5xx, any response that breaks the contract (status, content type,
 # schema) and schemathesis's other checks (all run by default;
 # schemathesis.toml says which are tuned, and why). Bounded by
@@ -37,18 +39,30 @@ unset DATABASE_URL
 export REFERRAL_WEBHOOK_SECRET_HEX="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 export STRIPE_WEBHOOK_SECRETS="whsec_$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 KEY="$("$BIN" create-api-key --name schemathesis 2>/dev/null)"
-RATE_PER_MINUTE=100000 PORT="$PORT" PUBLIC_URL="http://127.0.0.1:$PORT" "$BIN" serve >"$DATA/server.log" 2>&1 &
+RATE_PER_MINUTE=100000 RATE_EVENTS_PER_MINUTE=100000 PORT="$PORT" PUBLIC_URL="http://127.0.0.1:$PORT" "$BIN" serve >"$DATA/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 200); do
   if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null; then break; fi
   sleep 0.05
 done
+# The browser API's user: registered, with a user token (schemathesis.toml
+# sends it to the browser API).
+python3 - "$PORT" "$KEY" <<'PY'
+import json, sys, urllib.request
+port, key = sys.argv[1], sys.argv[2]
+request = urllib.request.Request(
+    f"http://127.0.0.1:{port}/api/v1/users/schemathesis-user", method="PUT",
+    data=json.dumps({"email": "schemathesis@example.com"}).encode(),
+    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+urllib.request.urlopen(request).read()
+PY
+export SCHEMATHESIS_USER_TOKEN="$("$BIN" mint-user-token --subject schemathesis-user --audience "http://127.0.0.1:$PORT" --ttl-secs 3600)"
 status=0
 # From the temporary directory: schemathesis keeps a cache in its working one.
 (cd "$DATA" && PYTHONPATH="$ROOT/examples/server/tests" SCHEMATHESIS_HOOKS=schemathesis_hooks "$ST" --config-file "$ROOT/examples/server/tests/schemathesis.toml" run "${OPENAPI_SPEC:-$ROOT/examples/server/openapi.json}" \
   --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer $KEY" \
-  --include-tag server --include-tag public --include-tag billing \
+  --include-tag server --include-tag public --include-tag billing --include-tag browser \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --generation-database none \

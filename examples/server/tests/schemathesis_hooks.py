@@ -18,7 +18,7 @@ SECRETS = {
 
 
 @schemathesis.hook
-def before_call(context, case, **kwargs):
+def before_call(context, case, kwargs):
     signer = SECRETS.get(case.operation.path)
     if signer is None or not isinstance(case.body, (dict, list, str, int, float, bool)):
         return

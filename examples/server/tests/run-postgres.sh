@@ -13,4 +13,4 @@ as_pg "$PG_BIN/initdb -D $DIR/data -A trust -U postgres >/dev/null"
 as_pg "$PG_BIN/pg_ctl -D $DIR/data -o '-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300' -l $DIR/log -w start >/dev/null"
 trap 'as_pg "$PG_BIN/pg_ctl -D $DIR/data -m immediate stop >/dev/null" || true; rm -rf "$DIR"' EXIT
 TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres" \
-  cargo test -q -p referral-server --test api --test security --test durability --test scale --test multiprocess --test lift --test stripe --test privacy --test outbound --test review
+  cargo test -q -p referral-server --test api --test security --test durability --test scale --test multiprocess --test lift --test stripe --test privacy --test outbound --test review --test openapi

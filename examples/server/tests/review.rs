@@ -245,6 +245,66 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event")
     );
 
+    // For finance: every referral and every reward entry with its status,
+    // as CSV a spreadsheet opens safely.
+    let formula = adjust(json!({ "adjustment_id": "a3", "side": "friend", "amount_minor": -100, "currency": "USD", "reason": "=HYPERLINK(\"x\")" }))
+        .send(&s.router)
+        .await;
+    assert_eq!(formula.status, StatusCode::OK, "{}", formula.text);
+    let csv = |name: &str| {
+        Call::new("GET", format!("/api/admin/exports/{name}")).header("cookie", &cookie)
+    };
+    let referrals = csv("referrals.csv").send(&s.router).await;
+    assert_eq!(
+        referrals.content_type.as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    let lines: Vec<&str> = referrals.text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "referral_id,friend,referrer,channel,outcome,review,decision,created_at"
+    );
+    assert!(lines.iter().any(|l| l.starts_with(&format!("{reject_me},di,cy,")) && l.contains(",true,rejected,")), "{}", referrals.text);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",fay,ed,,attributed_by_hand,false,,")),
+        "{}",
+        referrals.text
+    );
+    let rewards = csv("rewards.csv").send(&s.router).await;
+    assert!(
+        rewards.text.starts_with(
+            "entry_id,referral_id,beneficiary,side,kind,amount_minor,currency,status,"
+        ),
+        "{}",
+        rewards.text
+    );
+    assert!(
+        rewards
+            .text
+            .contains(",cy,referrer,credit,5000,USD,reversed,"),
+        "{}",
+        rewards.text
+    );
+    assert!(
+        rewards
+            .text
+            .contains(",anna,referrer,credit,2500,USD,payable,"),
+        "{}",
+        rewards.text
+    );
+    // A formula is quoted: it shows as text.
+    assert!(
+        rewards.text.contains("\"'=HYPERLINK(\"\"x\"\")\""),
+        "{}",
+        rewards.text
+    );
+    let anonymous = Call::new("GET", "/api/admin/exports/rewards.csv")
+        .send(&s.router)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
     // The audit trail: who, when, what, why, newest first.
     let audit = Call::new("GET", "/api/admin/audit")
         .header("cookie", &cookie)
@@ -259,6 +319,7 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
         actions,
         [
             "referral.adjust",
+            "referral.adjust",
             "referral.attribute",
             "referral.reject",
             "referral.approve"
@@ -267,6 +328,6 @@ async fn admins_approve_reject_and_attribute_with_an_audit_trail() {
     assert!(entries
         .iter()
         .all(|e| e["admin"] == common::ADMIN_EMAIL && e["at"].as_i64().unwrap() > 0));
-    assert_eq!(entries[2]["reason"], "same person, two accounts");
-    assert_eq!(entries[2]["subject"], reject_me);
+    assert_eq!(entries[3]["reason"], "same person, two accounts");
+    assert_eq!(entries[3]["subject"], reject_me);
 }

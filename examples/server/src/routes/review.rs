@@ -16,6 +16,10 @@
 //!   `Adjustment`: signed, payable at once, not a reward); the client's
 //!   `adjustment_id` makes a retry a duplicate.
 //! - `GET /api/admin/audit`: the latest 200 entries.
+//! - `GET /api/admin/exports/referrals.csv` and `…/rewards.csv`: every
+//!   referral, and every reward entry with its status now, for finance
+//!   (RFC 4180; cells that a spreadsheet would run as a formula are
+//!   quoted with a leading `'`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/referrals", post(attribute_by_hand))
         .route("/api/admin/referrals/{id}/adjustments", post(adjust))
         .route("/api/admin/audit", get(audit))
+        .route("/api/admin/exports/referrals.csv", get(referrals_csv))
+        .route("/api/admin/exports/rewards.csv", get(rewards_csv))
 }
 
 fn check_reason(reason: &str) -> ApiResult<()> {
@@ -447,4 +453,164 @@ async fn audit(State(state): State<AppState>, _admin: Admin) -> ApiResult<Json<V
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map(Json)
         .map_err(Into::into)
+}
+
+/// One CSV cell (RFC 4180), safe to open in a spreadsheet: a cell that
+/// starts like a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`.
+fn csv_cell(text: &str) -> String {
+    let text = match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+fn csv_line(cells: &[String]) -> String {
+    let mut line = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+fn csv_response(name: &str, body: String) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn referrals_csv(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<axum::response::Response> {
+    let mut conn = state.db.read_snapshot().await?;
+    let mut out = csv_line(
+        &[
+            "referral_id",
+            "friend",
+            "referrer",
+            "channel",
+            "outcome",
+            "review",
+            "decision",
+            "created_at",
+        ]
+        .map(str::to_owned),
+    );
+    for r in &sqlx::query("SELECT id, friend_account, referrer_account, channel, outcome, review, decision, created_at FROM referrals ORDER BY created_at, id")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        out.push_str(&csv_line(&[
+            r.try_get::<String, _>("id")?,
+            r.try_get::<String, _>("friend_account")?,
+            r.try_get::<Option<String>, _>("referrer_account")?.unwrap_or_default(),
+            r.try_get::<Option<String>, _>("channel")?.unwrap_or_default(),
+            r.try_get::<String, _>("outcome")?,
+            (r.try_get::<i64, _>("review")? != 0).to_string(),
+            r.try_get::<Option<String>, _>("decision")?.unwrap_or_default(),
+            r.try_get::<i64, _>("created_at")?.to_string(),
+        ]));
+    }
+    Ok(csv_response("referrals.csv", out))
+}
+
+async fn rewards_csv(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<axum::response::Response> {
+    use referral_core::rewards::RewardValue;
+    let now = state.clock.now();
+    let mut conn = state.db.read_snapshot().await?;
+    let mut out = csv_line(
+        &[
+            "entry_id",
+            "referral_id",
+            "beneficiary",
+            "side",
+            "kind",
+            "amount_minor",
+            "currency",
+            "status",
+            "created_at",
+            "hold_until",
+            "paid_at",
+            "reversal",
+            "adjustment",
+        ]
+        .map(str::to_owned),
+    );
+    for row in &sqlx::query("SELECT referrer, ledger FROM referrer_ledgers ORDER BY referrer")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let referrer: String = row.try_get("referrer")?;
+        let ledger = ledger::parse(&referrer, row.try_get("ledger")?)
+            .await
+            .map_err(ApiError::internal)?;
+        for e in &ledger.entries {
+            let (kind, amount, currency) = match &e.value {
+                RewardValue::Money { amount, cash } => (
+                    if *cash { "cash" } else { "credit" }.to_owned(),
+                    amount.amount_minor.to_string(),
+                    amount.currency.clone(),
+                ),
+                RewardValue::FreeMonths { months } => (
+                    format!("free_months:{months}"),
+                    String::new(),
+                    String::new(),
+                ),
+                RewardValue::FeatureUnlock { feature } => {
+                    (format!("feature:{feature}"), String::new(), String::new())
+                }
+                RewardValue::TierUpgrade { tier, months } => (
+                    format!("tier:{tier}:{months}"),
+                    String::new(),
+                    String::new(),
+                ),
+            };
+            out.push_str(&csv_line(&[
+                e.id.clone(),
+                e.referral_id.clone(),
+                e.beneficiary.clone(),
+                serde_json::to_value(e.side)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                kind,
+                amount,
+                currency,
+                serde_json::to_value(ledger.status(e, now))
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                e.created_at.to_string(),
+                e.hold_until.to_string(),
+                e.paid_at.map(|t| t.to_string()).unwrap_or_default(),
+                e.reversal
+                    .as_ref()
+                    .and_then(|r| serde_json::to_value(r.reason).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                e.adjustment.clone().unwrap_or_default(),
+            ]));
+        }
+    }
+    Ok(csv_response("rewards.csv", out))
 }

@@ -98,7 +98,7 @@ pub async fn referrer_ledger(
 }
 
 /// Parsing a large referrer's ledger is CPU work: off the async threads.
-async fn parse(referrer: &str, text: String) -> Result<Ledger, LedgerStoreError> {
+pub async fn parse(referrer: &str, text: String) -> Result<Ledger, LedgerStoreError> {
     if text.len() < 16 * 1024 {
         return serde_json::from_str(&text).map_err(|e| corrupt(referrer, e));
     }

@@ -142,6 +142,16 @@ impl Demo {
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
+        self.send(request, body).await
+    }
+
+    /// Sends a request with `body` as JSON to the service, in process; its
+    /// status and JSON answer (null when it has none).
+    async fn send<T: Serialize>(
+        &self,
+        request: axum::http::request::Builder,
+        body: &T,
+    ) -> ApiResult<(StatusCode, serde_json::Value)> {
         let request = request
             .body(Body::from(
                 serde_json::to_vec(body).map_err(ApiError::internal)?,
@@ -159,6 +169,23 @@ impl Demo {
             .map_err(ApiError::internal)?;
         let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Ok((status, value))
+    }
+
+    /// A user token for `subject`, as the host's backend mints one with
+    /// the SDK.
+    fn user_token(&self, subject: &str, ttl_secs: u64, now: u64) -> ApiResult<String> {
+        let settings = &self.app.settings;
+        settings
+            .user_tokens
+            .mint_user_token(
+                &UserTokenRequest {
+                    subject: subject.to_owned(),
+                    audience: settings.public_url.clone(),
+                    ttl_secs,
+                },
+                now,
+            )
+            .map_err(ApiError::internal)
     }
 }
 
@@ -365,17 +392,7 @@ async fn me(State(demo): State<Demo>, parts: Parts) -> ApiResult<Json<Me>> {
     let settings = &demo.app.settings;
     let now = crate::Clock::real_now();
     let ttl = settings.user_token_ttl_secs;
-    let user_token = settings
-        .user_tokens
-        .mint_user_token(
-            &UserTokenRequest {
-                subject: session.subject.clone(),
-                audience: settings.public_url.clone(),
-                ttl_secs: ttl,
-            },
-            now,
-        )
-        .map_err(ApiError::internal)?;
+    let user_token = demo.user_token(&session.subject, ttl, now)?;
     let thanks = demo
         .thanks
         .lock()
@@ -660,41 +677,13 @@ impl Demo {
         path: &str,
         body: &T,
     ) -> ApiResult<(StatusCode, serde_json::Value)> {
-        let settings = &self.app.settings;
-        let token = settings
-            .user_tokens
-            .mint_user_token(
-                &UserTokenRequest {
-                    subject: user.to_owned(),
-                    audience: settings.public_url.clone(),
-                    ttl_secs: 60,
-                },
-                Clock::real_now(),
-            )
-            .map_err(ApiError::internal)?;
+        let token = self.user_token(user, 60, Clock::real_now())?;
         let request = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::ORIGIN, settings.public_url.as_str())
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(
-                serde_json::to_vec(body).map_err(ApiError::internal)?,
-            ))
-            .map_err(ApiError::internal)?;
-        let response = self
-            .service
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(ApiError::internal)?;
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        ))
+            .header(header::ORIGIN, self.app.settings.public_url.as_str())
+            .header(header::CONTENT_TYPE, "application/json");
+        self.send(request, body).await
     }
 }

@@ -146,15 +146,9 @@ async fn export(
     // Rewards: as a referrer (their own ledger) and as a friend (the
     // referral that brought them), the entries that are theirs.
     let now = state.clock.now();
-    let mut ledgers = vec![ledger::referrer_ledger(&mut conn, &id)
+    let ledgers = ledger::ledgers_of(&mut conn, &id)
         .await
-        .map_err(ApiError::internal)?];
-    if let Some(view) = ledger::friend_view(&mut conn, &id)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        ledgers.push(view);
-    }
+        .map_err(ApiError::internal)?;
     let rewards: Vec<Value> = ledgers
         .iter()
         .flat_map(|l| {

@@ -78,6 +78,28 @@ async fn write_audit(
     Ok(())
 }
 
+/// Core applies the admin's ledger event in the request's transaction;
+/// the counter changes are written by the caller with its own.
+async fn apply(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &LedgerEvent,
+    now: u64,
+) -> ApiResult<(Applied, aggregates::Bumps)> {
+    let mut bumps = aggregates::Bumps::default();
+    let applied = ledger::apply(
+        &state.db,
+        tx,
+        &mut bumps,
+        &state.settings.program,
+        event,
+        now,
+    )
+    .await
+    .map_err(ledger_refusal)?;
+    Ok((applied, bumps))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Decision {
@@ -170,17 +192,7 @@ async fn decide(
             reason: ReversalReason::FraudConfirmed,
         }
     };
-    let mut bumps = aggregates::Bumps::default();
-    let applied = ledger::apply(
-        &state.db,
-        &mut tx,
-        &mut bumps,
-        &state.settings.program,
-        &event,
-        now,
-    )
-    .await
-    .map_err(ledger_refusal)?;
+    let (applied, bumps) = apply(&state, &mut tx, &event, now).await?;
     sqlx::query("UPDATE referrals SET decision = $1 WHERE id = $2")
         .bind(decision)
         .bind(&id)
@@ -306,17 +318,7 @@ async fn attribute_by_hand(
         review: false,
         at: now,
     };
-    let mut bumps = aggregates::Bumps::default();
-    let applied = ledger::apply(
-        &state.db,
-        &mut tx,
-        &mut bumps,
-        &state.settings.program,
-        &event,
-        now,
-    )
-    .await
-    .map_err(ledger_refusal)?;
+    let (applied, mut bumps) = apply(&state, &mut tx, &event, now).await?;
     outbound::emit(
         &mut tx,
         "referral.attributed",
@@ -392,17 +394,7 @@ async fn adjust(
         reason: body.reason.clone(),
         at: now,
     };
-    let mut bumps = aggregates::Bumps::default();
-    let applied = ledger::apply(
-        &state.db,
-        &mut tx,
-        &mut bumps,
-        &state.settings.program,
-        &event,
-        now,
-    )
-    .await
-    .map_err(ledger_refusal)?;
+    let (applied, bumps) = apply(&state, &mut tx, &event, now).await?;
     if !matches!(applied, Applied::Duplicate) {
         write_audit(
             &mut tx,

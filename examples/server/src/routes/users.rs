@@ -233,15 +233,9 @@ async fn my_stats(State(state): State<AppState>, User(user): User) -> ApiResult<
     let now = state.clock.now();
     // Their rewards as a referrer (their own ledger) and as a friend (the
     // one referral that brought them, not their referrer's whole ledger).
-    let mut ledgers = vec![ledger::referrer_ledger(&mut conn, &account)
+    let ledgers = ledger::ledgers_of(&mut conn, &account)
         .await
-        .map_err(ApiError::internal)?];
-    if let Some(view) = ledger::friend_view(&mut conn, &account)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        ledgers.push(view);
-    }
+        .map_err(ApiError::internal)?;
     let entries: Vec<RewardLine> = ledgers
         .iter()
         .flat_map(|ledger| {

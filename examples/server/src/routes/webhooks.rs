@@ -74,13 +74,11 @@ impl BillingEvent {
                     .currency
                     .as_deref()
                     .ok_or_else(|| ApiError::bad("missing_currency", "payment needs currency"))?;
-                if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
-                    return Err(ApiError::bad(
-                        "invalid_currency",
-                        "a three-letter ISO 4217 code",
-                    ));
-                }
-                self.currency = Some(currency.to_ascii_uppercase());
+                // Core's reading of a currency code (the Stripe adapter's too).
+                let code = core_billing::currency_code(currency).ok_or_else(|| {
+                    ApiError::bad("invalid_currency", "a three-letter ISO 4217 code")
+                })?;
+                self.currency = Some(code);
             }
             "refund" | "chargeback" | "cancellation" => {}
             _ => {

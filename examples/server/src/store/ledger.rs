@@ -83,6 +83,18 @@ pub async fn friend_view(
 }
 
 /// Reads `referrer`'s ledger without locking (empty if none).
+/// The ledgers that hold a person's rewards: their own as a referrer and,
+/// as a friend, the view of the one referral that brought them (never
+/// their referrer's whole ledger).
+pub async fn ledgers_of(
+    conn: &mut AnyConnection,
+    account: &str,
+) -> Result<Vec<Ledger>, LedgerStoreError> {
+    let mut ledgers = vec![referrer_ledger(conn, account).await?];
+    ledgers.extend(friend_view(conn, account).await?);
+    Ok(ledgers)
+}
+
 pub async fn referrer_ledger(
     conn: &mut AnyConnection,
     referrer: &str,
